@@ -1,0 +1,2 @@
+//! Benchmark `callgrind`: not implemented yet.
+fn main() {}

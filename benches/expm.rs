@@ -1,0 +1,2 @@
+//! Benchmark `expm`: not implemented yet.
+fn main() {}

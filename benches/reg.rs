@@ -1,0 +1,2 @@
+//! Benchmark `reg`: not implemented yet.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Benchmark `rnn`: not implemented yet.
+fn main() {}

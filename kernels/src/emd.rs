@@ -1,0 +1,1 @@
+//! Module `emd`: not implemented yet.

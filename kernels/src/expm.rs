@@ -1,0 +1,1 @@
+//! Module `expm`: not implemented yet.

@@ -1,0 +1,1 @@
+//! Module `gemm`: not implemented yet.

@@ -1,0 +1,28 @@
+//! Hot numerical kernels of `cortical-priors`.
+//!
+//! Nothing in this crate knows about experiments, tasks or variants: every function takes
+//! matrices or slices, writes into caller-owned outputs where it matters, and returns typed
+//! errors ([`KernelError`]) for input a caller can get wrong.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`expm`] | Padé scaling-and-squaring matrix exponential and its Fréchet derivative (and adjoint) |
+//! | [`emd`] | O(n log n) 1-D Wasserstein-1 distance with subgradients |
+//! | [`reg`] | masked wiring-cost regularizers, communicability and its vector–Jacobian product |
+//! | [`rnn`] | batched RNN forward and BPTT backward (f32), softmax cross-entropy readout |
+//! | [`simd`] | pulp-dispatched element-wise loops |
+//! | [`gemm`] | thin strided GEMM entry points |
+//!
+//! The crate root re-exports [`faer`], whose `MatRef`/`MatMut`/`Mat` are the matrix types of
+//! the public API.
+pub use faer;
+
+pub mod emd;
+pub mod error;
+pub mod expm;
+pub mod gemm;
+pub mod reg;
+pub mod rnn;
+pub mod simd;
+
+pub use error::KernelError;

@@ -1,0 +1,1 @@
+//! Module `reg`: not implemented yet.

@@ -1,0 +1,1 @@
+//! Module `rnn`: not implemented yet.

@@ -1,0 +1,1 @@
+//! Module `simd`: not implemented yet.

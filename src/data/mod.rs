@@ -1,0 +1,1 @@
+//! Module `data`: not implemented yet.

@@ -1,0 +1,1 @@
+//! Module `metrics`: not implemented yet.

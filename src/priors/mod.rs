@@ -1,0 +1,1 @@
+//! Module `priors`: not implemented yet.

@@ -1,0 +1,1 @@
+//! Module `tasks`: not implemented yet.
