@@ -260,7 +260,7 @@ fn gather_builds_time_major_batches() {
     // a contiguous range at one step is one contiguous slice of the set
     assert_eq!(
         &d.step(3)[10 * 3..20 * 3],
-        &d.select(&(10..20).collect::<Vec<_>>()).unwrap().step(3)[..]
+        d.select(&(10..20).collect::<Vec<_>>()).unwrap().step(3)
     );
     // bad buffers and indices are errors that name the argument
     let e = d.gather(&idx, &mut x[1..], &mut y).unwrap_err().to_string();
