@@ -1,1 +1,136 @@
-//! Module `gemm`: not implemented yet.
+//! Thin strided GEMM entry points over row-major flat slices.
+//!
+//! The RNN kernels keep their tensors as row-major flat slices (`[rows, cols]`, row stride =
+//! `cols`), which is what callers hold and what makes "all steps at once" a plain reshape. faer
+//! views describe such a slice, or its transpose, without copying, so every product the kernels
+//! need is one call here.
+//!
+//! Why faer and not matrixmultiply: faer's x86 GEMM (private-gemm-x86) has AVX-512
+//! micro-kernels picked at run time and takes its parallelism per call (`Par`), while
+//! matrixmultiply 0.3 tops out at AVX2+FMA and sizes one global thread pool from
+//! `MATMUL_NUM_THREADS`. Measured on the 2-core AVX-512 machine at the RNN's shapes
+//! (`benches/rnn.rs`, group `gemm`), faer is ahead; [`sgemm_matrixmultiply`] stays so that the
+//! bench can keep showing that comparison.
+use faer::traits::RealField;
+use faer::{Accum, MatMut, MatRef, Par};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// Element types the GEMM entry points accept: `f32` (the training path) and `f64` (the twin
+/// used for finite-difference checks).
+pub trait GemmScalar: RealField + Copy + Send + Sync + sealed::Sealed {}
+impl GemmScalar for f32 {}
+impl GemmScalar for f64 {}
+
+/// Row-major `[rows, cols]` view of a flat slice (length must be `rows·cols`).
+#[inline]
+pub fn rm<T: GemmScalar>(s: &[T], rows: usize, cols: usize) -> MatRef<'_, T> {
+    MatRef::from_row_major_slice(s, rows, cols)
+}
+
+/// Row-major `[rows, cols]` mutable view of a flat slice (length must be `rows·cols`).
+#[inline]
+pub fn rm_mut<T: GemmScalar>(s: &mut [T], rows: usize, cols: usize) -> MatMut<'_, T> {
+    MatMut::from_row_major_slice_mut(s, rows, cols)
+}
+
+/// `dst ← a·b` (`Accum::Replace`) or `dst += a·b` (`Accum::Add`).
+///
+/// Shapes must agree (`a`: m×k, `b`: k×n, `dst`: m×n); faer panics with the shapes otherwise.
+#[inline]
+pub fn gemm<T: GemmScalar>(
+    dst: MatMut<'_, T>,
+    accum: Accum,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    par: Par,
+) {
+    faer::linalg::matmul::matmul(dst, accum, a, b, T::one_impl(), par);
+}
+
+/// Parallelism for one product of `flops` floating-point operations.
+///
+/// Below the threshold the fork/join of a rayon split costs more than the second core brings:
+/// the per-step products of a small RNN (n = 100, B = 32: 0.6 MFLOP, a few µs) run faster on
+/// one core, while n ≥ 256, B = 128 (≥ 17 MFLOP per step) gains from both.
+#[inline]
+pub fn auto_par(flops: usize) -> Par {
+    const PAR_MIN_FLOPS: usize = 4_000_000;
+    if flops >= PAR_MIN_FLOPS && rayon::current_num_threads() > 1 {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    }
+}
+
+/// `c ← alpha·a·b + beta·c` through matrixmultiply's `sgemm`, for row-major flat slices, with
+/// `a` read as its transpose when `trans_a` (stored `[k, m]`) and `b` when `trans_b` (stored
+/// `[n, k]`). Kept for the GEMM comparison in the bench; the kernels use [`gemm`].
+///
+/// # Panics
+/// If a slice is shorter than its shape needs.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_matrixmultiply(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    trans_a: bool,
+    b: &[f32],
+    trans_b: bool,
+    beta: f32,
+    c: &mut [f32],
+) {
+    assert!(
+        a.len() >= m * k,
+        "sgemm_matrixmultiply: a has length {} < m·k = {}",
+        a.len(),
+        m * k
+    );
+    assert!(
+        b.len() >= k * n,
+        "sgemm_matrixmultiply: b has length {} < k·n = {}",
+        b.len(),
+        k * n
+    );
+    assert!(
+        c.len() >= m * n,
+        "sgemm_matrixmultiply: c has length {} < m·n = {}",
+        c.len(),
+        m * n
+    );
+    let (rsa, csa) = if trans_a {
+        (1, m as isize)
+    } else {
+        (k as isize, 1)
+    };
+    let (rsb, csb) = if trans_b {
+        (1, k as isize)
+    } else {
+        (n as isize, 1)
+    };
+    // SAFETY: the asserts above bound every index m·k, k·n, m·n the strides can reach.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}

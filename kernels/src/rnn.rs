@@ -1,1 +1,601 @@
-//! Module `rnn`: not implemented yet.
+//! Batched Elman RNN: forward, BPTT backward, and the last-step softmax cross-entropy readout.
+//!
+//! Row-vector convention throughout (`h_t = act(x_t·W_in + h_{t−1}·W_rec + b)`, `W[i, j]` is
+//! the weight from unit i to unit j) and row-major flat slices, so the states of all steps,
+//! `[steps + 1, batch, hidden]`, are also one `[(steps + 1)·batch, hidden]` matrix. That
+//! reshape is what makes the expensive parts single large GEMMs:
+//!
+//! * forward: the input projection of every step is one `[steps·batch, input] × [input, hidden]`
+//!   product written straight into `h[1..]`; each step then adds `h_{t−1}·W_rec` in place and
+//!   applies bias + activation in one SIMD pass. No scratch memory at all.
+//! * backward: `dh` doubles as the storage of `Δ_t = ∂L/∂(pre-activation)_t`. Walking back, the
+//!   step GEMM `Δ_t·W_recᵀ` *accumulates* into `dh[t−1]`, so the caller's incoming gradient at
+//!   every step costs nothing extra — the usual training case, `dh` zero except at the last
+//!   step, runs the same single GEMM plus one fused element-wise pass per step as any other
+//!   `dh`. After the loop `dh` holds `Δ[1..T]` and the weight gradients are two large GEMMs over
+//!   all steps (`H[0..T)ᵀ·Δ` and `Xᵀ·Δ`), not `2T` thin ones.
+//!
+//! The derivative of the activation is taken through its output (relu: `h > 0`, tanh:
+//! `1 − h²`), so the forward pass keeps nothing but `h`.
+//!
+//! Slice lengths are a contract, as in BLAS: a mismatch panics with a message naming the
+//! argument, its length and the length the dimensions require.
+use crate::gemm::{auto_par, gemm, rm, rm_mut, GemmScalar};
+use crate::simd::{act_grad_mul, add_col_sums, bias_act_rows, ActScalar};
+use core::ops::{Add, Div, Mul, Sub};
+use faer::{Accum, Par};
+
+/// Hidden-unit nonlinearity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Activation {
+    /// `max(0, z)`; its derivative is taken as 0 at 0 (as TensorFlow does).
+    Relu,
+    /// `tanh(z)`.
+    Tanh,
+}
+
+/// Sizes of one batched RNN pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dims {
+    /// Number of time steps T.
+    pub steps: usize,
+    /// Trials per batch B.
+    pub batch: usize,
+    /// Input channels.
+    pub input: usize,
+    /// Hidden units n.
+    pub hidden: usize,
+}
+
+impl Dims {
+    /// Floating-point operations of one forward + backward pass, `6·T·B·(n² + n·in)`, the count
+    /// the benches turn into GFLOP/s.
+    pub fn flops_fwd_bwd(&self) -> f64 {
+        let (t, b, n, i) = (
+            self.steps as f64,
+            self.batch as f64,
+            self.hidden as f64,
+            self.input as f64,
+        );
+        6.0 * t * b * (n * n + n * i)
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// Element types of the RNN kernels: `f32` for training, `f64` as the twin the gradient checks
+/// difference through.
+pub trait RnnScalar:
+    GemmScalar
+    + ActScalar
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + sealed::Sealed
+{
+    #[doc(hidden)]
+    fn from_f64(v: f64) -> Self;
+    #[doc(hidden)]
+    fn to_f64(self) -> f64;
+    #[doc(hidden)]
+    fn exp(self) -> Self;
+}
+
+impl RnnScalar for f32 {
+    #[inline]
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    #[inline]
+    fn exp(self) -> Self {
+        f32::exp(self)
+    }
+}
+
+impl RnnScalar for f64 {
+    #[inline]
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self
+    }
+    #[inline]
+    fn exp(self) -> Self {
+        f64::exp(self)
+    }
+}
+
+#[track_caller]
+fn check_len(func: &str, what: &str, got: usize, expected: usize, shape: &str) {
+    assert!(
+        got == expected,
+        "rnn::{func}: {what} has length {got}, but {shape} = {expected}"
+    );
+}
+
+/// `h_t = act(x_t · W_in + h_{t−1} · W_rec + b)` for `t = 1..=steps`.
+///
+/// `x`: `[steps, batch, input]`; `w_in`: `[input, hidden]`; `w_rec`: `[hidden, hidden]`;
+/// `b`: `[hidden]`; `h`: `[steps + 1, batch, hidden]` with `h[0] = h_0` given by the caller and
+/// `h[1..]` written. Allocates nothing; parallelism is chosen per product by size
+/// ([`forward_with`] takes it explicitly).
+///
+/// # Panics
+/// If a slice's length does not match `d` (the message names the argument and both lengths).
+#[allow(clippy::too_many_arguments)]
+pub fn forward<T: RnnScalar>(
+    d: Dims,
+    act: Activation,
+    x: &[T],
+    w_in: &[T],
+    w_rec: &[T],
+    b: &[T],
+    h: &mut [T],
+) {
+    forward_with(d, act, x, w_in, w_rec, b, h, None)
+}
+
+/// [`forward`] with explicit parallelism: `Some(par)` is used for every product, `None` picks
+/// per product by size (sequential below a few MFLOP). Inside an outer rayon job (many runs
+/// in parallel), pass `Some(Par::Seq)`.
+#[allow(clippy::too_many_arguments)]
+pub fn forward_with<T: RnnScalar>(
+    d: Dims,
+    act: Activation,
+    x: &[T],
+    w_in: &[T],
+    w_rec: &[T],
+    b: &[T],
+    h: &mut [T],
+    par: Option<Par>,
+) {
+    let Dims {
+        steps,
+        batch,
+        input,
+        hidden: n,
+    } = d;
+    let bn = batch * n;
+    check_len(
+        "forward",
+        "x",
+        x.len(),
+        steps * batch * input,
+        "steps·batch·input",
+    );
+    check_len("forward", "w_in", w_in.len(), input * n, "input·hidden");
+    check_len("forward", "w_rec", w_rec.len(), n * n, "hidden·hidden");
+    check_len("forward", "b", b.len(), n, "hidden");
+    check_len(
+        "forward",
+        "h",
+        h.len(),
+        (steps + 1) * bn,
+        "(steps + 1)·batch·hidden",
+    );
+    if steps == 0 || bn == 0 {
+        return;
+    }
+    let rows = steps * batch;
+    let pick = |flops: usize| par.unwrap_or_else(|| auto_par(flops));
+
+    // Input projection of all steps at once, straight into h[1..].
+    {
+        let dst = &mut h[bn..];
+        if input == 0 {
+            dst.fill(T::zero_impl());
+        } else {
+            gemm(
+                rm_mut(dst, rows, n),
+                Accum::Replace,
+                rm(x, rows, input),
+                rm(w_in, input, n),
+                pick(2 * rows * input * n),
+            );
+        }
+    }
+    let step_par = pick(2 * batch * n * n);
+    for t in 1..=steps {
+        let (prev, cur) = h.split_at_mut(t * bn);
+        let prev = &prev[(t - 1) * bn..];
+        let cur = &mut cur[..bn];
+        gemm(
+            rm_mut(cur, batch, n),
+            Accum::Add,
+            rm(prev, batch, n),
+            rm(w_rec, n, n),
+            step_par,
+        );
+        bias_act_rows(act, b, cur);
+    }
+}
+
+/// BPTT through [`forward`].
+///
+/// `dh`: `[steps, batch, hidden]` = `∂L/∂h_t` for `t = 1..=steps`; it is overwritten (on return
+/// it holds `∂L/∂z_t`, the gradient at the pre-activations). `h` is the forward pass's
+/// `[steps + 1, batch, hidden]`. Adds `∂L/∂W_in`, `∂L/∂W_rec`, `∂L/∂b` into `g_w_in`, `g_w_rec`,
+/// `g_b`; writes `∂L/∂h_0` into `dh0` (`[batch, hidden]`). Allocates nothing.
+///
+/// A `dh` that is zero except at the last step (a loss read at the last step only) costs the
+/// same as any other: the incoming gradient is folded into the accumulating step GEMM.
+///
+/// # Panics
+/// If a slice's length does not match `d` (the message names the argument and both lengths).
+#[allow(clippy::too_many_arguments)]
+pub fn backward<T: RnnScalar>(
+    d: Dims,
+    act: Activation,
+    x: &[T],
+    w_in: &[T],
+    w_rec: &[T],
+    h: &[T],
+    dh: &mut [T],
+    g_w_in: &mut [T],
+    g_w_rec: &mut [T],
+    g_b: &mut [T],
+    dh0: &mut [T],
+) {
+    backward_with(
+        d, act, x, w_in, w_rec, h, dh, g_w_in, g_w_rec, g_b, dh0, None,
+    )
+}
+
+/// [`backward`] with explicit parallelism (see [`forward_with`]).
+#[allow(clippy::too_many_arguments)]
+pub fn backward_with<T: RnnScalar>(
+    d: Dims,
+    act: Activation,
+    x: &[T],
+    w_in: &[T],
+    w_rec: &[T],
+    h: &[T],
+    dh: &mut [T],
+    g_w_in: &mut [T],
+    g_w_rec: &mut [T],
+    g_b: &mut [T],
+    dh0: &mut [T],
+    par: Option<Par>,
+) {
+    let Dims {
+        steps,
+        batch,
+        input,
+        hidden: n,
+    } = d;
+    let bn = batch * n;
+    check_len(
+        "backward",
+        "x",
+        x.len(),
+        steps * batch * input,
+        "steps·batch·input",
+    );
+    check_len("backward", "w_in", w_in.len(), input * n, "input·hidden");
+    check_len("backward", "w_rec", w_rec.len(), n * n, "hidden·hidden");
+    check_len(
+        "backward",
+        "h",
+        h.len(),
+        (steps + 1) * bn,
+        "(steps + 1)·batch·hidden",
+    );
+    check_len("backward", "dh", dh.len(), steps * bn, "steps·batch·hidden");
+    check_len(
+        "backward",
+        "g_w_in",
+        g_w_in.len(),
+        input * n,
+        "input·hidden",
+    );
+    check_len("backward", "g_w_rec", g_w_rec.len(), n * n, "hidden·hidden");
+    check_len("backward", "g_b", g_b.len(), n, "hidden");
+    check_len("backward", "dh0", dh0.len(), bn, "batch·hidden");
+    if steps == 0 || bn == 0 {
+        // L does not depend on h_0 through zero steps (or there is nothing to differentiate).
+        dh0.fill(T::zero_impl());
+        return;
+    }
+    let rows = steps * batch;
+    let pick = |flops: usize| par.unwrap_or_else(|| auto_par(flops));
+    let step_par = pick(2 * batch * n * n);
+    let w_rec_t = rm(w_rec, n, n).transpose();
+
+    for t in (1..=steps).rev() {
+        // dh[t − 1] (0-based) is ∂L/∂h_t; the step before it is still waiting for Δ_t·W_recᵀ.
+        let (before, cur) = dh.split_at_mut((t - 1) * bn);
+        let delta = &mut cur[..bn];
+        act_grad_mul(act, &h[t * bn..(t + 1) * bn], delta);
+        let delta = rm(&*delta, batch, n);
+        if t > 1 {
+            let prev = &mut before[(t - 2) * bn..];
+            gemm(rm_mut(prev, batch, n), Accum::Add, delta, w_rec_t, step_par);
+        } else {
+            gemm(
+                rm_mut(dh0, batch, n),
+                Accum::Replace,
+                delta,
+                w_rec_t,
+                step_par,
+            );
+        }
+    }
+
+    let delta_all = rm(&*dh, rows, n);
+    gemm(
+        rm_mut(g_w_rec, n, n),
+        Accum::Add,
+        rm(&h[..rows * n], rows, n).transpose(),
+        delta_all,
+        pick(2 * rows * n * n),
+    );
+    if input > 0 {
+        gemm(
+            rm_mut(g_w_in, input, n),
+            Accum::Add,
+            rm(x, rows, input).transpose(),
+            delta_all,
+            pick(2 * rows * input * n),
+        );
+    }
+    add_col_sums(dh, g_b);
+}
+
+/// Sizes of the last-step readout `softmax(h_T·V + c)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadoutDims {
+    /// Trials per batch B.
+    pub batch: usize,
+    /// Hidden units n.
+    pub hidden: usize,
+    /// Output classes C.
+    pub classes: usize,
+}
+
+/// Value of the readout over a batch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Xent<T> {
+    /// Mean categorical cross-entropy over the batch.
+    pub loss: T,
+    /// Trials whose argmax class (first maximum on ties) equals the label.
+    pub correct: usize,
+}
+
+/// Caller-owned scratch of the readout (`[batch, classes]` probabilities and logit gradients), so the training loop
+/// allocates once. Grows on demand; after a call, [`RnnWorkspace::probs`] holds the softmax
+/// probabilities of the batch.
+#[derive(Clone, Debug, Default)]
+pub struct RnnWorkspace<T> {
+    logits: Vec<T>,
+    len: usize,
+}
+
+impl<T: RnnScalar> RnnWorkspace<T> {
+    /// Scratch sized for `batch × classes` (larger batches grow it on first use).
+    pub fn new(batch: usize, classes: usize) -> Self {
+        RnnWorkspace {
+            logits: vec![T::zero_impl(); batch * classes],
+            len: 0,
+        }
+    }
+
+    /// Softmax probabilities `[batch, classes]` of the last readout call.
+    pub fn probs(&self) -> &[T] {
+        &self.logits[..self.len]
+    }
+
+    fn buf(&mut self, len: usize) -> &mut [T] {
+        self.bufs(len).0
+    }
+
+    /// Probabilities and `∂L/∂logits`, `len` each, in one allocation.
+    fn bufs(&mut self, len: usize) -> (&mut [T], &mut [T]) {
+        if self.logits.len() < 2 * len {
+            self.logits.resize(2 * len, T::zero_impl());
+        }
+        self.len = len;
+        let (p, dz) = self.logits.split_at_mut(len);
+        (p, &mut dz[..len])
+    }
+}
+
+/// Forward half of the readout: probabilities into `p` (`[batch, classes]`, holding the logits
+/// on entry), returns the summed (not yet averaged) loss and the number correct.
+fn softmax_rows<T: RnnScalar>(p: &mut [T], classes: usize, labels: &[u32]) -> (f64, usize) {
+    let mut loss = 0.0f64;
+    let mut correct = 0usize;
+    for (i, (row, &y)) in p.chunks_exact_mut(classes).zip(labels).enumerate() {
+        let y = y as usize;
+        assert!(
+            y < classes,
+            "rnn::softmax_xent_last: labels[{i}] = {y} is not below classes = {classes}"
+        );
+        // Stable: shift by the row maximum, so exp never overflows and log-sum-exp ≥ 0.
+        let mut arg = 0;
+        let mut max = row[0];
+        for (j, &z) in row.iter().enumerate().skip(1) {
+            if z > max {
+                max = z;
+                arg = j;
+            }
+        }
+        if arg == y {
+            correct += 1;
+        }
+        let z_y = row[y];
+        let mut sum = T::zero_impl();
+        for z in row.iter_mut() {
+            *z = (*z - max).exp();
+            sum = sum + *z;
+        }
+        loss += sum.to_f64().ln() - (z_y - max).to_f64();
+        let inv = T::one_impl() / sum;
+        for z in row.iter_mut() {
+            *z = *z * inv;
+        }
+    }
+    (loss, correct)
+}
+
+#[track_caller]
+fn check_readout<T>(func: &str, d: ReadoutDims, h_last: &[T], v: &[T], c: &[T], labels: &[u32]) {
+    let ReadoutDims {
+        batch,
+        hidden: n,
+        classes,
+    } = d;
+    assert!(
+        classes > 0,
+        "rnn::{func}: classes must be at least 1, got 0"
+    );
+    check_len(func, "h_last", h_last.len(), batch * n, "batch·hidden");
+    check_len(func, "v", v.len(), n * classes, "hidden·classes");
+    check_len(func, "c", c.len(), classes, "classes");
+    check_len(func, "labels", labels.len(), batch, "batch");
+}
+
+fn logits_into<T: RnnScalar>(
+    d: ReadoutDims,
+    h_last: &[T],
+    v: &[T],
+    c: &[T],
+    z: &mut [T],
+    par: Par,
+) {
+    let ReadoutDims {
+        batch,
+        hidden: n,
+        classes,
+    } = d;
+    gemm(
+        rm_mut(z, batch, classes),
+        Accum::Replace,
+        rm(h_last, batch, n),
+        rm(v, n, classes),
+        par,
+    );
+    for row in z.chunks_exact_mut(classes) {
+        for (zj, &cj) in row.iter_mut().zip(c) {
+            *zj = *zj + cj;
+        }
+    }
+}
+
+/// Last-step readout `softmax(h_T·V + c)` with the mean categorical cross-entropy over the
+/// batch, value and gradient in one pass.
+///
+/// `h_last`: `[batch, hidden]`; `v`: `[hidden, classes]`; `c`: `[classes]`; `labels`: `[batch]`
+/// class indices. Adds `∂L/∂V` into `g_v` and `∂L/∂c` into `g_c`; *writes* `∂L/∂h_T` into
+/// `dh_last` (`[batch, hidden]`, e.g. the last step of [`backward`]'s `dh`).
+///
+/// # Panics
+/// If a slice's length does not match `d`, `classes` is 0, or a label is not below `classes`.
+#[allow(clippy::too_many_arguments)]
+pub fn softmax_xent_last<T: RnnScalar>(
+    d: ReadoutDims,
+    h_last: &[T],
+    v: &[T],
+    c: &[T],
+    labels: &[u32],
+    g_v: &mut [T],
+    g_c: &mut [T],
+    dh_last: &mut [T],
+    ws: &mut RnnWorkspace<T>,
+) -> Xent<T> {
+    const F: &str = "softmax_xent_last";
+    check_readout(F, d, h_last, v, c, labels);
+    let ReadoutDims {
+        batch,
+        hidden: n,
+        classes,
+    } = d;
+    check_len(F, "g_v", g_v.len(), n * classes, "hidden·classes");
+    check_len(F, "g_c", g_c.len(), classes, "classes");
+    check_len(F, "dh_last", dh_last.len(), batch * n, "batch·hidden");
+    let (p, dz) = ws.bufs(batch * classes);
+    if batch == 0 {
+        dh_last.fill(T::zero_impl());
+        return Xent {
+            loss: T::zero_impl(),
+            correct: 0,
+        };
+    }
+    let par = auto_par(2 * batch * n * classes);
+    logits_into(d, h_last, v, c, p, par);
+    let (loss, correct) = softmax_rows(p, classes, labels);
+
+    // ∂(mean CE)/∂logits = (p − onehot(y)) / B, formed in a copy so `probs()` stays valid.
+    let inv_b = T::from_f64(1.0 / batch as f64);
+    dz.copy_from_slice(p);
+    for (row, &y) in dz.chunks_exact_mut(classes).zip(labels) {
+        row[y as usize] = row[y as usize] - T::one_impl();
+        for v in row.iter_mut() {
+            *v = *v * inv_b;
+        }
+    }
+    let dz = &*dz;
+    gemm(
+        rm_mut(g_v, n, classes),
+        Accum::Add,
+        rm(h_last, batch, n).transpose(),
+        rm(dz, batch, classes),
+        par,
+    );
+    add_col_sums(dz, g_c);
+    gemm(
+        rm_mut(dh_last, batch, n),
+        Accum::Replace,
+        rm(dz, batch, classes),
+        rm(v, n, classes).transpose(),
+        par,
+    );
+    Xent {
+        loss: T::from_f64(loss / batch as f64),
+        correct,
+    }
+}
+
+/// Value-only readout (validation / test): mean cross-entropy and number correct.
+///
+/// # Panics
+/// As [`softmax_xent_last`].
+pub fn xent_last_eval<T: RnnScalar>(
+    d: ReadoutDims,
+    h_last: &[T],
+    v: &[T],
+    c: &[T],
+    labels: &[u32],
+    ws: &mut RnnWorkspace<T>,
+) -> Xent<T> {
+    check_readout("xent_last_eval", d, h_last, v, c, labels);
+    let ReadoutDims {
+        batch,
+        hidden: n,
+        classes,
+    } = d;
+    let p = ws.buf(batch * classes);
+    if batch == 0 {
+        return Xent {
+            loss: T::zero_impl(),
+            correct: 0,
+        };
+    }
+    logits_into(d, h_last, v, c, p, auto_par(2 * batch * n * classes));
+    let (loss, correct) = softmax_rows(p, classes, labels);
+    Xent {
+        loss: T::from_f64(loss / batch as f64),
+        correct,
+    }
+}
