@@ -20,10 +20,34 @@
 //! the definition (`rtol = 0`); [`sttc_matrix_rtol`] with [`ELEPHANT_ISCLOSE_RTOL`] reproduces
 //! elephant exactly. On the MICrONS spikes the two agree: deconvolved events sit on the
 //! 6.3 Hz frame grid, so two spikes are either coincident or ≥ 0.15 s apart.
+//!
+//! ## What the seed's stored matrices are
+//! The seed's `corr_matrix.npy`, `sttc_matrix.npy` and `precision_matrix.npy` are *not* the
+//! 20 ms / 5 ms measures METHOD.md §2 documents; they are reproduced from the stored spikes,
+//! on every field with spikes, by
+//! * `corr_matrix` = [`pearson_binned`]`(spikes, 0.2, t_stop)` (200 ms bins; ≤ 7e-16),
+//! * `sttc_matrix` (lower triangle) = [`sttc_matrix`]`(spikes, 0.1, 0, t_stop)` — Δt = 100 ms
+//!   and the *exact* tiling test, not elephant's `isclose` (≤ 2.2e-13; elephant's rtol would be
+//!   off by up to 0.07),
+//! * `precision_matrix` = sklearn `GraphicalLassoCV()` on [`binned_counts`]`(spikes, 0.2,
+//!   t_stop)` (same sparsity pattern, values within sklearn's tolerance), see
+//!   [`crate::priors::precision`],
+//!
+//! all with `t_stop` = [`recording_stop`]. [`SEED_CORR_BIN`] and [`SEED_STTC_DT`] name these
+//! settings; [`METHOD_CORR_BIN`] and [`METHOD_STTC_DT`] the documented ones.
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat};
 use rayon::prelude::*;
 use std::borrow::Cow;
+
+/// Bin width (s) of the Pearson correlation as METHOD.md §2 documents it.
+pub const METHOD_CORR_BIN: f64 = 0.02;
+/// STTC Δt (s) as METHOD.md §2 documents it.
+pub const METHOD_STTC_DT: f64 = 0.005;
+/// Bin width (s) that reproduces the seed's stored `corr_matrix` and `precision_matrix`.
+pub const SEED_CORR_BIN: f64 = 0.2;
+/// STTC Δt (s) that reproduces the seed's stored `sttc_matrix` (with rtol = 0).
+pub const SEED_STTC_DT: f64 = 0.1;
 
 /// elephant's binning tolerance (`BinnedSpikeTrain(tolerance=1e-8)`).
 const BIN_TOLERANCE: f64 = 1e-8;
