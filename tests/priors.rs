@@ -432,3 +432,39 @@ fn graphical_lasso_cv_selects_sklearns_alpha() {
         }
     }
 }
+
+/// The seed's precision_matrix.npy of 5_3_8 is sklearn's GraphicalLassoCV() on spike counts in
+/// 200 ms bins: our CV selects the same α region and the same sparsity pattern, and the values
+/// agree within the solvers' tolerance (dual gap 1e-4).
+#[test]
+fn seed_precision_is_cv_glasso_on_200ms_counts() {
+    use cortical_priors::data::{default_data_dir, Field};
+    use cortical_priors::priors::functional::{binned_counts, recording_stop, SEED_CORR_BIN};
+    let Some(dir) = default_data_dir().filter(|d| d.is_dir()) else {
+        let why = "skipped: no MICrONS data (set CORTICAL_DATA or provide ../shared/data/microns)";
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{why} — required in CI");
+        }
+        eprintln!("{why}");
+        return;
+    };
+    let field = Field::load_from(&dir, "5_3_8").unwrap();
+    let spikes = field.spikes.as_ref().unwrap();
+    let x = binned_counts(spikes, SEED_CORR_BIN, recording_stop(spikes));
+    let cv = graphical_lasso_cv(x.as_ref(), &GlassoCvOptions::default()).unwrap();
+    let (p, stored) = (&cv.fit.precision, &field.precision);
+    let (mut max_d, mut max_p, mut pattern_diff) = (0.0f64, 0.0f64, 0);
+    for i in 0..field.n {
+        for j in 0..field.n {
+            max_d = max_d.max((p[(i, j)] - stored[(i, j)]).abs());
+            max_p = max_p.max(stored[(i, j)].abs());
+            pattern_diff += usize::from((p[(i, j)] != 0.0) != (stored[(i, j)] != 0.0));
+        }
+    }
+    println!(
+        "5_3_8: α {:.4e}, max|P − stored| {max_d:.2e} (max|P| {max_p:.1}), pattern differs at {pattern_diff}",
+        cv.alpha
+    );
+    assert_eq!(pattern_diff, 0);
+    assert!(max_d < 1e-5 * max_p * 10.0, "{max_d}");
+}
