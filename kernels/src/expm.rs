@@ -1,1 +1,1486 @@
-//! Module `expm`: not implemented yet.
+//! Matrix exponential by Padé scaling and squaring, its Fréchet derivative, and the adjoint
+//! used for backpropagation.
+//!
+//! * [`expm`] follows Al-Mohy & Higham (2009a), "A new scaling and squaring algorithm for the
+//!   matrix exponential", SIAM J. Matrix Anal. Appl. 31(3):970–989, **Algorithm 6.1**: Padé
+//!   degrees m ∈ {3, 5, 7, 9, 13}, chosen from the quantities d_k ≈ ‖A^k‖₁^{1/k} (exact where the
+//!   power has been formed, otherwise the 1-norm estimator of Higham (1988) / LAPACK `xLACN2`,
+//!   as in the paper's `normAm`), the backward-error correction ℓ(A, m) computed from
+//!   ‖|A|^{2m+1}‖₁, then scaling and squaring.
+//! * [`expm_frechet`] follows Al-Mohy & Higham (2009b), "Computing the Fréchet derivative of the
+//!   matrix exponential, with an application to condition number estimation", SIAM J. Matrix
+//!   Anal. Appl. 30(4):1639–1657, **Algorithm 6.4**: the same Padé machinery differentiated
+//!   term by term, degrees chosen from ‖A‖₁ against the ℓ_m of its Table 6.1, and the squaring
+//!   phase L ← R·L + L·R, R ← R².
+//! * [`expm_frechet_adjoint`] returns (exp(A), L(Aᵀ, G)), the gradient of ⟨G, exp(A)⟩ with
+//!   respect to A (the Fréchet derivative of exp is self-adjoint up to transposition:
+//!   ⟨L(A, E), G⟩ = ⟨E, L(Aᵀ, G)⟩).
+//!
+//! Every variant solves one linear system with the Padé denominator (V − U) by faer's
+//! partial-pivoting LU, in place; no inverse is formed.
+//!
+//! # Precision
+//! `f64` uses the double-precision constants of the papers. `f32` uses the single-precision
+//! θ_m of Higham (2005) with degrees m ∈ {3, 5, 7} only: in single precision the same cost
+//! argument that makes 13 the largest useful degree in double (Higham 2005, §2: the cost per
+//! unit of ‖A‖ that θ_m buys, π_m + log₂(1/θ_m)) is minimised by m = 7, which is what MATLAB's
+//! `expm` does for single input. The single-precision ℓ_m for the Fréchet derivative are not
+//! published; `tests/data/expm_thresholds.py` derives them with the same series as the paper
+//! (and reproduces the published double-precision θ_m and ℓ_m to all printed digits).
+//!
+//! # Bad input
+//! * A NaN or ±Inf entry in `A` gives an all-NaN `exp(A)` (and an all-NaN Fréchet derivative);
+//!   a non-finite entry in the direction `E` (or `G`) gives an all-NaN derivative while
+//!   `exp(A)` is still computed. Nothing panics and nothing loops: the number of squarings is
+//!   bounded by the exponent range of the type.
+//! * A non-square matrix is [`KernelError::NotSquare`] from the `try_`/`_into` variants; the
+//!   plain [`expm`], [`expm_frechet`], [`expm_frechet_adjoint`] panic with a message naming
+//!   the shape (and only then).
+//! * 0×0 input gives 0×0 output.
+//!
+//! # Allocation
+//! [`expm_into`] and [`expm_frechet_into`] write into caller-owned outputs and use an
+//! [`ExpmWorkspace`]; once the workspace has been used at size n (the Fréchet buffers are
+//! allocated on the first Fréchet call), further calls of that size allocate nothing.
+use crate::KernelError;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::lu::partial_pivoting::{factor as lu_factor, solve as lu_solve};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+
+// ---------------------------------------------------------------------------------------------
+// Constants
+// ---------------------------------------------------------------------------------------------
+
+/// Coefficients b_j of the numerator p_m(x) = Σ_j b_j x^j of the [m/m] Padé approximant of e^x,
+/// normalised so that b_m = 1, i.e. b_j = (2m − j)! / (j! (m − j)!). These are the integers of
+/// Higham (2005), "The scaling and squaring method for the matrix exponential revisited",
+/// SIAM J. Matrix Anal. Appl. 26(4):1179–1193, eq. (2.2) and §2 (the values in MATLAB's
+/// `expm`), and of Al-Mohy & Higham (2009a) eq. (2.1)/(3.2). All are exactly representable in
+/// f64 (and those up to m = 7 in f32); a unit test re-derives them from the factorials.
+const B3: [f64; 4] = [120.0, 60.0, 12.0, 1.0];
+const B5: [f64; 6] = [30240.0, 15120.0, 3360.0, 420.0, 30.0, 1.0];
+const B7: [f64; 8] = [
+    17297280.0, 8648640.0, 1995840.0, 277200.0, 25200.0, 1512.0, 56.0, 1.0,
+];
+const B9: [f64; 10] = [
+    17643225600.0,
+    8821612800.0,
+    2075673600.0,
+    302702400.0,
+    30270240.0,
+    2162160.0,
+    110880.0,
+    3960.0,
+    90.0,
+    1.0,
+];
+const B13: [f64; 14] = [
+    64764752532480000.0,
+    32382376266240000.0,
+    7771770303897600.0,
+    1187353796428800.0,
+    129060195264000.0,
+    10559470521600.0,
+    670442572800.0,
+    33522128640.0,
+    1323241920.0,
+    40840800.0,
+    960960.0,
+    16380.0,
+    182.0,
+    1.0,
+];
+
+fn pade_coeffs(m: usize) -> &'static [f64] {
+    match m {
+        3 => &B3,
+        5 => &B5,
+        7 => &B7,
+        9 => &B9,
+        13 => &B13,
+        _ => unreachable!("no Padé degree {m}"),
+    }
+}
+
+/// 1/|c_{2m+1}|, the reciprocal of the leading coefficient of the backward-error function
+/// h_{2m+1}(x) = log(e^{-x} r_m(x)) = Σ_{k ≥ 2m+1} c_k x^k, used in ℓ(A, m) of Al-Mohy & Higham
+/// (2009a) eq. (5.1)/Algorithm 6.1 (values as in their `expm` code and scipy's `_ell`). It
+/// equals C(2m, m)·(2m+1)!, which a unit test checks.
+fn abs_c_recip(m: usize) -> f64 {
+    match m {
+        3 => 100800.0,
+        5 => 10059033600.0,
+        7 => 4487938430976000.0,
+        9 => 5914384781877411840000.0,
+        13 => 113250775606021113483283660800000000.0,
+        _ => unreachable!("no Padé degree {m}"),
+    }
+}
+
+/// θ_m in double precision: Al-Mohy & Higham (2009a) Table 3.1 (= Higham 2005 Table 2.3),
+/// the largest ‖2^{-s}A‖ for which the backward error of r_m is at most u = 2^-53.
+#[allow(clippy::excessive_precision)] // the published digits, kept verbatim
+const THETA_F64: [(usize, f64); 5] = [
+    (3, 1.495585217958292e-2),
+    (5, 2.539398330063230e-1),
+    (7, 9.504178996162932e-1),
+    (9, 2.097847961257068e0),
+    (13, 5.371920351148152e0),
+];
+/// θ_m in single precision (u = 2^-24): Higham (2005) §2 / MATLAB `expm` ('single' branch).
+#[allow(clippy::excessive_precision)] // the published digits, kept verbatim
+const THETA_F32: [(usize, f64); 3] = [
+    (3, 4.258730016922831e-1),
+    (5, 1.880152677804762e0),
+    (7, 3.925724783138660e0),
+];
+/// ℓ_m in double precision: Al-Mohy & Higham (2009b) Table 6.1 (as in scipy's
+/// `_expm_frechet.ell_table_61`): the largest ‖2^{-s}A‖ for which the backward error of the
+/// Fréchet derivative of r_m is at most u = 2^-53.
+const ELL_F64: [(usize, f64); 5] = [
+    (3, 1.08e-2),
+    (5, 2.00e-1),
+    (7, 7.83e-1),
+    (9, 1.78e0),
+    (13, 4.74e0),
+];
+/// ℓ_m in single precision (u = 2^-24), derived by `tests/data/expm_thresholds.py` (same
+/// definition as Table 6.1 of 2009b: Σ_{k≥2m+1} k|c_k| θ^{k-1} ≤ u), rounded down to 3 digits
+/// like the published table: 0.30803, 1.48253, 3.24867.
+const ELL_F32: [(usize, f64); 3] = [(3, 3.08e-1), (5, 1.48e0), (7, 3.24e0)];
+
+mod sealed {
+    /// The per-precision constants; private so that only f32 and f64 implement [`super::ExpmScalar`].
+    pub trait Sealed: faer::traits::RealField + Copy + Send + Sync + 'static {
+        /// Unit roundoff u.
+        const UNIT_ROUNDOFF: f64;
+        /// (m, θ_m) for expm; the last entry is the scaling degree m_max.
+        const THETA: &'static [(usize, f64)];
+        /// (m, ℓ_m) for the Fréchet derivative; the last entry is the scaling degree.
+        const ELL: &'static [(usize, f64)];
+        /// Inputs with ‖A‖₁ above this are scaled by a power of two before their powers are
+        /// formed, so that A², A⁴, A⁶ cannot overflow and 2^{-js} folded into the
+        /// coefficients cannot underflow (see `expm_core`).
+        const PRESCALE_NORM: f64;
+        fn from_f64(x: f64) -> Self;
+        fn to_f64(self) -> f64;
+        fn abs_val(self) -> Self;
+    }
+    impl Sealed for f64 {
+        const UNIT_ROUNDOFF: f64 = 1.1102230246251565e-16; // 2^-53
+        const THETA: &'static [(usize, f64)] = &super::THETA_F64;
+        const ELL: &'static [(usize, f64)] = &super::ELL_F64;
+        const PRESCALE_NORM: f64 = 4294967296.0; // 2^32
+        #[inline(always)]
+        fn from_f64(x: f64) -> Self {
+            x
+        }
+        #[inline(always)]
+        fn to_f64(self) -> f64 {
+            self
+        }
+        #[inline(always)]
+        fn abs_val(self) -> Self {
+            self.abs()
+        }
+    }
+    impl Sealed for f32 {
+        const UNIT_ROUNDOFF: f64 = 5.960464477539063e-8; // 2^-24
+        const THETA: &'static [(usize, f64)] = &super::THETA_F32;
+        const ELL: &'static [(usize, f64)] = &super::ELL_F32;
+        const PRESCALE_NORM: f64 = 64.0; // 2^6
+        #[inline(always)]
+        fn from_f64(x: f64) -> Self {
+            x as f32
+        }
+        #[inline(always)]
+        fn to_f64(self) -> f64 {
+            self as f64
+        }
+        #[inline(always)]
+        fn abs_val(self) -> Self {
+            self.abs()
+        }
+    }
+}
+
+/// The real scalar types the matrix exponential is implemented for: `f32` and `f64` (sealed).
+pub trait ExpmScalar: sealed::Sealed {}
+impl ExpmScalar for f32 {}
+impl ExpmScalar for f64 {}
+
+// ---------------------------------------------------------------------------------------------
+// Workspace and plan
+// ---------------------------------------------------------------------------------------------
+
+/// What the last call on a workspace did: Padé degree, number of squarings and matrix
+/// products, so that benchmarks can time the "floor" (the same products plus one LU) and tests
+/// can see which branch ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExpmPlan {
+    /// Padé degree m (0 when no approximant was needed: empty, zero or non-finite input).
+    pub degree: usize,
+    /// Number of squarings s.
+    pub squarings: u32,
+    /// Number of n×n by n×n matrix products (GEMMs), squarings included.
+    pub products: usize,
+    /// Whether an LU factorisation of (V − U) was computed.
+    pub lu: bool,
+}
+
+/// Reusable buffers for [`expm_into`] and [`expm_frechet_into`], sized for one n.
+///
+/// `new(n)` allocates the exp(A) buffers (9 n×n matrices); the first Fréchet call allocates
+/// 5 more. Using a workspace at another size reallocates it (once).
+pub struct ExpmWorkspace<T> {
+    n: usize,
+    // Powers and Padé pieces (see `expm_core` / `frechet_core` for who holds what when).
+    a: Mat<T>,
+    a2: Mat<T>,
+    a4: Mat<T>,
+    a6: Mat<T>,
+    u: Mat<T>,
+    v: Mat<T>,
+    t1: Mat<T>,
+    t2: Mat<T>,
+    t3: Mat<T>,
+    // Fréchet-only buffers, allocated lazily.
+    e: Mat<T>,
+    m2: Mat<T>,
+    m4: Mat<T>,
+    m6: Mat<T>,
+    t4: Mat<T>,
+    // Norm estimation: four n-vectors, and the running row vector of 1ᵀ|A|^k.
+    vx: Mat<T>,
+    vy: Mat<T>,
+    vz: Mat<T>,
+    vt: Mat<T>,
+    sign: Vec<T>,
+    abs_w: Vec<T>,
+    abs_w2: Vec<T>,
+    /// log2 ‖|A|^k‖₁ for k = 0..=abs_log2.len()-1 (k = 0: log2 1 = 0).
+    abs_log2: Vec<f64>,
+    // LU.
+    perm: Vec<usize>,
+    perm_inv: Vec<usize>,
+    stack: MemBuffer,
+    plan: ExpmPlan,
+}
+
+impl<T: ExpmScalar> ExpmWorkspace<T> {
+    /// A workspace for n×n matrices.
+    pub fn new(n: usize) -> Self {
+        let z = || Mat::<T>::zeros(n, n);
+        let col = || Mat::<T>::zeros(n, 1);
+        let par = gemm_par(n);
+        let req = lu_factor::lu_in_place_scratch::<usize, T>(n, n, par, Default::default())
+            .or(lu_solve::solve_in_place_scratch::<usize, T>(n, n, par));
+        ExpmWorkspace {
+            n,
+            a: z(),
+            a2: z(),
+            a4: z(),
+            a6: z(),
+            u: z(),
+            v: z(),
+            t1: z(),
+            t2: z(),
+            t3: z(),
+            e: Mat::new(),
+            m2: Mat::new(),
+            m4: Mat::new(),
+            m6: Mat::new(),
+            t4: Mat::new(),
+            vx: col(),
+            vy: col(),
+            vz: col(),
+            vt: col(),
+            sign: vec![T::from_f64(0.0); n],
+            abs_w: vec![T::from_f64(0.0); n],
+            abs_w2: vec![T::from_f64(0.0); n],
+            abs_log2: Vec::with_capacity(32),
+            perm: vec![0; n],
+            perm_inv: vec![0; n],
+            stack: MemBuffer::new(req),
+            plan: ExpmPlan::default(),
+        }
+    }
+
+    /// The size this workspace is allocated for.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// What the last successful call did (degree, squarings, products).
+    pub fn last_plan(&self) -> ExpmPlan {
+        self.plan
+    }
+
+    fn ensure(&mut self, n: usize) {
+        if self.n != n {
+            *self = Self::new(n);
+        }
+    }
+
+    fn ensure_frechet(&mut self) {
+        let n = self.n;
+        if self.e.nrows() != n {
+            self.e = Mat::zeros(n, n);
+            self.m2 = Mat::zeros(n, n);
+            self.m4 = Mat::zeros(n, n);
+            self.m6 = Mat::zeros(n, n);
+            self.t4 = Mat::zeros(n, n);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+// ---------------------------------------------------------------------------------------------
+
+fn check_square(what: &'static str, m: (usize, usize)) -> Result<usize, KernelError> {
+    if m.0 != m.1 {
+        return Err(KernelError::NotSquare {
+            what,
+            rows: m.0,
+            cols: m.1,
+        });
+    }
+    Ok(m.0)
+}
+
+fn check_shape(what: &'static str, n: usize, m: (usize, usize)) -> Result<(), KernelError> {
+    if m != (n, n) {
+        return Err(KernelError::DimensionMismatch {
+            what,
+            expected: format!("{n}×{n}"),
+            got: format!("{}×{}", m.0, m.1),
+        });
+    }
+    Ok(())
+}
+
+/// exp(A) (Al-Mohy & Higham 2009a, Algorithm 6.1).
+///
+/// NaN/±Inf entries give an all-NaN result.
+///
+/// # Panics
+/// Only if `a` is not square (the message names the shape); use [`try_expm`] to get an error.
+pub fn expm<T: ExpmScalar>(a: MatRef<'_, T>) -> Mat<T> {
+    match try_expm(a) {
+        Ok(x) => x,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// exp(A), or [`KernelError::NotSquare`] if `a` is not square.
+pub fn try_expm<T: ExpmScalar>(a: MatRef<'_, T>) -> Result<Mat<T>, KernelError> {
+    let n = check_square("expm: a", a.shape())?;
+    let mut out = Mat::zeros(n, n);
+    let mut ws = ExpmWorkspace::new(n);
+    expm_into(a, out.as_mut(), &mut ws)?;
+    Ok(out)
+}
+
+/// exp(A) into `out` (n×n), allocation-free once `ws` is sized for n.
+///
+/// Errors: `a` not square ([`KernelError::NotSquare`]), `out` not n×n
+/// ([`KernelError::DimensionMismatch`]).
+pub fn expm_into<T: ExpmScalar>(
+    a: MatRef<'_, T>,
+    mut out: MatMut<'_, T>,
+    ws: &mut ExpmWorkspace<T>,
+) -> Result<(), KernelError> {
+    let n = check_square("expm: a", a.shape())?;
+    check_shape("expm: out", n, out.shape())?;
+    ws.plan = ExpmPlan::default();
+    if n == 0 {
+        return Ok(());
+    }
+    ws.ensure(n);
+    let info = load_scaled(ws.a.as_mut(), a, T::from_f64(1.0));
+    if !info.finite {
+        out.fill(T::from_f64(f64::NAN));
+        return Ok(());
+    }
+    if info.norm1 == 0.0 {
+        set_identity(out);
+        return Ok(());
+    }
+    expm_core(ws, info);
+    out.copy_from(ws.t2.as_ref());
+    Ok(())
+}
+
+/// (exp(A), L(A, E)), the exponential and its Fréchet derivative at A in direction E
+/// (Al-Mohy & Higham 2009b, Algorithm 6.4).
+///
+/// # Panics
+/// Only if `a` is not square or `e` does not have the shape of `a` (the message names the
+/// shapes); use [`expm_frechet_into`] to get an error instead.
+pub fn expm_frechet<T: ExpmScalar>(a: MatRef<'_, T>, e: MatRef<'_, T>) -> (Mat<T>, Mat<T>) {
+    match try_expm_frechet(a, e) {
+        Ok(x) => x,
+        Err(err) => panic!("{err}"),
+    }
+}
+
+/// (exp(A), L(A, E)), or an error if `a` is not square or `e` not of its shape.
+pub fn try_expm_frechet<T: ExpmScalar>(
+    a: MatRef<'_, T>,
+    e: MatRef<'_, T>,
+) -> Result<(Mat<T>, Mat<T>), KernelError> {
+    let n = check_square("expm_frechet: a", a.shape())?;
+    let mut x = Mat::zeros(n, n);
+    let mut l = Mat::zeros(n, n);
+    let mut ws = ExpmWorkspace::new(n);
+    expm_frechet_into(a, e, x.as_mut(), l.as_mut(), &mut ws)?;
+    Ok((x, l))
+}
+
+/// (exp(A), L(Aᵀ, G)): the exponential and the gradient of ⟨G, exp(A)⟩ = Σ_ij G_ij exp(A)_ij
+/// with respect to A, which is what backpropagation through exp needs.
+///
+/// # Panics
+/// Only on shape errors, like [`expm_frechet`].
+pub fn expm_frechet_adjoint<T: ExpmScalar>(a: MatRef<'_, T>, g: MatRef<'_, T>) -> (Mat<T>, Mat<T>) {
+    match try_expm_frechet_adjoint(a, g) {
+        Ok(x) => x,
+        Err(err) => panic!("{err}"),
+    }
+}
+
+/// (exp(A), L(Aᵀ, G)), or an error if `a` is not square or `g` not of its shape.
+pub fn try_expm_frechet_adjoint<T: ExpmScalar>(
+    a: MatRef<'_, T>,
+    g: MatRef<'_, T>,
+) -> Result<(Mat<T>, Mat<T>), KernelError> {
+    let n = check_square("expm_frechet_adjoint: a", a.shape())?;
+    let mut x = Mat::zeros(n, n);
+    let mut l = Mat::zeros(n, n);
+    let mut ws = ExpmWorkspace::new(n);
+    expm_frechet_adjoint_into(a, g, x.as_mut(), l.as_mut(), &mut ws)?;
+    Ok((x, l))
+}
+
+/// (exp(A), L(A, E)) into `exp_out` and `l_out`, allocation-free once `ws` has been used for
+/// a Fréchet derivative of this size.
+pub fn expm_frechet_into<T: ExpmScalar>(
+    a: MatRef<'_, T>,
+    e: MatRef<'_, T>,
+    mut exp_out: MatMut<'_, T>,
+    mut l_out: MatMut<'_, T>,
+    ws: &mut ExpmWorkspace<T>,
+) -> Result<(), KernelError> {
+    let n = check_square("expm_frechet: a", a.shape())?;
+    check_shape("expm_frechet: e", n, e.shape())?;
+    check_shape("expm_frechet: exp_out", n, exp_out.shape())?;
+    check_shape("expm_frechet: l_out", n, l_out.shape())?;
+    ws.plan = ExpmPlan::default();
+    if n == 0 {
+        return Ok(());
+    }
+    ws.ensure(n);
+    ws.ensure_frechet();
+    let info = load_scaled(ws.a.as_mut(), a, T::from_f64(1.0));
+    if !info.finite {
+        exp_out.fill(T::from_f64(f64::NAN));
+        l_out.fill(T::from_f64(f64::NAN));
+        return Ok(());
+    }
+    let e_info = load_scaled(ws.e.as_mut(), e, T::from_f64(1.0));
+    if info.norm1 == 0.0 {
+        // exp(0) = I and L(0, E) = E exactly.
+        set_identity(exp_out);
+        if e_info.finite {
+            l_out.copy_from(e);
+        } else {
+            l_out.fill(T::from_f64(f64::NAN));
+        }
+        return Ok(());
+    }
+    frechet_core(ws, info);
+    exp_out.copy_from(ws.t1.as_ref());
+    if e_info.finite {
+        l_out.copy_from(ws.t2.as_ref());
+    } else {
+        l_out.fill(T::from_f64(f64::NAN));
+    }
+    Ok(())
+}
+
+/// (exp(A), L(Aᵀ, G)) into `exp_out` and `grad_out`: the allocation-free form of
+/// [`expm_frechet_adjoint`] for the training loop.
+pub fn expm_frechet_adjoint_into<T: ExpmScalar>(
+    a: MatRef<'_, T>,
+    g: MatRef<'_, T>,
+    exp_out: MatMut<'_, T>,
+    grad_out: MatMut<'_, T>,
+    ws: &mut ExpmWorkspace<T>,
+) -> Result<(), KernelError> {
+    check_square("expm_frechet_adjoint: a", a.shape())?;
+    // exp(Aᵀ) = exp(A)ᵀ, so the transposed view of the output receives exp(A) itself.
+    expm_frechet_into(a.transpose(), g, exp_out.transpose_mut(), grad_out, ws)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise helpers (all on workspace matrices, which are column-major)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug)]
+struct LoadInfo {
+    finite: bool,
+    nonneg: bool,
+    /// Entries strictly below (`upper`) / above (`lower`) the diagonal are all zero.
+    upper: bool,
+    lower: bool,
+    /// ‖A‖₁ (max column sum of |a_ij|), in f64.
+    norm1: f64,
+}
+
+/// dst ← scale·src, returning whether src is finite, whether it is entrywise ≥ 0, and ‖src‖₁
+/// (of the unscaled source).
+fn load_scaled<T: ExpmScalar>(mut dst: MatMut<'_, T>, src: MatRef<'_, T>, scale: T) -> LoadInfo {
+    let n = src.nrows();
+    let mut finite = true;
+    let mut nonneg = true;
+    let mut upper = true;
+    let mut lower = true;
+    let mut norm1 = 0.0f64;
+    for j in 0..src.ncols() {
+        let mut colsum = 0.0f64;
+        for i in 0..n {
+            let x = src[(i, j)];
+            let xf = x.to_f64();
+            finite &= xf.is_finite();
+            nonneg &= xf >= 0.0;
+            if xf != 0.0 {
+                upper &= i <= j;
+                lower &= i >= j;
+            }
+            colsum += xf.abs();
+            dst[(i, j)] = x * scale;
+        }
+        norm1 = norm1.max(colsum);
+    }
+    LoadInfo {
+        finite,
+        nonneg,
+        upper,
+        lower,
+        norm1,
+    }
+}
+
+fn set_identity<T: ExpmScalar>(mut out: MatMut<'_, T>) {
+    out.fill(T::from_f64(0.0));
+    for i in 0..out.nrows() {
+        out[(i, i)] = T::from_f64(1.0);
+    }
+}
+
+fn scale_in_place<T: ExpmScalar>(m: &mut Mat<T>, c: T) {
+    for j in 0..m.ncols() {
+        for x in m.col_as_slice_mut(j) {
+            *x *= c;
+        }
+    }
+}
+
+/// dst ← keep·dst + Σ c_t·M_t + diag·I, fused into one pass per column (keep = 0 means the
+/// old contents are ignored, so dst may hold garbage).
+fn lincomb<T: ExpmScalar>(dst: &mut Mat<T>, keep: T, terms: &[(T, &Mat<T>)], diag: T) {
+    let n = dst.nrows();
+    let zero = T::from_f64(0.0);
+    let keep_old = keep != zero;
+    for j in 0..n {
+        let d = dst.col_as_slice_mut(j);
+        match (keep_old, terms) {
+            (false, [(c0, m0)]) => {
+                let s0 = m0.col_as_slice(j);
+                for i in 0..n {
+                    d[i] = *c0 * s0[i];
+                }
+            }
+            (false, [(c0, m0), (c1, m1)]) => {
+                let (s0, s1) = (m0.col_as_slice(j), m1.col_as_slice(j));
+                for i in 0..n {
+                    d[i] = *c0 * s0[i] + *c1 * s1[i];
+                }
+            }
+            (false, [(c0, m0), (c1, m1), (c2, m2)]) => {
+                let (s0, s1, s2) = (m0.col_as_slice(j), m1.col_as_slice(j), m2.col_as_slice(j));
+                for i in 0..n {
+                    d[i] = *c0 * s0[i] + *c1 * s1[i] + *c2 * s2[i];
+                }
+            }
+            _ => {
+                if !keep_old {
+                    d.fill(zero);
+                }
+                if keep_old && keep != T::from_f64(1.0) {
+                    for x in d.iter_mut() {
+                        *x *= keep;
+                    }
+                }
+                for (c, m) in terms {
+                    let s = m.col_as_slice(j);
+                    for i in 0..n {
+                        d[i] += *c * s[i];
+                    }
+                }
+            }
+        }
+        d[j] += diag;
+    }
+}
+
+/// Fused P = U + V into `p` and Q = V − U in place of `v`.
+fn sum_and_diff<T: ExpmScalar>(p: &mut Mat<T>, u: &Mat<T>, v: &mut Mat<T>) {
+    for j in 0..p.ncols() {
+        let pj = p.col_as_slice_mut(j);
+        let uj = u.col_as_slice(j);
+        let vj = v.col_as_slice_mut(j);
+        for i in 0..pj.len() {
+            pj[i] = vj[i] + uj[i];
+            vj[i] -= uj[i];
+        }
+    }
+}
+
+/// ‖M‖₁ of a formed matrix.
+fn norm1<T: ExpmScalar>(m: &Mat<T>) -> f64 {
+    let mut best = 0.0f64;
+    for j in 0..m.ncols() {
+        let s: f64 = m.col_as_slice(j).iter().map(|x| x.to_f64().abs()).sum();
+        best = best.max(s);
+    }
+    best
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matrix products
+// ---------------------------------------------------------------------------------------------
+
+/// Parallelism for the n×n products: below this size the rayon fork/join costs more than the
+/// second core gives (measured with benches/expm.rs on the 2-core machine).
+const PAR_MIN_N: usize = 96;
+
+fn gemm_par(n: usize) -> Par {
+    if n >= PAR_MIN_N {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    }
+}
+
+/// dst ← alpha·lhs·rhs (accum = Replace) or dst += alpha·lhs·rhs (Add); counts the product.
+#[inline]
+fn gemm<T: ExpmScalar>(
+    plan: &mut ExpmPlan,
+    dst: &mut Mat<T>,
+    accum: Accum,
+    lhs: &Mat<T>,
+    rhs: &Mat<T>,
+    alpha: T,
+) {
+    plan.products += 1;
+    let par = gemm_par(dst.nrows());
+    matmul(dst.as_mut(), accum, lhs.as_ref(), rhs.as_ref(), alpha, par);
+}
+
+/// LU-factor `q` in place (partial pivoting; the row permutation goes to `perm`/`perm_inv`).
+fn lu_factor_in_place<T: ExpmScalar>(
+    q: &mut Mat<T>,
+    perm: &mut [usize],
+    perm_inv: &mut [usize],
+    stack: &mut MemBuffer,
+) {
+    let par = gemm_par(q.nrows());
+    lu_factor::lu_in_place(
+        q.as_mut(),
+        perm,
+        perm_inv,
+        par,
+        MemStack::new(stack),
+        Default::default(),
+    );
+}
+
+/// Solve q·X = rhs in place with the factors left in `q` by [`lu_factor_in_place`].
+fn lu_solve_factored<T: ExpmScalar>(
+    q: &Mat<T>,
+    perm: &[usize],
+    perm_inv: &[usize],
+    stack: &mut MemBuffer,
+    rhs: &mut Mat<T>,
+) {
+    let n = q.nrows();
+    let par = gemm_par(n);
+    let p = faer::perm::PermRef::new_checked(perm, perm_inv, n);
+    // L and U share the factored matrix: the unit-lower solve reads only the strict lower
+    // triangle and the upper solve only the upper one.
+    lu_solve::solve_in_place(
+        q.as_ref(),
+        q.as_ref(),
+        p,
+        rhs.as_mut(),
+        par,
+        MemStack::new(stack),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Norms of powers: exact 1ᵀ|A|^k sequence and the 1-norm estimator
+// ---------------------------------------------------------------------------------------------
+
+/// Extends `ws.abs_log2` so that it holds log2 ‖|A|^k‖₁ for k = 0..=kmax (A = ws.a).
+///
+/// |A| is non-negative, so ‖|A|^k‖₁ = max_j (1ᵀ|A|^k)_j exactly; the row vector is propagated
+/// by k vector–matrix products and renormalised every step (its scale kept in log2) so that
+/// neither overflow nor underflow can occur (Al-Mohy & Higham 2009a, §5: "computed with p
+/// matrix–vector products").
+fn abs_power_log2<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, kmax: usize) -> f64 {
+    let n = ws.n;
+    if ws.abs_log2.is_empty() {
+        ws.abs_w.fill(T::from_f64(1.0));
+        ws.abs_log2.push(0.0);
+    }
+    while ws.abs_log2.len() <= kmax {
+        let last = *ws.abs_log2.last().expect("non-empty");
+        if last == f64::NEG_INFINITY {
+            ws.abs_log2.push(f64::NEG_INFINITY);
+            continue;
+        }
+        // w2_j = Σ_i w_i |a_ij|: one contiguous dot product per column. Eight independent
+        // accumulators let the compiler vectorise the reduction.
+        let mut vmax = 0.0f64;
+        for j in 0..n {
+            let col = ws.a.col_as_slice(j);
+            let w = &ws.abs_w[..];
+            let mut acc = [T::from_f64(0.0); 8];
+            let (wc, cc) = (w.chunks_exact(8), col.chunks_exact(8));
+            let (wr, cr) = (wc.remainder(), cc.remainder());
+            for (wk, ck) in wc.zip(cc) {
+                for ((acc, &wi), &ci) in acc.iter_mut().zip(wk).zip(ck) {
+                    *acc += wi * ci.abs_val();
+                }
+            }
+            let mut s = T::from_f64(0.0);
+            for (&wi, &ci) in wr.iter().zip(cr) {
+                s += wi * ci.abs_val();
+            }
+            for a in acc {
+                s += a;
+            }
+            ws.abs_w2[j] = s;
+            vmax = vmax.max(s.to_f64());
+        }
+        if vmax == 0.0 {
+            ws.abs_log2.push(f64::NEG_INFINITY);
+            continue;
+        }
+        let inv = T::from_f64(1.0 / vmax);
+        for (w, w2) in ws.abs_w.iter_mut().zip(&ws.abs_w2) {
+            *w = *w2 * inv;
+        }
+        ws.abs_log2.push(last + vmax.log2());
+    }
+    ws.abs_log2[kmax]
+}
+
+/// The linear operators whose 1-norms Algorithm 6.1 needs: M^p and P·Q.
+#[derive(Clone, Copy)]
+enum PowOp {
+    /// ws.a2^p
+    A2(usize),
+    /// ws.a4^p
+    A4(usize),
+    /// ws.a4 · ws.a6
+    A4A6,
+}
+
+/// y ← op·x (or opᵀ·x) for n-vectors held in ws.vx/ws.vy; `tmp` is scratch.
+fn apply_op<T: ExpmScalar>(
+    (a2, a4, a6): (&Mat<T>, &Mat<T>, &Mat<T>),
+    op: PowOp,
+    transpose: bool,
+    x: &Mat<T>,
+    y: &mut Mat<T>,
+    tmp: &mut Mat<T>,
+) {
+    let one = T::from_f64(1.0);
+    let mv = |dst: &mut Mat<T>, m: &Mat<T>, src: MatRef<'_, T>| {
+        if transpose {
+            matmul(
+                dst.as_mut(),
+                Accum::Replace,
+                m.transpose(),
+                src,
+                one,
+                Par::Seq,
+            );
+        } else {
+            matmul(dst.as_mut(), Accum::Replace, m.as_ref(), src, one, Par::Seq);
+        }
+    };
+    match op {
+        PowOp::A2(p) | PowOp::A4(p) => {
+            let m = if matches!(op, PowOp::A2(_)) { a2 } else { a4 };
+            // Step i writes y when (p-1-i) is even, so the last step lands in y.
+            for i in 0..p {
+                let to_y = (p - 1 - i) % 2 == 0;
+                match (i, to_y) {
+                    (0, true) => mv(y, m, x.as_ref()),
+                    (0, false) => mv(tmp, m, x.as_ref()),
+                    (_, true) => mv(y, m, tmp.as_ref()),
+                    (_, false) => mv(tmp, m, y.as_ref()),
+                }
+            }
+        }
+        PowOp::A4A6 => {
+            // (A4·A6)ᵀ = A6ᵀ·A4ᵀ
+            let (first, second) = if transpose { (a4, a6) } else { (a6, a4) };
+            mv(tmp, first, x.as_ref());
+            mv(y, second, tmp.as_ref());
+        }
+    }
+}
+
+/// Lower bound (usually exact, always within a small factor) of ‖op‖₁ by Higham's (1988)
+/// Algorithm 4.1 with Higham's extra alternating-sign test — LAPACK's `xLACN2`, the t = 1
+/// case of Higham & Tisseur (2000) that `normAm` of Al-Mohy & Higham uses. Stops as soon as
+/// the estimate exceeds `stop_above` (the caller only needs to know that).
+fn normest1<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, op: PowOp, stop_above: f64) -> f64 {
+    let n = ws.n;
+    let ExpmWorkspace {
+        a2,
+        a4,
+        a6,
+        vx,
+        vy,
+        vz,
+        vt,
+        sign,
+        ..
+    } = ws;
+    let l1 = |y: &Mat<T>| -> f64 { y.col_as_slice(0).iter().map(|v| v.to_f64().abs()).sum() };
+    let sgn = |v: T| {
+        if v.to_f64() >= 0.0 {
+            T::from_f64(1.0)
+        } else {
+            T::from_f64(-1.0)
+        }
+    };
+
+    vx.col_as_slice_mut(0).fill(T::from_f64(1.0 / n as f64));
+    apply_op((a2, a4, a6), op, false, vx, vy, vt);
+    let mut est = l1(vy);
+    if n == 1 || est > stop_above || !est.is_finite() {
+        return est;
+    }
+    for (s, y) in sign.iter_mut().zip(vy.col_as_slice(0)) {
+        *s = sgn(*y);
+    }
+    vx.col_as_slice_mut(0).copy_from_slice(sign);
+    apply_op((a2, a4, a6), op, true, vx, vz, vt);
+    let argmax = |z: &Mat<T>| -> usize {
+        let mut best = 0;
+        let mut bv = -1.0f64;
+        for (i, v) in z.col_as_slice(0).iter().enumerate() {
+            let a = v.to_f64().abs();
+            if a > bv {
+                bv = a;
+                best = i;
+            }
+        }
+        best
+    };
+    let mut j = argmax(vz);
+    for _iter in 2..=5 {
+        let xs = vx.col_as_slice_mut(0);
+        xs.fill(T::from_f64(0.0));
+        xs[j] = T::from_f64(1.0);
+        apply_op((a2, a4, a6), op, false, vx, vy, vt);
+        let est_old = est;
+        est = l1(vy);
+        if est > stop_above {
+            return est;
+        }
+        let repeated = sign
+            .iter()
+            .zip(vy.col_as_slice(0))
+            .all(|(s, y)| *s == sgn(*y));
+        if repeated || est <= est_old {
+            est = est.max(est_old);
+            break;
+        }
+        for (s, y) in sign.iter_mut().zip(vy.col_as_slice(0)) {
+            *s = sgn(*y);
+        }
+        vx.col_as_slice_mut(0).copy_from_slice(sign);
+        apply_op((a2, a4, a6), op, true, vx, vz, vt);
+        let jlast = j;
+        j = argmax(vz);
+        let zs = vz.col_as_slice(0);
+        if zs[jlast].to_f64().abs() == zs[j].to_f64().abs() {
+            break;
+        }
+    }
+    // Alternating-sign vector: catches matrices for which the iteration above is fooled.
+    for (i, x) in vx.col_as_slice_mut(0).iter_mut().enumerate() {
+        let mag = 1.0 + i as f64 / (n - 1) as f64;
+        *x = T::from_f64(if i % 2 == 0 { mag } else { -mag });
+    }
+    apply_op((a2, a4, a6), op, false, vx, vy, vt);
+    let alt = 2.0 * l1(vy) / (3.0 * n as f64);
+    est.max(alt)
+}
+
+// ---------------------------------------------------------------------------------------------
+// expm: Al-Mohy & Higham (2009a) Algorithm 6.1
+// ---------------------------------------------------------------------------------------------
+
+/// The quantities d_k ≈ ‖A^k‖₁^{1/k} of Algorithm 6.1, obtained as cheaply as the current
+/// state allows: from the exact 1ᵀ|A|^k sequence when A ≥ 0 (then ‖A^k‖₁ = ‖|A|^k‖₁), else
+/// from the estimator.
+fn d_power<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, nonneg: bool, k: usize, stop: f64) -> f64 {
+    if nonneg {
+        return (abs_power_log2(ws, k) / k as f64).exp2();
+    }
+    let op = match k {
+        4 => PowOp::A2(2),
+        6 => PowOp::A2(3),
+        8 => PowOp::A4(2),
+        10 => PowOp::A4A6,
+        _ => unreachable!(),
+    };
+    let stop_norm = if stop.is_finite() {
+        stop.powi(k as i32)
+    } else {
+        f64::INFINITY
+    };
+    normest1(ws, op, stop_norm).powf(1.0 / k as f64)
+}
+
+/// ℓ(2^{-s}A, m) of Al-Mohy & Higham (2009a) eq. (5.1)/Algorithm 6.1 folded with s: returns
+/// the total number of squarings max(s, ⌈log2(α/u)/(2m)⌉) where
+/// α = |c_{2m+1}| ‖|A|^{2m+1}‖₁ / ‖A‖₁ (both norms of the unscaled A; scaling by 2^{-s}
+/// multiplies α by 2^{-2ms}, which is where the fold comes from).
+fn squarings_with_ell<T: ExpmScalar>(
+    ws: &mut ExpmWorkspace<T>,
+    norm1: f64,
+    m: usize,
+    s: u32,
+) -> u32 {
+    let log2_abs = abs_power_log2(ws, 2 * m + 1);
+    if log2_abs == f64::NEG_INFINITY {
+        return s;
+    }
+    let log2_alpha = log2_abs - norm1.log2() - abs_c_recip(m).log2();
+    let ell = ((log2_alpha - T::UNIT_ROUNDOFF.log2()) / (2 * m) as f64).ceil();
+    if ell.is_finite() && ell > s as f64 {
+        ell as u32
+    } else {
+        s
+    }
+}
+
+fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
+    let one = T::from_f64(1.0);
+    let mut plan = ExpmPlan::default();
+    let mut norm = info.norm1;
+    // Inputs so large that A^6 could overflow are first brought to ‖A‖₁ ≤ PRESCALE_NORM by an
+    // exact power-of-two scaling; r_m(2^{-s0}A')^{2^{s'}} = r_m(2^{-(s0+s')}A)^{2^{s'}}, so the
+    // choice made for A' stays valid, with s0 more squarings.
+    let mut s0 = 0u32;
+    if norm > T::PRESCALE_NORM {
+        s0 = (norm / T::PRESCALE_NORM).log2().ceil() as u32;
+        let c = T::from_f64((-(s0 as f64)).exp2());
+        scale_in_place(&mut ws.a, c);
+        norm = norm1(&ws.a);
+    }
+    ws.abs_log2.clear();
+    let nonneg = info.nonneg;
+    let theta = T::THETA;
+    let (m_max, theta_max) = theta[theta.len() - 1];
+    let th = |m: usize| theta.iter().find(|t| t.0 == m).map(|t| t.1);
+
+    // Line 1: A2.
+    gemm(&mut plan, &mut ws.a2, Accum::Replace, &ws.a, &ws.a, one);
+    let mut have_a4 = false;
+    let mut have_a6 = false;
+    let mut chosen: Option<usize> = None;
+
+    // Lines 2-3: m = 3 with η1 = max(d4, d6), both estimated from A2.
+    if let Some(t3) = th(3).filter(|_| m_max > 3) {
+        let d4 = d_power(ws, nonneg, 4, t3);
+        if d4 <= t3 {
+            let d6 = d_power(ws, nonneg, 6, t3);
+            if d6 <= t3 && squarings_with_ell(ws, norm, 3, 0) == 0 {
+                chosen = Some(3);
+            }
+        }
+    }
+    // Lines 4-6: m = 5 with η2 = max(d4 exact, d6 estimated).
+    if chosen.is_none() && m_max > 5 {
+        let t5 = th(5).expect("θ5");
+        gemm(&mut plan, &mut ws.a4, Accum::Replace, &ws.a2, &ws.a2, one);
+        have_a4 = true;
+        let d4 = norm1(&ws.a4).powf(0.25);
+        if d4 <= t5 {
+            let d6 = d_power(ws, nonneg, 6, t5);
+            if d6 <= t5 && squarings_with_ell(ws, norm, 5, 0) == 0 {
+                chosen = Some(5);
+            }
+        }
+    }
+    let mut s = 0u32;
+    if chosen.is_none() {
+        // Lines 7-8: A6 (needed by every remaining degree), d6 exact, d8 estimated.
+        if !have_a4 {
+            gemm(&mut plan, &mut ws.a4, Accum::Replace, &ws.a2, &ws.a2, one);
+            have_a4 = true;
+        }
+        gemm(&mut plan, &mut ws.a6, Accum::Replace, &ws.a2, &ws.a4, one);
+        have_a6 = true;
+        let d6 = norm1(&ws.a6).powf(1.0 / 6.0);
+        let d8 = d_power(ws, nonneg, 8, f64::INFINITY);
+        let eta3 = d6.max(d8);
+        // Lines 9-11: m = 7, 9 unscaled (double precision only; in single, 7 is m_max).
+        for m in [7usize, 9] {
+            if m < m_max {
+                let tm = th(m).expect("θ");
+                if eta3 <= tm && squarings_with_ell(ws, norm, m, 0) == 0 {
+                    chosen = Some(m);
+                    break;
+                }
+            }
+        }
+        if chosen.is_none() {
+            // Lines 12-15: η4 = max(d8, d10), η5 = min(η3, η4), s, then the ℓ correction.
+            let d10 = d_power(ws, nonneg, 10, f64::INFINITY);
+            let eta5 = eta3.min(d8.max(d10));
+            let base = (eta5 / theta_max).log2().ceil();
+            s = if base.is_finite() && base > 0.0 {
+                base as u32
+            } else {
+                0
+            };
+            s = squarings_with_ell(ws, norm, m_max, s);
+            chosen = Some(m_max);
+        }
+    }
+    let m = chosen.expect("a degree is always chosen");
+    if m >= 5 && !have_a4 {
+        gemm(&mut plan, &mut ws.a4, Accum::Replace, &ws.a2, &ws.a2, one);
+    }
+    if m >= 7 && !have_a6 {
+        gemm(&mut plan, &mut ws.a6, Accum::Replace, &ws.a2, &ws.a4, one);
+    }
+
+    // Line 16, folded: A_k ← 2^{-ks} A_k becomes a factor σ^k on every coefficient and product
+    // (exact, σ is a power of two), which saves four passes over memory.
+    let sg = (-(s as f64)).exp2();
+    let c = |k: i32| T::from_f64(sg.powi(k));
+    let b = pade_coeffs(m);
+    let bb = |j: usize, k: i32| T::from_f64(b[j] * sg.powi(k));
+    let ExpmWorkspace {
+        a,
+        a2,
+        a4,
+        a6,
+        u,
+        v,
+        t1,
+        t2,
+        t3,
+        ..
+    } = ws;
+    let zero = T::from_f64(0.0);
+    // Line 17: U and V (U + V = p_m(A), V − U = p_m(−A)).
+    match m {
+        3 => {
+            lincomb(v, zero, &[(bb(3, 2), a2)], bb(1, 0));
+            gemm(&mut plan, u, Accum::Replace, a, v, c(1));
+            lincomb(v, zero, &[(bb(2, 2), a2)], bb(0, 0));
+        }
+        5 => {
+            lincomb(v, zero, &[(bb(5, 4), a4), (bb(3, 2), a2)], bb(1, 0));
+            gemm(&mut plan, u, Accum::Replace, a, v, c(1));
+            lincomb(v, zero, &[(bb(4, 4), a4), (bb(2, 2), a2)], bb(0, 0));
+        }
+        7 => {
+            lincomb(
+                v,
+                zero,
+                &[(bb(7, 6), a6), (bb(5, 4), a4), (bb(3, 2), a2)],
+                bb(1, 0),
+            );
+            gemm(&mut plan, u, Accum::Replace, a, v, c(1));
+            lincomb(
+                v,
+                zero,
+                &[(bb(6, 6), a6), (bb(4, 4), a4), (bb(2, 2), a2)],
+                bb(0, 0),
+            );
+        }
+        9 => {
+            // A8 = A4² in t1.
+            gemm(&mut plan, t1, Accum::Replace, a4, a4, one);
+            lincomb(
+                v,
+                zero,
+                &[
+                    (bb(9, 8), &*t1),
+                    (bb(7, 6), a6),
+                    (bb(5, 4), a4),
+                    (bb(3, 2), a2),
+                ],
+                bb(1, 0),
+            );
+            gemm(&mut plan, u, Accum::Replace, a, v, c(1));
+            lincomb(
+                v,
+                zero,
+                &[
+                    (bb(8, 8), &*t1),
+                    (bb(6, 6), a6),
+                    (bb(4, 4), a4),
+                    (bb(2, 2), a2),
+                ],
+                bb(0, 0),
+            );
+        }
+        13 => {
+            // The paper's (3.2): U = A[A6(b13 A6 + b11 A4 + b9 A2) + b7 A6 + b5 A4 + b3 A2 + b1 I],
+            // V = A6(b12 A6 + b10 A4 + b8 A2) + b6 A6 + b4 A4 + b2 A2 + b0 I: 3 products here.
+            lincomb(
+                v,
+                zero,
+                &[(bb(13, 6), a6), (bb(11, 4), a4), (bb(9, 2), a2)],
+                zero,
+            );
+            lincomb(
+                t1,
+                zero,
+                &[(bb(7, 6), a6), (bb(5, 4), a4), (bb(3, 2), a2)],
+                bb(1, 0),
+            );
+            gemm(&mut plan, t1, Accum::Add, a6, v, c(6));
+            gemm(&mut plan, u, Accum::Replace, a, t1, c(1));
+            lincomb(
+                t1,
+                zero,
+                &[(bb(12, 6), a6), (bb(10, 4), a4), (bb(8, 2), a2)],
+                zero,
+            );
+            lincomb(
+                v,
+                zero,
+                &[(bb(6, 6), a6), (bb(4, 4), a4), (bb(2, 2), a2)],
+                bb(0, 0),
+            );
+            gemm(&mut plan, v, Accum::Add, a6, t1, c(6));
+        }
+        _ => unreachable!(),
+    }
+    // (V − U) R = U + V, one LU.
+    sum_and_diff(t2, u, v);
+    lu_factor_in_place(v, &mut ws.perm, &mut ws.perm_inv, &mut ws.stack);
+    lu_solve_factored(v, &ws.perm, &ws.perm_inv, &mut ws.stack, t2);
+    plan.lu = true;
+    // Line 18: R ← R^{2^s} (ping-pong between t2 and t3; the result ends in t2). For
+    // triangular A, Code Fragment 2.1 of the paper: after the Padé step and after every
+    // squaring, the diagonal and first off-diagonal of X ≈ exp(2^{-j}A) are replaced by their
+    // exact values, which removes the error the squarings would accumulate there (this is
+    // what keeps e.g. a Jordan block with a large off-diagonal accurate).
+    let total = s + s0;
+    let tri = info.upper || info.lower;
+    if tri {
+        fix_triangular(t2, a, info.upper, -(s as i32));
+    }
+    for k in 0..total {
+        gemm(&mut plan, t3, Accum::Replace, t2, t2, one);
+        std::mem::swap(t2, t3);
+        if tri {
+            fix_triangular(t2, a, info.upper, k as i32 + 1 - s as i32);
+        }
+    }
+    plan.degree = m;
+    plan.squarings = total;
+    ws.plan = plan;
+}
+
+/// For triangular A (held, scaled by 2^{-s0}, in `a`): set the diagonal of X to
+/// exp(2^e a_ii) and its first super- (or sub-) diagonal to the exact (i, i+1) entry of the
+/// exponential of the 2×2 block [[λ1, t], [0, λ2]] = 2^e·A[i..i+2, i..i+2], namely
+/// t·exp((λ1+λ2)/2)·sinh((λ2−λ1)/2)/((λ2−λ1)/2) (Higham 2008, "Functions of Matrices",
+/// eq. (10.42), the form that avoids cancellation when λ1 ≈ λ2). Al-Mohy & Higham (2009a)
+/// Code Fragment 2.1.
+fn fix_triangular<T: ExpmScalar>(x: &mut Mat<T>, a: &Mat<T>, upper: bool, e: i32) {
+    let n = x.nrows();
+    let sc = (e as f64).exp2();
+    for i in 0..n {
+        x[(i, i)] = T::from_f64((a[(i, i)].to_f64() * sc).exp());
+    }
+    for i in 0..n.saturating_sub(1) {
+        let (r, c) = if upper { (i, i + 1) } else { (i + 1, i) };
+        let t = a[(r, c)].to_f64() * sc;
+        let l1 = a[(i, i)].to_f64() * sc;
+        let l2 = a[(i + 1, i + 1)].to_f64() * sc;
+        let half = 0.5 * (l2 - l1);
+        let dd = if half == 0.0 {
+            (0.5 * (l1 + l2)).exp()
+        } else {
+            (0.5 * (l1 + l2)).exp() * half.sinh() / half
+        };
+        x[(r, c)] = T::from_f64(t * dd);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fréchet derivative: Al-Mohy & Higham (2009b) Algorithm 6.4
+// ---------------------------------------------------------------------------------------------
+
+fn frechet_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
+    let one = T::from_f64(1.0);
+    let zero = T::from_f64(0.0);
+    let mut plan = ExpmPlan::default();
+    let ell = T::ELL;
+    let (m_max, ell_max) = ell[ell.len() - 1];
+    // Lines 1-2: the smallest degree whose ℓ_m covers ‖A‖₁, else scale to ‖2^{-s}A‖₁ ≤ ℓ_max.
+    let mut m = m_max;
+    let mut s = 0u32;
+    if let Some(&(mm, _)) = ell[..ell.len() - 1].iter().find(|t| info.norm1 <= t.1) {
+        m = mm;
+    } else {
+        let base = (info.norm1 / ell_max).log2().ceil();
+        s = if base > 0.0 { base as u32 } else { 0 };
+    }
+    if s > 0 {
+        // A ← 2^{-s}A, E ← 2^{-s}E (exact). Two factors so that 2^{-s} itself never
+        // underflows for the largest finite inputs.
+        let h1 = T::from_f64((-((s / 2) as f64)).exp2());
+        let h2 = T::from_f64((-((s - s / 2) as f64)).exp2());
+        for mat in [&mut ws.a, &mut ws.e] {
+            scale_in_place(mat, h1);
+            scale_in_place(mat, h2);
+        }
+    }
+    let b = pade_coeffs(m);
+    let bb = |j: usize| T::from_f64(b[j]);
+    let ExpmWorkspace {
+        a,
+        e,
+        a2,
+        a4,
+        a6,
+        m2,
+        m4,
+        m6,
+        u,
+        v,
+        t1,
+        t2,
+        t3,
+        t4,
+        ..
+    } = ws;
+    let p = &mut plan;
+    // Powers A_{2k} and their derivatives M_{2k} = L_{x^{2k}}(A, E) (2009b eqs. (3.3), (6.11)).
+    gemm(p, a2, Accum::Replace, a, a, one);
+    gemm(p, m2, Accum::Replace, a, e, one);
+    gemm(p, m2, Accum::Add, e, a, one);
+    if m >= 5 {
+        gemm(p, a4, Accum::Replace, a2, a2, one);
+        gemm(p, m4, Accum::Replace, a2, m2, one);
+        gemm(p, m4, Accum::Add, m2, a2, one);
+    }
+    if m >= 7 {
+        gemm(p, a6, Accum::Replace, a2, a4, one);
+        gemm(p, m6, Accum::Replace, a4, m2, one);
+        gemm(p, m6, Accum::Add, m4, a2, one);
+    }
+    // At the end of each branch: u = U, v = V, t3 = Lu, t4 = Lv (2009b eqs. (6.12), (6.13)).
+    match m {
+        3 | 5 | 7 | 9 => {
+            if m == 9 {
+                // A8 = A4² in t3, M8 = A4·M4 + M4·A4 in t4.
+                gemm(p, t3, Accum::Replace, a4, a4, one);
+                gemm(p, t4, Accum::Replace, a4, m4, one);
+                gemm(p, t4, Accum::Add, m4, a4, one);
+            }
+            let (a8, m8) = (&*t3, &*t4);
+            // t1 = Σ_{k odd} b_k A_{k-1}, U = A·t1; V = Σ_{k even} b_k A_k.
+            let odd_a: &[(T, &Mat<T>)] = match m {
+                3 => &[(bb(3), a2)],
+                5 => &[(bb(5), a4), (bb(3), a2)],
+                7 => &[(bb(7), a6), (bb(5), a4), (bb(3), a2)],
+                _ => &[(bb(9), a8), (bb(7), a6), (bb(5), a4), (bb(3), a2)],
+            };
+            lincomb(t1, zero, odd_a, bb(1));
+            gemm(p, u, Accum::Replace, a, t1, one);
+            let even_a: &[(T, &Mat<T>)] = match m {
+                3 => &[(bb(2), a2)],
+                5 => &[(bb(4), a4), (bb(2), a2)],
+                7 => &[(bb(6), a6), (bb(4), a4), (bb(2), a2)],
+                _ => &[(bb(8), a8), (bb(6), a6), (bb(4), a4), (bb(2), a2)],
+            };
+            lincomb(v, zero, even_a, bb(0));
+            // t2 = Σ_{k odd ≥ 3} b_k M_{k-1}; Lu = A·t2 + E·t1 (into t3: A8 is dead now).
+            let odd_m: &[(T, &Mat<T>)] = match m {
+                3 => &[(bb(3), m2)],
+                5 => &[(bb(5), m4), (bb(3), m2)],
+                7 => &[(bb(7), m6), (bb(5), m4), (bb(3), m2)],
+                _ => &[(bb(9), m8), (bb(7), m6), (bb(5), m4), (bb(3), m2)],
+            };
+            lincomb(t2, zero, odd_m, zero);
+            gemm(p, t3, Accum::Replace, a, t2, one);
+            gemm(p, t3, Accum::Add, e, t1, one);
+            // Lv = Σ_{k even ≥ 2} b_k M_k, in place over M8 (or fresh) in t4.
+            let even_m: &[(T, &Mat<T>)] = match m {
+                3 => &[(bb(2), m2)],
+                5 => &[(bb(4), m4), (bb(2), m2)],
+                7 => &[(bb(6), m6), (bb(4), m4), (bb(2), m2)],
+                _ => &[(bb(6), m6), (bb(4), m4), (bb(2), m2)],
+            };
+            let keep = if m == 9 { bb(8) } else { zero };
+            lincomb(t4, keep, even_m, zero);
+        }
+        13 => {
+            // W1 = b13 A6 + b11 A4 + b9 A2 (t1); W = A6·W1 + W2 (t2); U = A·W.
+            lincomb(t1, zero, &[(bb(13), a6), (bb(11), a4), (bb(9), a2)], zero);
+            lincomb(t2, zero, &[(bb(7), a6), (bb(5), a4), (bb(3), a2)], bb(1));
+            gemm(p, t2, Accum::Add, a6, t1, one);
+            gemm(p, u, Accum::Replace, a, t2, one);
+            // Lw = A6·Lw1 + M6·W1 + Lw2 (t4), Lu = A·Lw + E·W (t3).
+            lincomb(t3, zero, &[(bb(13), m6), (bb(11), m4), (bb(9), m2)], zero);
+            lincomb(t4, zero, &[(bb(7), m6), (bb(5), m4), (bb(3), m2)], zero);
+            gemm(p, t4, Accum::Add, a6, t3, one);
+            gemm(p, t4, Accum::Add, m6, t1, one);
+            gemm(p, t3, Accum::Replace, a, t4, one);
+            gemm(p, t3, Accum::Add, e, t2, one);
+            // Z1 (t1), V = A6·Z1 + Z2 (v).
+            lincomb(t1, zero, &[(bb(12), a6), (bb(10), a4), (bb(8), a2)], zero);
+            lincomb(v, zero, &[(bb(6), a6), (bb(4), a4), (bb(2), a2)], bb(0));
+            gemm(p, v, Accum::Add, a6, t1, one);
+            // Lv = A6·Lz1 + M6·Z1 + Lz2 (t4), Lz1 in t2.
+            lincomb(t2, zero, &[(bb(12), m6), (bb(10), m4), (bb(8), m2)], zero);
+            lincomb(t4, zero, &[(bb(6), m6), (bb(4), m4), (bb(2), m2)], zero);
+            gemm(p, t4, Accum::Add, a6, t2, one);
+            gemm(p, t4, Accum::Add, m6, t1, one);
+        }
+        _ => unreachable!(),
+    }
+    // R = (V − U)⁻¹(U + V) in t1; L = (V − U)⁻¹(Lu + Lv + (Lu − Lv)R) in t2.
+    sum_and_diff(t1, u, v);
+    // t2 = Lu + Lv, t3 = Lu − Lv.
+    for j in 0..t2.ncols() {
+        let (d, l_u, l_v) = (
+            t2.col_as_slice_mut(j),
+            t3.col_as_slice_mut(j),
+            t4.col_as_slice(j),
+        );
+        for i in 0..d.len() {
+            d[i] = l_u[i] + l_v[i];
+            l_u[i] -= l_v[i];
+        }
+    }
+    lu_factor_in_place(v, &mut ws.perm, &mut ws.perm_inv, &mut ws.stack);
+    lu_solve_factored(v, &ws.perm, &ws.perm_inv, &mut ws.stack, t1);
+    gemm(p, t2, Accum::Add, t3, t1, one);
+    lu_solve_factored(v, &ws.perm, &ws.perm_inv, &mut ws.stack, t2);
+    p.lu = true;
+    // Squaring phase: L ← R·L + L·R, R ← R² (R in t1, L in t2).
+    for _ in 0..s {
+        gemm(p, t3, Accum::Replace, t1, t2, one);
+        gemm(p, t3, Accum::Add, t2, t1, one);
+        gemm(p, t4, Accum::Replace, t1, t1, one);
+        std::mem::swap(t1, t4);
+        std::mem::swap(t2, t3);
+    }
+    plan.degree = m;
+    plan.squarings = s;
+    ws.plan = plan;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fact(k: u128) -> u128 {
+        (1..=k).product::<u128>().max(1)
+    }
+
+    /// b_j = (2m − j)! / (j! (m − j)!), exactly, for every degree; 1/|c_{2m+1}| = C(2m, m)(2m+1)!.
+    #[test]
+    fn pade_and_error_coefficients_match_their_closed_forms() {
+        for m in [3u128, 5, 7, 9, 13] {
+            let b = pade_coeffs(m as usize);
+            assert_eq!(b.len(), m as usize + 1);
+            for j in 0..=m {
+                let exact = fact(2 * m - j) / (fact(j) * fact(m - j));
+                assert_eq!(b[j as usize] as u128, exact, "b_{j} of m = {m}");
+                assert_eq!(
+                    b[j as usize], exact as f64,
+                    "b_{j} of m = {m} not exact in f64"
+                );
+            }
+            let c = fact(2 * m) / (fact(m) * fact(m)) * fact(2 * m + 1);
+            assert_eq!(abs_c_recip(m as usize), c as f64, "1/|c_(2m+1)| of m = {m}");
+        }
+        for m in [3usize, 5, 7] {
+            for &bj in pade_coeffs(m) {
+                assert_eq!((bj as f32) as f64, bj, "b of m = {m} not exact in f32");
+            }
+        }
+    }
+
+    /// The thresholds increase with m and ℓ_m < θ_m (the Fréchet derivative needs more).
+    #[test]
+    fn threshold_tables_are_consistent() {
+        for (theta, ell) in [
+            (&THETA_F64[..], &ELL_F64[..]),
+            (&THETA_F32[..], &ELL_F32[..]),
+        ] {
+            assert_eq!(theta.len(), ell.len());
+            for w in theta.windows(2) {
+                assert!(w[0].1 < w[1].1);
+            }
+            for (t, l) in theta.iter().zip(ell) {
+                assert_eq!(t.0, l.0);
+                assert!(l.1 < t.1);
+            }
+        }
+    }
+
+    #[test]
+    fn normest_is_a_tight_lower_bound_on_small_powers() {
+        let n = 12;
+        let mut ws = ExpmWorkspace::<f64>::new(n);
+        // A deterministic, sign-mixed matrix.
+        let a = Mat::from_fn(n, n, |i, j| (((i * 7 + j * 3) % 11) as f64 - 5.0) / 13.0);
+        ws.a2 = &a * &a;
+        let exact = norm1(&(&ws.a2 * &ws.a2 * &ws.a2));
+        let est = normest1(&mut ws, PowOp::A2(3), f64::INFINITY);
+        assert!(est <= exact * (1.0 + 1e-12), "{est} > {exact}");
+        assert!(est >= exact / 3.0, "{est} ≪ {exact}");
+    }
+
+    #[test]
+    fn abs_power_norms_are_exact() {
+        let n = 7;
+        let mut ws = ExpmWorkspace::<f64>::new(n);
+        ws.a = Mat::from_fn(n, n, |i, j| ((i + 2 * j) % 5) as f64 - 2.0);
+        let abs = Mat::from_fn(n, n, |i, j| ws.a[(i, j)].abs());
+        let mut p = abs.clone();
+        for k in 1..=9 {
+            let l = abs_power_log2(&mut ws, k);
+            let exact = norm1(&p).log2();
+            assert!((l - exact).abs() < 1e-12, "k={k}: {l} vs {exact}");
+            p = &p * &abs;
+        }
+    }
+}
