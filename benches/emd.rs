@@ -13,9 +13,11 @@ use std::time::Duration;
 fn data(n: usize) -> (Vec<f64>, Vec<f64>) {
     // The peers' distributions: u ~ N(0, 1), v ~ N(0.5, 1.5²).
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(3 + n as u64);
-    let u = (0..n).map(|_| StandardNormal.sample(&mut rng)).collect();
+    let u = (0..n)
+        .map(|_| Distribution::<f64>::sample(&StandardNormal, &mut rng))
+        .collect();
     let v = (0..n)
-        .map(|_| 0.5 + 1.5 * StandardNormal.sample::<f64>(&mut rng))
+        .map(|_| 0.5 + 1.5 * Distribution::<f64>::sample(&StandardNormal, &mut rng))
         .collect::<Vec<f64>>();
     (u, v)
 }
