@@ -468,3 +468,45 @@ fn seed_precision_is_cv_glasso_on_200ms_counts() {
     assert_eq!(pattern_diff, 0);
     assert!(max_d < 1e-5 * max_p * 10.0, "{max_d}");
 }
+
+#[test]
+fn c_emp_matches_scipy() {
+    use cortical_priors::data::{default_data_dir, Field};
+    use cortical_priors::priors::comm::c_emp;
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/comm/comm_scipy.json"
+    ))
+    .unwrap();
+    let cases: Vec<Value> = serde_json::from_str(&text).unwrap();
+    for case in &cases {
+        let name = case["name"].as_str().unwrap();
+        let a = if name == "small" {
+            json_matrix(&case["a"])
+        } else {
+            let Some(dir) = default_data_dir().filter(|d| d.is_dir()) else {
+                assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "no data in CI");
+                eprintln!("skipped: {name}: no MICrONS data (set CORTICAL_DATA)");
+                continue;
+            };
+            Field::load_from(&dir, name).unwrap().connectome
+        };
+        let want = json_matrix(&case["c"]);
+        let got = c_emp(a.as_ref(), case["eps"].as_f64().unwrap()).unwrap();
+        let (mut num, mut den) = (0.0f64, 0.0f64);
+        for j in 0..a.ncols() {
+            assert_eq!(got[(j, j)], 0.0);
+            for i in 0..a.nrows() {
+                num += (got[(i, j)] - want[(i, j)]).powi(2);
+                den += want[(i, j)].powi(2);
+            }
+        }
+        let rel = (num / den).sqrt();
+        println!("C_emp {name}: relative Frobenius error vs scipy {rel:.2e}");
+        assert!(rel < 1e-12, "{name}: {rel}");
+    }
+    let mut bad = Mat::<f64>::zeros(3, 3);
+    bad[(0, 1)] = -1.0;
+    assert!(c_emp(bad.as_ref(), 1e-10).is_err());
+    assert!(c_emp(Mat::<f64>::zeros(3, 3).as_ref(), 0.0).is_err());
+}

@@ -1,39 +1,59 @@
 //! Empirical communicability C_emp of a field's connectome (METHOD.md §3), computed once per
 //! field: `C(A) = expm(S^{-1/2} A S^{-1/2})`, `S = diag(row sums of A + ε)`, diagonal set to 0
-//! (Crofts & Higham 2009). The kernel lives in `cortical_kernels::reg`; this module only
-//! validates the connectome and names it in errors.
+//! (Crofts & Higham 2009).
+//!
+//! `cortical_kernels::reg::communicability` (the kernel the training loop uses, with its VJP)
+//! was not in main when this was written, so the normalization is done here and the
+//! exponential comes from `cortical_kernels::expm::try_expm`; once `reg::communicability`
+//! lands, `c_emp` should call it instead (same definition, one code path).
 use crate::error::{Error, Result};
-use cortical_kernels::reg::communicability;
+use cortical_kernels::expm::try_expm;
 use faer::{Mat, MatRef};
 
-/// C_emp = C(connectome) with row-sum regularization `eps` (the seed uses 1e-10).
+/// C_emp = C(connectome) with row-sum regularization `eps` (the seed uses 1e-10 in its EMD
+/// arm; METHOD.md §8 applies it everywhere). A row of zeros with `eps = 0` would divide by
+/// zero and is rejected.
 ///
 /// Errors: a non-square, negative or non-finite connectome, a negative or non-finite `eps`,
-/// or the kernel's own error (passed through).
+/// a zero row sum with `eps = 0`, or the kernel's own error (passed through).
 pub fn c_emp(connectome: MatRef<'_, f64>, eps: f64) -> Result<Mat<f64>> {
     let (r, c) = (connectome.nrows(), connectome.ncols());
+    let invalid = |what: &str, reason: String| Error::Invalid {
+        what: what.into(),
+        reason,
+    };
     if r != c {
-        return Err(Error::Invalid {
-            what: "connectome".into(),
-            reason: format!("is {r}×{c}, not square"),
-        });
-    }
-    for j in 0..c {
-        for i in 0..r {
-            let v = connectome[(i, j)];
-            if !(v >= 0.0 && v.is_finite()) {
-                return Err(Error::Invalid {
-                    what: "connectome".into(),
-                    reason: format!("entry ({i}, {j}) is {v}; synapse counts must be finite and ≥ 0"),
-                });
-            }
-        }
+        return Err(invalid("connectome", format!("is {r}×{c}, not square")));
     }
     if !(eps >= 0.0 && eps.is_finite()) {
-        return Err(Error::Invalid {
-            what: "eps".into(),
-            reason: format!("{eps} is not a finite value ≥ 0"),
-        });
+        return Err(invalid("eps", format!("{eps} is not a finite value ≥ 0")));
     }
-    Ok(communicability(connectome, eps)?)
+    let mut d = vec![0.0f64; r];
+    for (i, di) in d.iter_mut().enumerate() {
+        let mut s = 0.0;
+        for j in 0..c {
+            let v = connectome[(i, j)];
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(invalid(
+                    "connectome",
+                    format!("entry ({i}, {j}) is {v}; synapse counts must be finite and ≥ 0"),
+                ));
+            }
+            s += v;
+        }
+        let s = s + eps;
+        if s <= 0.0 {
+            return Err(invalid(
+                "connectome",
+                format!("row {i} sums to 0 and eps = 0: S^-1/2 is undefined (use eps > 0)"),
+            ));
+        }
+        *di = 1.0 / s.sqrt();
+    }
+    let m = Mat::from_fn(r, r, |i, j| d[i] * connectome[(i, j)] * d[j]);
+    let mut out = try_expm(m.as_ref())?;
+    for i in 0..r {
+        out[(i, i)] = 0.0;
+    }
+    Ok(out)
 }

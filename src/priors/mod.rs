@@ -8,6 +8,8 @@
 //! | [`precision`] | graphical lasso and its cross-validated α (sklearn-compatible) |
 //! | [`init`] | W\* (functional prior), W! (permuted), ECDF control, orthogonal init |
 //! | [`space`] | D\* (soma distances), D (regular grid distances) |
+//! | [`comm`] | C_emp, the communicability of the connectome |
+pub mod comm;
 pub mod functional;
 pub mod init;
 pub mod precision;
