@@ -2,12 +2,11 @@
 //! field: `C(A) = expm(S^{-1/2} A S^{-1/2})`, `S = diag(row sums of A + ε)`, diagonal set to 0
 //! (Crofts & Higham 2009).
 //!
-//! `cortical_kernels::reg::communicability` (the kernel the training loop uses, with its VJP)
-//! was not in main when this was written, so the normalization is done here and the
-//! exponential comes from `cortical_kernels::expm::try_expm`; once `reg::communicability`
-//! lands, `c_emp` should call it instead (same definition, one code path).
+//! The computation is `cortical_kernels::reg::communicability`, the same kernel the training
+//! loop differentiates through, so C_emp and C_art share one definition; this module only
+//! checks that the input is a connectome (square, finite, non-negative counts).
 use crate::error::{Error, Result};
-use cortical_kernels::expm::try_expm;
+use cortical_kernels::reg::communicability;
 use faer::{Mat, MatRef};
 
 /// C_emp = C(connectome) with row-sum regularization `eps` (the seed uses 1e-10 in its EMD
@@ -28,8 +27,7 @@ pub fn c_emp(connectome: MatRef<'_, f64>, eps: f64) -> Result<Mat<f64>> {
     if !(eps >= 0.0 && eps.is_finite()) {
         return Err(invalid("eps", format!("{eps} is not a finite value ≥ 0")));
     }
-    let mut d = vec![0.0f64; r];
-    for (i, di) in d.iter_mut().enumerate() {
+    for i in 0..r {
         let mut s = 0.0;
         for j in 0..c {
             let v = connectome[(i, j)];
@@ -41,19 +39,12 @@ pub fn c_emp(connectome: MatRef<'_, f64>, eps: f64) -> Result<Mat<f64>> {
             }
             s += v;
         }
-        let s = s + eps;
-        if s <= 0.0 {
+        if s + eps <= 0.0 {
             return Err(invalid(
                 "connectome",
                 format!("row {i} sums to 0 and eps = 0: S^-1/2 is undefined (use eps > 0)"),
             ));
         }
-        *di = 1.0 / s.sqrt();
     }
-    let m = Mat::from_fn(r, r, |i, j| d[i] * connectome[(i, j)] * d[j]);
-    let mut out = try_expm(m.as_ref())?;
-    for i in 0..r {
-        out[(i, i)] = 0.0;
-    }
-    Ok(out)
+    Ok(communicability(connectome, eps)?)
 }
