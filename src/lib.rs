@@ -17,6 +17,9 @@ pub mod data;
 pub mod error;
 pub mod metrics;
 pub mod priors;
+pub mod report;
 pub mod tasks;
+pub mod train;
+pub mod variants;
 
 pub use error::Error;
