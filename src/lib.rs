@@ -13,6 +13,8 @@
 //! | [`metrics`] | entropy, modularity, assortativity, small-worldness (§6) |
 pub use cortical_kernels as kernels;
 
+pub mod ablation;
+pub mod config;
 pub mod data;
 pub mod error;
 pub mod metrics;
