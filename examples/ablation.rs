@@ -1,9 +1,269 @@
-//! The ablation driver's command line. Not implemented yet: it says what it will do and exits.
-fn main() {
+//! The ablation's command line: parses flags, calls `cortical_priors::ablation`, prints.
+//!
+//! ```text
+//! cargo run --release --example ablation                      # quick preset, synthetic field
+//! cargo run --release --example ablation -- --preset paper --data ../shared/data/microns
+//! cargo run --release --example ablation -- inspect --data ../shared/data/microns --field 5_3_8
+//! ```
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use cortical_priors::ablation::{self, Event};
+use cortical_priors::config::{DataSource, Execution, Experiment, Parallel, Preset, Profile};
+use cortical_priors::data::Field;
+use cortical_priors::tasks::TaskKind;
+use cortical_priors::variants::{Arm, Variant};
+use cortical_priors::Error;
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ablation",
+    about = "Train the paper's RNN variants on its tasks and measure what they learned.",
+    long_about = "Without arguments: the QUICK preset (all 11 variants × 3 tasks × 2 simulations \
+                  on a small built-in synthetic field, fewer epochs; minutes on two cores, not the \
+                  paper's numbers). --preset paper runs the paper's grid."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    data: DataArgs,
+    /// quick (default) or paper.
+    #[arg(long, default_value = "quick")]
+    preset: Preset,
+    /// paper (notebook is not implemented yet).
+    #[arg(long, default_value = "paper")]
+    profile: Profile,
+    /// Comma-separated variants, e.g. W,WDC,W*D*C* (default: all eleven).
+    #[arg(long, value_delimiter = ',')]
+    variants: Option<Vec<Variant>>,
+    /// Comma-separated tasks: one-choice-inference|Task1, go-no-go|Task2,
+    /// perceptual-decision-making|Task3 (default: all three).
+    #[arg(long, value_delimiter = ',', value_parser = parse_task)]
+    tasks: Option<Vec<TaskKind>>,
+    /// Comma-separated arms SIGN/SOURCE, SIGN free|nonneg, SOURCE corr-sttc|precision-sttc|sttc
+    /// (default: free/corr-sttc).
+    #[arg(long, value_delimiter = ',')]
+    arms: Option<Vec<Arm>>,
+    /// Simulations per (arm, variant, task).
+    #[arg(long)]
+    simulations: Option<usize>,
+    /// Epochs per fit.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Batches per epoch.
+    #[arg(long)]
+    batches: Option<usize>,
+    /// Wiring-cost weight λ.
+    #[arg(long)]
+    lambda: Option<f64>,
+    /// Communicability-EMD weight λ_EMD.
+    #[arg(long)]
+    lambda_emd: Option<f64>,
+    /// Null graphs of the small-worldness σ.
+    #[arg(long)]
+    nulls: Option<usize>,
+    /// Size of the synthetic field (when no data is given).
+    #[arg(long)]
+    n: Option<usize>,
+    /// Base seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Worker threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// runs (rayon over runs, sequential kernels) or kernels (one run at a time).
+    #[arg(long, default_value = "runs")]
+    parallel: Parallel,
+    /// Output directory (default results/ablation-<preset>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct DataArgs {
+    /// Folder of MICrONS fields (default: $CORTICAL_DATA; without either, the synthetic field).
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
+    /// Field id, e.g. 6_6_2 (default: 6_6_2 for --preset paper, 5_3_8 for quick).
+    #[arg(long, global = true)]
+    field: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print a summary of a field as JSON.
+    Inspect,
+}
+
+fn parse_task(s: &str) -> Result<TaskKind, String> {
+    TaskKind::parse(s).map_err(|e| e.to_string())
+}
+
+fn data_source(args: &DataArgs, preset: Preset) -> Option<(PathBuf, String)> {
+    let dir = args
+        .data
+        .clone()
+        .or_else(|| std::env::var_os("CORTICAL_DATA").map(PathBuf::from))?;
+    let field = args.field.clone().unwrap_or_else(|| {
+        match preset {
+            Preset::Paper => "6_6_2",
+            Preset::Quick => "5_3_8",
+        }
+        .to_string()
+    });
+    Some((dir, field))
+}
+
+fn inspect(args: &DataArgs, preset: Preset) -> Result<(), Error> {
+    let field = match data_source(args, preset) {
+        Some((dir, id)) => ablation::load_field(&DataSource::Dir { dir, field: id })?,
+        None => Field::synthetic(&Default::default()),
+    };
+    let report = cortical_priors::data::inspect(&field);
     println!(
-        "cortical-priors ablation: not implemented yet.\n\
-         When it is, this command will derive priors from a MICrONS field (or the built-in \
-         synthetic field), train the paper's eleven RNN variants on three tasks and write \
-         results.csv, config.json and summary.md. Nothing was trained."
+        "{}",
+        serde_json::to_string_pretty(&report).expect("the report serializes")
     );
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    if let Some(Command::Inspect) = cli.command {
+        return inspect(&cli.data, cli.preset);
+    }
+    let mut exp = Experiment::preset(cli.preset, data_source(&cli.data, cli.preset));
+    exp.profile = cli.profile;
+    if let Some(v) = cli.variants {
+        exp.variants = v;
+    }
+    if let Some(t) = cli.tasks {
+        exp.tasks = t;
+    }
+    if let Some(a) = cli.arms {
+        exp.arms = a;
+    }
+    if let Some(s) = cli.simulations {
+        exp.simulations = s;
+    }
+    if let Some(e) = cli.epochs {
+        exp.train.epochs = e;
+    }
+    if let Some(b) = cli.batches {
+        exp.train.batches_per_epoch = b;
+    }
+    if let Some(l) = cli.lambda {
+        exp.train.lambda = l;
+    }
+    if let Some(l) = cli.lambda_emd {
+        exp.train.lambda_emd = l;
+    }
+    if let Some(k) = cli.nulls {
+        exp.nulls = k;
+    }
+    if let Some(s) = cli.seed {
+        exp.seed = s;
+    }
+    if let Some(n) = cli.n {
+        match &mut exp.data {
+            DataSource::Synthetic { n: m, .. } => *m = n,
+            DataSource::Dir { .. } => {
+                return Err(Error::Invalid {
+                    what: "--n".into(),
+                    reason: "sets the synthetic field's size; not allowed with --data".into(),
+                })
+            }
+        }
+    }
+    let preset_name = match cli.preset {
+        Preset::Quick => "quick",
+        Preset::Paper => "paper",
+    };
+    let exec = Execution {
+        threads: cli.threads,
+        out_dir: cli
+            .out
+            .unwrap_or_else(|| PathBuf::from(format!("results/ablation-{preset_name}"))),
+        parallel: cli.parallel,
+    };
+    exp.validate()?;
+    if cli.preset == Preset::Quick {
+        eprintln!(
+            "QUICK preset: {} simulation(s), {} epoch(s), {} — a scaled-down check that \
+             everything runs, not the paper's numbers (use --preset paper for those).",
+            exp.simulations,
+            exp.train.epochs,
+            match &exp.data {
+                DataSource::Synthetic { n, .. } => format!("synthetic field N = {n}"),
+                DataSource::Dir { field, .. } => format!("field {field}"),
+            }
+        );
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} runs, ETA {eta}  {msg}",
+        )
+        .expect("a valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let failed_runs = Mutex::new(Vec::new());
+    let progress = |e: &Event| match e {
+        Event::Planned { total, skipped } => {
+            bar.set_length((total - skipped) as u64);
+            if *skipped > 0 {
+                bar.println(format!("resuming: {skipped} of {total} runs already done"));
+            }
+        }
+        Event::Started { run } => bar.set_message(format!(
+            "{} {} sim {}",
+            run.variant,
+            run.task.name(),
+            run.simulation
+        )),
+        Event::Finished { run, ok } => {
+            if !ok {
+                failed_runs.lock().unwrap().push(format!(
+                    "{} {} {} sim {}",
+                    run.arm,
+                    run.variant,
+                    run.task.name(),
+                    run.simulation
+                ));
+            }
+            bar.inc(1);
+        }
+    };
+    let outcome = ablation::run(&exp, &exec, &progress);
+    bar.finish_and_clear();
+    let outcome = outcome?;
+    println!(
+        "field {}: {} runs ({} done before, {} now, {} stopped on a non-finite loss)\n",
+        outcome.field_id, outcome.total, outcome.skipped, outcome.ran, outcome.failed
+    );
+    println!("Test accuracy, mean ± 95% CI over simulations:\n");
+    println!("{}", outcome.accuracy_table);
+    for f in failed_runs.into_inner().unwrap() {
+        println!("non-finite loss: {f}");
+    }
+    println!(
+        "results: {}/results.csv, config.json, summary.md",
+        outcome.out_dir.display()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

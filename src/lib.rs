@@ -13,10 +13,15 @@
 //! | [`metrics`] | entropy, modularity, assortativity, small-worldness (§6) |
 pub use cortical_kernels as kernels;
 
+pub mod ablation;
+pub mod config;
 pub mod data;
 pub mod error;
 pub mod metrics;
 pub mod priors;
+pub mod report;
 pub mod tasks;
+pub mod train;
+pub mod variants;
 
 pub use error::Error;

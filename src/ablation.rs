@@ -1,0 +1,488 @@
+//! The grid of runs: enumeration, parallel execution, resume.
+//!
+//! A run is one (field, arm, variant, task, simulation). Its seeds derive from the base seed and
+//! its identity only, so a run gives the same numbers whether it runs first or last, alone or
+//! beside others, fresh or after a resume. Within one simulation every variant sees the same
+//! task data and the same draw of each prior (the W\* lognormal, the orthogonal W, the W!
+//! permutation), so variants are compared paired.
+//!
+//! Execution: rayon over runs with sequential kernels ([`Parallel::Runs`], the default: see the
+//! measurement in the crate README), or one run at a time with parallel kernels. Each finished
+//! run is appended to `results.csv` and flushed before the next is reported.
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use faer::{Mat, MatRef, Par};
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+
+use crate::config::{DataSource, Execution, Experiment, Parallel};
+use crate::data::{Field, SyntheticConfig};
+use crate::error::{Error, Result};
+use crate::report::csv::{ResultsFile, RunKey, STATUS};
+use crate::report::{json, summary};
+use crate::tasks::{TaskKind, TaskSplits};
+use crate::train::{self, Dataset, Fit, Problem};
+use crate::variants::{Arm, Init, RegForm, Space, Variant};
+
+/// One run of the grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    pub arm: Arm,
+    pub variant: Variant,
+    pub task: TaskKind,
+    pub simulation: usize,
+}
+
+impl Run {
+    /// Its key in `results.csv`.
+    pub fn key(&self, field: &str) -> RunKey {
+        RunKey {
+            field: field.to_string(),
+            arm: self.arm.to_string(),
+            variant: self.variant.to_string(),
+            task: self.task.name().to_string(),
+            simulation: self.simulation,
+        }
+    }
+}
+
+/// Every run of the experiment, in a fixed order (arm, simulation, task, variant).
+pub fn enumerate(exp: &Experiment) -> Vec<Run> {
+    let mut runs = Vec::new();
+    for &arm in &exp.arms {
+        for simulation in 0..exp.simulations {
+            for &task in &exp.tasks {
+                for &variant in &exp.variants {
+                    runs.push(Run {
+                        arm,
+                        variant,
+                        task,
+                        simulation,
+                    });
+                }
+            }
+        }
+    }
+    runs
+}
+
+/// A seed derived from the base seed and a label (FNV-1a, then a SplitMix64 finalizer so that
+/// neighbouring labels give unrelated streams).
+pub fn derive_seed(seed: u64, label: &str) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed;
+    for b in label.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut z = h.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Load the experiment's field.
+pub fn load_field(data: &DataSource) -> Result<Field> {
+    match data {
+        DataSource::Synthetic { n, seed } => Ok(Field::synthetic(&SyntheticConfig {
+            n: *n,
+            seed: *seed,
+            ..SyntheticConfig::default()
+        })),
+        DataSource::Dir { dir, field } => {
+            if !dir.is_dir() {
+                return Err(Error::Invalid {
+                    what: "data directory".into(),
+                    reason: format!("{} does not exist or is not a directory", dir.display()),
+                });
+            }
+            Field::load_from(dir, field)
+        }
+    }
+}
+
+fn row_major_f32(m: MatRef<'_, f64>) -> Vec<f32> {
+    let mut v = Vec::with_capacity(m.nrows() * m.ncols());
+    for i in 0..m.nrows() {
+        for j in 0..m.ncols() {
+            v.push(m[(i, j)] as f32);
+        }
+    }
+    v
+}
+
+fn row_major_f64(m: MatRef<'_, f64>) -> Vec<f64> {
+    let mut v = Vec::with_capacity(m.nrows() * m.ncols());
+    for i in 0..m.nrows() {
+        for j in 0..m.ncols() {
+            v.push(m[(i, j)]);
+        }
+    }
+    v
+}
+
+/// The field's fixed priors, computed once: D\*, D and sort(C_emp), as the regularizers read them.
+pub struct FieldPriors {
+    pub n: usize,
+    pub soma: Option<Vec<f32>>,
+    pub grid: Option<Vec<f32>>,
+    pub c_emp_sorted: Option<Vec<f32>>,
+}
+
+impl FieldPriors {
+    /// Compute what `variants` need.
+    pub fn new(field: &Field, variants: &[Variant], eps: f64) -> Result<Self> {
+        use crate::priors::space;
+        let n = field.n;
+        let soma = variants.iter().any(|v| v.space == Space::Soma).then(|| {
+            row_major_f32(
+                space::soma_distance(&field.positions_vox, space::SomaScale::MinMaxPerAxis)
+                    .as_ref(),
+            )
+        });
+        let grid = if variants.iter().any(|v| v.space == Space::Grid) {
+            Some(row_major_f32(
+                space::grid_distance(n, space::Grid::MostCubic)?.as_ref(),
+            ))
+        } else {
+            None
+        };
+        let c_emp_sorted = if variants.iter().any(|v| v.needs_c_emp()) {
+            let mut c = row_major_f32(c_emp(field, eps)?.as_ref());
+            c.sort_by(f32::total_cmp);
+            Some(c)
+        } else {
+            None
+        };
+        Ok(FieldPriors {
+            n,
+            soma,
+            grid,
+            c_emp_sorted,
+        })
+    }
+
+    fn distance(&self, space: Space) -> Option<&[f32]> {
+        match space {
+            Space::None => None,
+            Space::Grid => self.grid.as_deref(),
+            Space::Soma => self.soma.as_deref(),
+        }
+    }
+}
+
+/// C_emp = C(connectome) (METHOD.md §3).
+///
+/// TEMPORARY: needs `cortical_kernels::reg::communicability` (through `priors::comm::c_emp`),
+/// not merged yet.
+fn c_emp(field: &Field, _eps: f64) -> Result<Mat<f64>> {
+    Err(Error::Invalid {
+        what: "variants".into(),
+        reason: format!(
+            "C_emp of field {} needs cortical_kernels::reg (not merged yet): drop the C* variants",
+            field.id
+        ),
+    })
+}
+
+/// The initial W of a run (row-major f64).
+pub fn initial_w(field: &Field, run: &Run, seed: u64) -> Result<Vec<f64>> {
+    use crate::priors::init;
+    let tag = format!("{}|sim{}", run.arm, run.simulation);
+    let rng =
+        |what: &str| Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, &format!("{what}|{tag}")));
+    let source = match run.arm.source {
+        crate::variants::Source::CorrSttc => init::FunctionalSource::CorrSttc,
+        crate::variants::Source::PrecisionSttc => init::FunctionalSource::PrecisionSttc,
+        crate::variants::Source::Sttc => init::FunctionalSource::Sttc,
+    };
+    let bio = || {
+        init::w_bio(
+            field.corr.as_ref(),
+            field.sttc.as_ref(),
+            field.precision.as_ref(),
+            source,
+            &mut rng("w-bio"),
+        )
+    };
+    let w: Mat<f64> = match run.variant.init {
+        Init::Orthogonal => init::orthogonal(field.n, &mut rng("orthogonal")),
+        Init::Functional => bio()?,
+        Init::Permuted => init::permuted(bio()?.as_ref(), &mut rng("permutation")),
+        Init::Ecdf => init::ecdf_resample(bio()?.as_ref(), &mut rng("ecdf")),
+    };
+    Ok(row_major_f64(w.as_ref()))
+}
+
+fn dataset(d: &crate::tasks::TaskData) -> Dataset {
+    Dataset {
+        steps: d.steps,
+        trials: d.batch,
+        channels: d.channels,
+        classes: d.classes,
+        x: d.x.clone(),
+        labels: d.labels.clone(),
+    }
+}
+
+/// Train and measure one run; returns its rows, `status` last.
+pub fn run_one(
+    exp: &Experiment,
+    field: &Field,
+    priors: &FieldPriors,
+    run: &Run,
+    par: Par,
+) -> Result<Vec<(String, f64)>> {
+    let started = Instant::now();
+    let splits = TaskSplits::with_sizes(
+        run.task,
+        exp.trials,
+        derive_seed(
+            exp.seed,
+            &format!("data|{}|sim{}", run.task.name(), run.simulation),
+        ),
+    );
+    let (tr, va, te) = (
+        dataset(&splits.train),
+        dataset(&splits.validation),
+        dataset(&splits.test),
+    );
+    let w0 = initial_w(field, run, exp.seed)?;
+    let form = run.variant.reg_form();
+    let problem = Problem {
+        w0: &w0,
+        form,
+        distance: priors.distance(run.variant.space),
+        c_emp_sorted: if form == RegForm::L1DistanceEmd {
+            priors.c_emp_sorted.as_deref()
+        } else {
+            None
+        },
+        sign: run.arm.sign,
+    };
+    let label = format!(
+        "fit|{}|{}|{}|sim{}",
+        run.arm,
+        run.variant,
+        run.task.name(),
+        run.simulation
+    );
+    let fit = train::fit(
+        &exp.train,
+        &problem,
+        &tr,
+        &va,
+        &te,
+        derive_seed(exp.seed, &label),
+        par,
+    )?;
+    let mut rows = fit_rows(&fit);
+    if fit.failure.is_none() {
+        let n = priors.n;
+        let w = Mat::from_fn(n, n, |i, j| f64::from(fit.w[i * n + j]));
+        let topo = crate::metrics::topology(
+            w.as_ref(),
+            exp.nulls,
+            derive_seed(exp.seed, &format!("nulls|{label}")),
+        )?;
+        rows.push(("entropy".into(), topo.entropy));
+        rows.push(("modularity".into(), topo.modularity));
+        rows.push(("assortativity".into(), topo.assortativity));
+        rows.push(("small_worldness".into(), topo.small_world.sigma));
+    }
+    rows.push(("time_run_s".into(), started.elapsed().as_secs_f64()));
+    rows.push((STATUS.into(), if fit.failure.is_none() { 1.0 } else { 0.0 }));
+    Ok(rows)
+}
+
+/// The training part of a run's rows: final metrics, learning curves, timings.
+pub fn fit_rows(fit: &Fit) -> Vec<(String, f64)> {
+    let mut rows = Vec::new();
+    if let Some(last) = fit.curves.last().filter(|_| fit.failure.is_none()) {
+        rows.push(("train_accuracy".into(), last.train_accuracy));
+        rows.push(("train_loss".into(), last.train_loss));
+        rows.push(("val_accuracy".into(), last.val_accuracy));
+        rows.push(("val_loss".into(), last.val_loss));
+        rows.push(("test_accuracy".into(), fit.test_accuracy));
+        rows.push(("test_loss".into(), fit.test_loss));
+        rows.push(("regularizer".into(), fit.reg));
+    }
+    for e in &fit.curves {
+        rows.push((format!("epoch{}_train_accuracy", e.epoch), e.train_accuracy));
+        rows.push((format!("epoch{}_train_loss", e.epoch), e.train_loss));
+        rows.push((format!("epoch{}_val_accuracy", e.epoch), e.val_accuracy));
+        rows.push((format!("epoch{}_val_loss", e.epoch), e.val_loss));
+    }
+    if let Some(f) = fit.failure {
+        rows.push(("failed_epoch".into(), f.epoch as f64));
+        rows.push(("failed_batch".into(), f.batch as f64));
+    }
+    let t = &fit.timing;
+    rows.push(("time_step_median_ms".into(), 1e3 * t.median_step_s()));
+    rows.push(("time_fit_s".into(), t.total_s));
+    rows.push(("time_rnn_s".into(), t.rnn_s));
+    rows.push(("time_regularizer_s".into(), t.reg_s));
+    rows
+}
+
+/// What the driver reports while it works.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The grid is known: `total` runs, `skipped` of them already in `results.csv`.
+    Planned { total: usize, skipped: usize },
+    /// A run began.
+    Started { run: Run },
+    /// A run finished and was written (`ok` false: non-finite loss).
+    Finished { run: Run, ok: bool },
+}
+
+/// The outcome of an ablation.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub out_dir: PathBuf,
+    pub total: usize,
+    pub skipped: usize,
+    pub ran: usize,
+    pub failed: usize,
+    /// Test accuracy, variant × task, mean ± 95% CI (Markdown).
+    pub accuracy_table: String,
+    pub field_id: String,
+}
+
+/// The `config.json` document of an experiment.
+pub fn config_document(exp: &Experiment, exec: &Execution) -> serde_json::Value {
+    serde_json::json!({
+        "crate_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": json::git_commit(),
+        "threads": exec.threads,
+        "parallel": exec.parallel,
+        json::EXPERIMENT: exp,
+    })
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Run (or resume) the ablation.
+pub fn run(
+    exp: &Experiment,
+    exec: &Execution,
+    progress: &(dyn Fn(&Event) + Sync),
+) -> Result<Outcome> {
+    exp.validate()?;
+    let field = load_field(&exp.data)?;
+    let out = &exec.out_dir;
+    std::fs::create_dir_all(out).map_err(io_err(out))?;
+    json::write_or_check(&out.join("config.json"), &config_document(exp, exec))?;
+    let results = ResultsFile::open(&out.join("results.csv"))?;
+    let all = enumerate(exp);
+    let todo: Vec<Run> = all
+        .iter()
+        .filter(|r| !results.done().contains(&r.key(&field.id)))
+        .copied()
+        .collect();
+    let skipped = all.len() - todo.len();
+    progress(&Event::Planned {
+        total: all.len(),
+        skipped,
+    });
+    let priors = if todo.is_empty() {
+        None
+    } else {
+        Some(FieldPriors::new(&field, &exp.variants, exp.train.comm_eps)?)
+    };
+    let results = Mutex::new(results);
+    let failed = Mutex::new(0usize);
+    let one = |run: &Run, par: Par| -> Result<()> {
+        progress(&Event::Started { run: *run });
+        let rows = run_one(
+            exp,
+            &field,
+            priors.as_ref().expect("computed when runs remain"),
+            run,
+            par,
+        )?;
+        let ok = rows.last().map(|r| r.1) == Some(1.0);
+        results
+            .lock()
+            .expect("no writer panicked")
+            .append(&run.key(&field.id), &rows)?;
+        if !ok {
+            *failed.lock().expect("no writer panicked") += 1;
+        }
+        progress(&Event::Finished { run: *run, ok });
+        Ok(())
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(exec.threads)
+        .build()
+        .map_err(|e| Error::Invalid {
+            what: "threads".into(),
+            reason: format!("{}: {e}", exec.threads),
+        })?;
+    pool.install(|| match exec.parallel {
+        Parallel::Runs => todo.par_iter().try_for_each(|r| one(r, Par::Seq)),
+        Parallel::Kernels => {
+            let par = Par::rayon(exec.threads);
+            todo.iter().try_for_each(|r| one(r, par))
+        }
+    })?;
+    let accuracy_table = write_summary(exp, &field.id, out)?;
+    Ok(Outcome {
+        out_dir: out.clone(),
+        total: all.len(),
+        skipped,
+        ran: todo.len(),
+        failed: failed.into_inner().expect("no writer panicked"),
+        accuracy_table,
+        field_id: field.id,
+    })
+}
+
+/// Write `summary.md` from `results.csv` (deterministic: no timestamps, sorted), and return the
+/// test-accuracy table.
+pub fn write_summary(exp: &Experiment, field_id: &str, out: &Path) -> Result<String> {
+    let rows = crate::report::csv::read(&out.join("results.csv"))?;
+    let variants: Vec<String> = exp.variants.iter().map(|v| v.to_string()).collect();
+    let tasks: Vec<String> = exp.tasks.iter().map(|t| t.name().to_string()).collect();
+    let acc = summary::table(&rows, "test_accuracy", &variants, &tasks);
+    let mut s = format!(
+        "# Ablation summary\n\nPreset `{}` ({}), field `{field_id}`, {} simulation(s), {} epoch(s), \
+         arms {}.\n\n",
+        serde_json::to_value(exp.preset).expect("serializes").as_str().unwrap_or("?"),
+        match exp.preset {
+            crate::config::Preset::Quick =>
+                "a quick, scaled-down grid: NOT the paper's numbers",
+            crate::config::Preset::Paper => "the paper's grid",
+        },
+        exp.simulations,
+        exp.train.epochs,
+        exp.arms.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
+    );
+    s.push_str("## Test accuracy (mean ± 95% t-CI over simulations)\n\n");
+    s.push_str(&acc);
+    for (title, metric) in [
+        ("Validation accuracy", "val_accuracy"),
+        ("Weight entropy (bits)", "entropy"),
+        ("Modularity Q", "modularity"),
+        ("Assortativity", "assortativity"),
+        ("Small-worldness σ", "small_worldness"),
+    ] {
+        s.push_str(&format!("\n## {title}\n\n"));
+        s.push_str(&summary::table(&rows, metric, &variants, &tasks));
+    }
+    let fails = summary::failures(&rows);
+    if !fails.is_empty() {
+        s.push_str("\n## Failed runs\n\n");
+        s.push_str(&fails.join("\n"));
+        s.push('\n');
+    }
+    let path = out.join("summary.md");
+    std::fs::write(&path, s).map_err(io_err(&path))?;
+    Ok(acc)
+}

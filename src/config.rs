@@ -1,0 +1,235 @@
+//! The configuration of an ablation: what is run (the [`Experiment`], saved in `config.json`
+//! and compared on resume) and how (the [`Execution`]: threads, output directory).
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::tasks::TaskKind;
+use crate::train::TrainConfig;
+use crate::variants::{Arm, Variant};
+
+/// A named starting point for the grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Everything the paper runs, scaled down to finish in minutes on two cores: all variants ×
+    /// tasks, 2 simulations, a small synthetic field and fewer epochs. Not the paper's numbers.
+    Quick,
+    /// The paper's grid: 20 simulations, 10 epochs, field 6_6_2 when data is given.
+    Paper,
+}
+
+impl std::str::FromStr for Preset {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "quick" => Ok(Preset::Quick),
+            "paper" => Ok(Preset::Paper),
+            _ => Err(Error::Invalid {
+                what: "preset".into(),
+                reason: format!("{s:?}; expected quick or paper"),
+            }),
+        }
+    }
+}
+
+/// Which reading of the method (METHOD.md §8). Only `paper` is implemented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// The paper's text: true coordinates, λ on the baseline, test accuracy, most-cubic grid,
+    /// path-length small-worldness with density-matched nulls, ε in every row sum.
+    Paper,
+    /// The published notebook's deviations (not implemented yet).
+    Notebook,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "paper" => Ok(Profile::Paper),
+            "notebook" => Err(Error::Invalid {
+                what: "profile".into(),
+                reason: "notebook: not implemented yet (METHOD.md §8 lists its switches); \
+                         use --profile paper"
+                    .into(),
+            }),
+            _ => Err(Error::Invalid {
+                what: "profile".into(),
+                reason: format!("{s:?}; expected paper (notebook is not implemented yet)"),
+            }),
+        }
+    }
+}
+
+/// Where the field comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataSource {
+    /// The built-in synthetic MICrONS-like field.
+    Synthetic { n: usize, seed: u64 },
+    /// A field folder `<dir>/<field>/` in the seed's format.
+    Dir { dir: PathBuf, field: String },
+}
+
+/// What is run. Everything here is written to `config.json` and must match on resume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    pub preset: Preset,
+    pub profile: Profile,
+    pub data: DataSource,
+    pub variants: Vec<Variant>,
+    #[serde(with = "task_names")]
+    pub tasks: Vec<TaskKind>,
+    pub arms: Vec<Arm>,
+    pub simulations: usize,
+    pub train: TrainConfig,
+    /// Trials of the training / validation / test sets.
+    pub trials: [usize; 3],
+    /// Null graphs of the small-worldness σ.
+    pub nulls: usize,
+    /// Base seed; every run's seeds derive from it and the run's identity.
+    pub seed: u64,
+}
+
+/// The synthetic field size of the quick preset: large enough for the priors to have
+/// structure, small enough that 66 runs of 6 epochs finish in minutes on two cores.
+pub const QUICK_N: usize = 64;
+/// Epochs of the quick preset.
+pub const QUICK_EPOCHS: usize = 6;
+
+impl Experiment {
+    /// The preset's experiment on `data` (None: the built-in synthetic field).
+    pub fn preset(preset: Preset, data: Option<(PathBuf, String)>) -> Self {
+        let (simulations, epochs) = match preset {
+            Preset::Quick => (2, QUICK_EPOCHS),
+            Preset::Paper => (20, 10),
+        };
+        let data = match data {
+            Some((dir, field)) => DataSource::Dir { dir, field },
+            None => DataSource::Synthetic {
+                n: match preset {
+                    Preset::Quick => QUICK_N,
+                    // Field 6_6_2's size, so that timings compare with the paper's.
+                    Preset::Paper => 312,
+                },
+                seed: 0,
+            },
+        };
+        Experiment {
+            preset,
+            profile: Profile::Paper,
+            data,
+            variants: Variant::paper(),
+            tasks: TaskKind::ALL.to_vec(),
+            arms: vec![Arm::default()],
+            simulations,
+            train: TrainConfig {
+                epochs,
+                ..TrainConfig::default()
+            },
+            trials: [5120, 2560, 2560],
+            nulls: 1000,
+            seed: 0,
+        }
+    }
+
+    /// Reject configurations that cannot run, naming the value.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str, reason: String| {
+            Err(Error::Invalid {
+                what: what.into(),
+                reason,
+            })
+        };
+        if self.profile != Profile::Paper {
+            return bad("profile", "only the paper profile is implemented".into());
+        }
+        if self.variants.is_empty() {
+            return bad("variants", "none selected".into());
+        }
+        if self.tasks.is_empty() {
+            return bad("tasks", "none selected".into());
+        }
+        if self.arms.is_empty() {
+            return bad("arms", "none selected".into());
+        }
+        if self.simulations == 0 {
+            return bad("simulations", "must be at least 1".into());
+        }
+        if let DataSource::Synthetic { n, .. } = self.data {
+            if n < 2 {
+                return bad("synthetic field size", format!("{n} (must be at least 2)"));
+            }
+        }
+        if self.trials[0] < self.train.train_trials() {
+            return bad(
+                "training trials",
+                format!(
+                    "{} < batches per epoch × batch size = {}",
+                    self.trials[0],
+                    self.train.train_trials()
+                ),
+            );
+        }
+        if self.trials[1] == 0 || self.trials[2] == 0 {
+            return bad(
+                "validation/test trials",
+                format!("{:?} (must be positive)", &self.trials[1..]),
+            );
+        }
+        self.train.validate()
+    }
+}
+
+/// How it is run: never affects the results, so not compared on resume.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Execution {
+    /// Worker threads (0: all cores).
+    pub threads: usize,
+    pub out_dir: PathBuf,
+    pub parallel: Parallel,
+}
+
+/// Where the parallelism goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Parallel {
+    /// Runs in parallel (rayon over runs), each run's kernels sequential.
+    Runs,
+    /// One run at a time, its kernels parallel.
+    Kernels,
+}
+
+impl std::str::FromStr for Parallel {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "runs" => Ok(Parallel::Runs),
+            "kernels" => Ok(Parallel::Kernels),
+            _ => Err(Error::Invalid {
+                what: "parallel".into(),
+                reason: format!("{s:?}; expected runs or kernels"),
+            }),
+        }
+    }
+}
+
+mod task_names {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::tasks::TaskKind;
+
+    pub fn serialize<S: Serializer>(t: &[TaskKind], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(t.iter().map(|k| k.name()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TaskKind>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|s| TaskKind::parse(s).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}

@@ -1,0 +1,206 @@
+//! A tiny ablation end to end: all outputs, a resume that recomputes nothing, and a resume
+//! after a kill that tore the last line of results.csv.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use cortical_priors::ablation::{self, Event};
+use cortical_priors::config::{DataSource, Execution, Experiment, Parallel, Preset};
+use cortical_priors::report::csv::{self, RunKey, STATUS};
+use cortical_priors::tasks::TaskKind;
+
+fn tiny(data: DataSource) -> Experiment {
+    let mut exp = Experiment::preset(Preset::Quick, None);
+    exp.data = data;
+    exp.variants = vec!["W".parse().unwrap(), "WD*".parse().unwrap()];
+    exp.tasks = vec![TaskKind::GoNoGo];
+    exp.simulations = 2;
+    exp.train.epochs = 1;
+    exp.train.batch = 16;
+    exp.train.batches_per_epoch = 2;
+    exp.trials = [32, 32, 32];
+    exp.nulls = 5;
+    exp
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn exec(out: &Path) -> Execution {
+    Execution {
+        threads: 2,
+        out_dir: out.to_path_buf(),
+        parallel: Parallel::Runs,
+    }
+}
+
+fn quiet(_: &Event) {}
+
+/// Non-timing metric values per run.
+fn values(out: &Path) -> BTreeMap<RunKey, BTreeMap<String, u64>> {
+    let rows = csv::read(&out.join("results.csv")).unwrap();
+    csv::by_run(&rows)
+        .into_iter()
+        .map(|(k, m)| {
+            (
+                k,
+                m.into_iter()
+                    .filter(|(name, _)| !name.starts_with("time_"))
+                    .map(|(name, v)| (name, v.to_bits()))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap()
+}
+
+fn exercise(exp: &Experiment, name: &str) {
+    let out = out_dir(name);
+    let first = ablation::run(exp, &exec(&out), &quiet).unwrap();
+    assert_eq!(
+        (first.total, first.skipped, first.ran, first.failed),
+        (4, 0, 4, 0)
+    );
+    for f in ["results.csv", "config.json", "summary.md"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let text = String::from_utf8(read(&out.join("results.csv"))).unwrap();
+    assert!(text.starts_with(csv::HEADER));
+    let status_rows = text
+        .lines()
+        .filter(|l| l.contains(&format!(",{STATUS},")))
+        .count();
+    assert_eq!(status_rows, 4);
+    for metric in [
+        "test_accuracy",
+        "val_loss",
+        "modularity",
+        "small_worldness",
+        "epoch1_val_accuracy",
+    ] {
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.contains(&format!(",{metric},")))
+                .count(),
+            4,
+            "{metric}"
+        );
+    }
+    let config: serde_json::Value =
+        serde_json::from_slice(&read(&out.join("config.json"))).unwrap();
+    assert!(config["git_commit"].is_string() && config["crate_version"].is_string());
+    assert_eq!(config["experiment"]["train"]["epochs"], 1);
+    let summary = String::from_utf8(read(&out.join("summary.md"))).unwrap();
+    assert!(
+        summary.contains("| W |") && summary.contains("| WD* |") && summary.contains("go-no-go")
+    );
+
+    // Resume with nothing left to do: no run, every file byte-identical.
+    let before: Vec<Vec<u8>> = ["results.csv", "config.json", "summary.md"]
+        .iter()
+        .map(|f| read(&out.join(f)))
+        .collect();
+    let again = ablation::run(exp, &exec(&out), &quiet).unwrap();
+    assert_eq!((again.skipped, again.ran), (4, 0));
+    for (f, b) in ["results.csv", "config.json", "summary.md"]
+        .iter()
+        .zip(&before)
+    {
+        assert_eq!(&read(&out.join(f)), b, "{f} changed on a no-op resume");
+    }
+
+    // A kill mid-write: the last run's block is cut in the middle of a line.
+    let full = values(&out);
+    let bytes = &before[0];
+    let cut = bytes.len() - 7;
+    assert_ne!(bytes[cut - 1], b'\n');
+    std::fs::write(out.join("results.csv"), &bytes[..cut]).unwrap();
+    let resumed = ablation::run(exp, &exec(&out), &quiet).unwrap();
+    assert_eq!((resumed.skipped, resumed.ran), (3, 1));
+    let text = String::from_utf8(read(&out.join("results.csv"))).unwrap();
+    assert!(text.ends_with('\n'));
+    let mut keys: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(&format!(",{STATUS},")))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 4, "each run exactly once");
+    assert_eq!(
+        text.lines().count(),
+        bytes.iter().filter(|&&b| b == b'\n').count()
+    );
+    // The rerun reproduces the killed run's numbers exactly.
+    assert_eq!(values(&out), full);
+
+    // A different configuration is refused, naming the key.
+    let mut other = exp.clone();
+    other.train.epochs = 2;
+    let err = ablation::run(&other, &exec(&out), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("train.epochs"), "{err}");
+}
+
+#[test]
+fn tiny_ablation_on_synthetic_field() {
+    exercise(
+        &tiny(DataSource::Synthetic { n: 24, seed: 3 }),
+        "ablation-synthetic",
+    );
+}
+
+#[test]
+fn tiny_ablation_on_field_5_3_8() {
+    let Some(dir) = cortical_priors::data::default_data_dir().filter(|d| d.join("5_3_8").is_dir())
+    else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "CI=true but the MICrONS data (../shared/data/microns or $CORTICAL_DATA) is absent"
+            );
+        }
+        println!(
+            "skipped: MICrONS field 5_3_8 not found (../shared/data/microns or $CORTICAL_DATA)"
+        );
+        return;
+    };
+    exercise(
+        &tiny(DataSource::Dir {
+            dir,
+            field: "5_3_8".into(),
+        }),
+        "ablation-5_3_8",
+    );
+}
+
+#[test]
+fn user_errors_are_messages() {
+    let out = out_dir("ablation-errors");
+    let mut exp = tiny(DataSource::Dir {
+        dir: PathBuf::from("/nonexistent/microns"),
+        field: "6_6_2".into(),
+    });
+    let e = ablation::run(&exp, &exec(&out), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("/nonexistent/microns"), "{e}");
+    exp.data = DataSource::Synthetic { n: 24, seed: 0 };
+    exp.simulations = 0;
+    let e = ablation::run(&exp, &exec(&out), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("simulations"), "{e}");
+    exp.simulations = 1;
+    // An output "directory" that is a file.
+    let file = out_dir("ablation-errors-file");
+    std::fs::write(&file, b"x").unwrap();
+    let e = ablation::run(&exp, &exec(&file), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ablation-errors-file"), "{e}");
+}
