@@ -172,18 +172,9 @@ impl FieldPriors {
     }
 }
 
-/// C_emp = C(connectome) (METHOD.md §3).
-///
-/// TEMPORARY: needs `cortical_kernels::reg::communicability` (through `priors::comm::c_emp`),
-/// not merged yet.
-fn c_emp(field: &Field, _eps: f64) -> Result<Mat<f64>> {
-    Err(Error::Invalid {
-        what: "variants".into(),
-        reason: format!(
-            "C_emp of field {} needs cortical_kernels::reg (not merged yet): drop the C* variants",
-            field.id
-        ),
-    })
+/// C_emp = C(connectome) (METHOD.md §3), through the same kernel as C_art.
+fn c_emp(field: &Field, eps: f64) -> Result<Mat<f64>> {
+    crate::priors::comm::c_emp(field.connectome.as_ref(), eps)
 }
 
 /// The initial W of a run (row-major f64).

@@ -1,12 +1,10 @@
 //! The one place where training calls the kernels: RNN forward/BPTT and the fused readout
 //! (`cortical_kernels::rnn`), and the regularizers (`cortical_kernels::reg`). Generic over
 //! f32 (training) and f64 (the whole-model gradient check).
-//!
-//! TEMPORARY: the regularizer forms with communicability return an error until
-//! `cortical_kernels::reg` lands on main; the L1 forms are written out here until then.
-use faer::Par;
+use faer::{MatMut, MatRef, Par};
 
 use crate::error::{Error, Result};
+use crate::kernels::reg::{self, RegScalar};
 use crate::kernels::rnn::{self, RnnScalar};
 use crate::variants::RegForm;
 
@@ -19,7 +17,7 @@ mod sealed {
 }
 
 /// Element types a model can be trained or differentiated in: f32 and f64.
-pub trait Real: RnnScalar + Default + std::fmt::Debug + sealed::Sealed {
+pub trait Real: RnnScalar + RegScalar + Default + std::fmt::Debug + sealed::Sealed {
     fn of(v: f64) -> Self;
     fn f(self) -> f64;
 }
@@ -186,17 +184,17 @@ pub struct RegInputs<'a, T> {
     pub c_emp_sorted: Option<&'a [T]>,
 }
 
-/// Reusable buffers of the regularizer.
-pub struct RegScratch<T> {
+/// Reusable buffers of the regularizer (the kernels' workspace: expm, EMD, temporaries).
+pub struct RegScratch<T: Real> {
     n: usize,
-    _t: std::marker::PhantomData<T>,
+    ws: reg::RegWorkspace<T>,
 }
 
 impl<T: Real> RegScratch<T> {
     pub fn new(n: usize) -> Self {
         RegScratch {
             n,
-            _t: std::marker::PhantomData,
+            ws: reg::RegWorkspace::new(n),
         }
     }
 }
@@ -210,49 +208,31 @@ pub fn regularizer<T: Real>(
     ws: &mut RegScratch<T>,
 ) -> Result<f64> {
     let n = ws.n;
-    debug_assert_eq!(w.len(), n * n);
+    let wm = MatRef::from_row_major_slice(w, n, n);
+    let g = MatMut::from_row_major_slice_mut(grad, n, n);
     let need_d = || {
-        r.distance.ok_or_else(|| Error::Invalid {
-            what: "regularizer".into(),
-            reason: format!("{} needs a distance matrix", r.form.formula()),
-        })
+        r.distance
+            .map(|d| MatRef::from_row_major_slice(d, n, n))
+            .ok_or_else(|| Error::Invalid {
+                what: "regularizer".into(),
+                reason: format!("{} needs a distance matrix", r.form.formula()),
+            })
     };
-    let lam = r.lambda.f();
-    match r.form {
-        RegForm::L1 => {
-            let mut v = 0.0f64;
-            for (g, &x) in grad.iter_mut().zip(w) {
-                v += x.f().abs();
-                *g = *g + T::of(lam * sign(x.f()));
-            }
-            Ok(lam * v)
+    let v = match r.form {
+        RegForm::L1 => reg::l1(wm, r.lambda, None, g)?,
+        RegForm::L1Distance => reg::l1_distance(wm, need_d()?, r.lambda, None, g)?,
+        RegForm::L1DistanceComm => {
+            reg::l1_distance_comm(wm, need_d()?, r.lambda, r.eps, None, g, &mut ws.ws)?
         }
-        RegForm::L1Distance => {
-            let d = need_d()?;
-            let mut v = 0.0f64;
-            for ((g, &x), &dd) in grad.iter_mut().zip(w).zip(d) {
-                v += x.f().abs() * dd.f();
-                *g = *g + T::of(lam * sign(x.f()) * dd.f());
-            }
-            Ok(lam * v)
+        RegForm::L1DistanceEmd => {
+            let c = r.c_emp_sorted.ok_or_else(|| Error::Invalid {
+                what: "regularizer".into(),
+                reason: format!("{} needs sort(C_emp)", r.form.formula()),
+            })?;
+            let mut g = g;
+            let a = reg::l1_distance(wm, need_d()?, r.lambda, None, g.as_mut())?;
+            a + reg::emd_comm(wm, c, r.lambda_emd, r.eps, g, &mut ws.ws)?
         }
-        RegForm::L1DistanceComm | RegForm::L1DistanceEmd => Err(Error::Invalid {
-            what: "regularizer".into(),
-            reason: format!(
-                "{} needs cortical_kernels::reg, not merged yet",
-                r.form.formula()
-            ),
-        }),
-    }
-}
-
-/// Subgradient of |x| with sign(0) = 0 (TensorFlow's choice).
-fn sign(x: f64) -> f64 {
-    if x > 0.0 {
-        1.0
-    } else if x < 0.0 {
-        -1.0
-    } else {
-        0.0
-    }
+    };
+    Ok(v.f())
 }
