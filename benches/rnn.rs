@@ -134,6 +134,7 @@ const GEMMS: [GemmCase; 3] = [
     },
 ];
 
+#[derive(Clone, Copy)]
 enum GemmImpl {
     Faer(Par),
     MatrixMultiply,
@@ -162,11 +163,11 @@ fn gemm_runner(g: &GemmCase, imp: GemmImpl) -> impl FnMut() {
     }
 }
 
-fn gemm_impls() -> [(&'static str, fn() -> GemmImpl); 3] {
+fn gemm_impls() -> [(&'static str, GemmImpl); 3] {
     [
-        ("faer par", || GemmImpl::Faer(Par::rayon(0))),
-        ("faer seq", || GemmImpl::Faer(Par::Seq)),
-        ("matrixmultiply", || GemmImpl::MatrixMultiply),
+        ("faer par", GemmImpl::Faer(Par::rayon(0))),
+        ("faer seq", GemmImpl::Faer(Par::Seq)),
+        ("matrixmultiply", GemmImpl::MatrixMultiply),
     ]
 }
 
@@ -197,7 +198,7 @@ fn bench_gemm(c: &mut Criterion) {
     for g in &GEMMS {
         group.throughput(Throughput::Elements(2 * (g.m * g.k * g.n) as u64));
         for (name, imp) in gemm_impls() {
-            let mut f = gemm_runner(g, imp());
+            let mut f = gemm_runner(g, imp);
             group.bench_function(format!("{}/{name}", g.name), |bch| bch.iter(&mut f));
         }
     }
@@ -225,7 +226,7 @@ fn summary() {
     for g in &GEMMS {
         let flops = 2.0 * (g.m * g.k * g.n) as f64;
         for (name, imp) in gemm_impls() {
-            let s = median_secs(15, gemm_runner(g, imp()));
+            let s = median_secs(15, gemm_runner(g, imp));
             peak = peak.max(flops / s / 1e9);
             println!(
                 "| {} | {name} | {:.3} | {:.1} |",

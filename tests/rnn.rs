@@ -240,7 +240,7 @@ where
     );
     let mut dh = cv(&p.r);
     for (d, &g) in dh[(steps - 1) * batch * n..].iter_mut().zip(&dh_last) {
-        *d = *d + g;
+        *d += g;
     }
     let (mut g_in, mut g_rec, mut g_b) = (
         vec![conv(1.0); input * n],
@@ -324,13 +324,8 @@ fn compare(label: &str, got: &Out, want: &Out, tol: f64) {
     assert_close(&format!("{label} h"), &got.h, &want.h, tol);
     assert_close(&format!("{label} loss"), &[got.loss], &[want.loss], tol);
     assert_eq!(got.correct, want.correct, "{label}: correct");
-    for k in 0..6 {
-        assert_close(
-            &format!("{label} {}", NAMES[k]),
-            &got.grads[k],
-            &want.grads[k],
-            tol,
-        );
+    for ((name, g), w) in NAMES.iter().zip(&got.grads).zip(&want.grads) {
+        assert_close(&format!("{label} {name}"), g, w, tol);
     }
 }
 

@@ -22,7 +22,7 @@
 //! argument, its length and the length the dimensions require.
 use crate::gemm::{auto_par, gemm, rm, rm_mut, GemmScalar};
 use crate::simd::{act_grad_mul, add_col_sums, bias_act_rows, ActScalar};
-use core::ops::{Add, Div, Mul, Sub};
+use core::ops::{Add, AddAssign, Div, Mul, MulAssign, Sub, SubAssign};
 use faer::{Accum, Par};
 
 /// Hidden-unit nonlinearity.
@@ -77,6 +77,9 @@ pub trait RnnScalar:
     + Sub<Output = Self>
     + Mul<Output = Self>
     + Div<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
     + sealed::Sealed
 {
     #[doc(hidden)]
@@ -438,12 +441,12 @@ fn softmax_rows<T: RnnScalar>(p: &mut [T], classes: usize, labels: &[u32]) -> (f
         let mut sum = T::zero_impl();
         for z in row.iter_mut() {
             *z = (*z - max).exp();
-            sum = sum + *z;
+            sum += *z;
         }
         loss += sum.to_f64().ln() - (z_y - max).to_f64();
         let inv = T::one_impl() / sum;
         for z in row.iter_mut() {
-            *z = *z * inv;
+            *z *= inv;
         }
     }
     (loss, correct)
@@ -488,7 +491,7 @@ fn logits_into<T: RnnScalar>(
     );
     for row in z.chunks_exact_mut(classes) {
         for (zj, &cj) in row.iter_mut().zip(c) {
-            *zj = *zj + cj;
+            *zj += cj;
         }
     }
 }
@@ -540,9 +543,9 @@ pub fn softmax_xent_last<T: RnnScalar>(
     let inv_b = T::from_f64(1.0 / batch as f64);
     dz.copy_from_slice(p);
     for (row, &y) in dz.chunks_exact_mut(classes).zip(labels) {
-        row[y as usize] = row[y as usize] - T::one_impl();
+        row[y as usize] -= T::one_impl();
         for v in row.iter_mut() {
-            *v = *v * inv_b;
+            *v *= inv_b;
         }
     }
     let dz = &*dz;
