@@ -11,7 +11,7 @@ use cortical_priors::tasks::TaskKind;
 fn tiny(data: DataSource) -> Experiment {
     let mut exp = Experiment::preset(Preset::Quick, None);
     exp.data = data;
-    exp.variants = vec!["W".parse().unwrap(), "WD*".parse().unwrap()];
+    exp.variants = vec!["WD*C".parse().unwrap(), "W*D*C*".parse().unwrap()];
     exp.tasks = vec![TaskKind::GoNoGo];
     exp.simulations = 2;
     exp.train.epochs = 1;
@@ -97,7 +97,9 @@ fn exercise(exp: &Experiment, name: &str) {
     assert_eq!(config["experiment"]["train"]["epochs"], 1);
     let summary = String::from_utf8(read(&out.join("summary.md"))).unwrap();
     assert!(
-        summary.contains("| W |") && summary.contains("| WD* |") && summary.contains("go-no-go")
+        summary.contains("| WD*C |")
+            && summary.contains("| W*D*C* |")
+            && summary.contains("go-no-go")
     );
 
     // Resume with nothing left to do: no run, every file byte-identical.

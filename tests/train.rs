@@ -52,13 +52,18 @@ fn check_gradient(form: RegForm, act: Activation) {
         *b = rng.random_range(-0.3..0.3);
     }
     let d: Vec<f64> = (0..n * n).map(|_| rng.random_range(0.0..2.0)).collect();
+    // An "empirical" communicability to pull C(|W|) towards: C of a random non-negative matrix.
+    let a = faer::Mat::<f64>::from_fn(n, n, |_, _| rng.random_range(0.0..1.0));
+    let c_emp = cortical_priors::kernels::reg::communicability(a.as_ref(), 1e-10).unwrap();
+    let mut c_emp_sorted: Vec<f64> = (0..n * n).map(|k| c_emp[(k / n, k % n)]).collect();
+    c_emp_sorted.sort_by(f64::total_cmp);
     let reg = RegInputs {
         form,
         lambda: 0.3,
         lambda_emd: 0.1,
         eps: 1e-10,
         distance: Some(&d),
-        c_emp_sorted: None,
+        c_emp_sorted: Some(&c_emp_sorted),
     };
     let mut ws = Workspace::<f64>::new(layout, steps, batch);
     for x in ws.x.iter_mut() {
@@ -99,6 +104,17 @@ fn whole_model_gradient_matches_finite_differences_l1() {
 #[test]
 fn whole_model_gradient_matches_finite_differences_l1_distance() {
     check_gradient(RegForm::L1Distance, Activation::Relu);
+}
+
+#[test]
+fn whole_model_gradient_matches_finite_differences_l1_distance_comm() {
+    check_gradient(RegForm::L1DistanceComm, Activation::Relu);
+    check_gradient(RegForm::L1DistanceComm, Activation::Tanh);
+}
+
+#[test]
+fn whole_model_gradient_matches_finite_differences_l1_distance_emd() {
+    check_gradient(RegForm::L1DistanceEmd, Activation::Relu);
 }
 
 #[test]
