@@ -638,3 +638,75 @@ fn field_6_6_2_connectome() {
         );
     }
 }
+
+#[test]
+fn inspect_reports_the_reference_differences() {
+    // reference/functional/<field>/summary.json gives elephant's max |recomputed − stored| for
+    // corr and STTC; inspect recomputes with priors::functional and must find the same.
+    let Some(dir) = real_data() else { return };
+    let refs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/functional");
+    let refs = if refs.is_dir() {
+        refs
+    } else {
+        // The data folder sits at <shared>/data/microns; the references at <shared>/reference.
+        dir.join("../../reference/functional")
+    };
+    let mut checked = 0;
+    for id in ["5_3_4", "5_3_8", "7_5_8"] {
+        let Ok(bytes) = std::fs::read(refs.join(id).join("summary.json")) else {
+            continue;
+        };
+        let s: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let f = Field::load_from(&dir, id).unwrap();
+        let r = data::inspect(&f);
+        assert_eq!(r.id, id);
+        assert_eq!(r.n, f.n);
+        assert!(r.spikes_present);
+        assert_eq!(r.recomputed_nan_entries, Some(0));
+        assert!(close(
+            r.t_stop_s.unwrap(),
+            s["t_stop_s"].as_f64().unwrap(),
+            1e-12
+        ));
+        for (got, key) in [
+            (r.corr_max_abs_diff, "corr_max_abs_diff_vs_stored"),
+            (r.sttc_max_abs_diff, "sttc_max_abs_diff_vs_stored"),
+        ] {
+            let want = s[key].as_f64().unwrap();
+            assert!(
+                (got.unwrap() - want).abs() < 1e-9,
+                "{id} {key}: {got:?} vs {want}"
+            );
+        }
+        checked += 1;
+    }
+    if checked == 0 {
+        eprintln!("skipped: no reference/functional summaries found");
+    }
+    // A field without spikes: no recomputation, the rest still reported.
+    let f = Field::load_from(&dir, "6_6_2").unwrap();
+    let r = data::inspect(&f);
+    assert!(!r.spikes_present && r.corr_max_abs_diff.is_none());
+    assert_eq!(r.connectome_nonzeros, 316);
+    assert_eq!(r.connectome_max_count, 4.0);
+    let json = serde_json::to_value(&r).unwrap();
+    let span_x = json["extent_um"][0]["span_um"].as_f64().unwrap();
+    // 6_6_2's x range is 123392..372800 voxels of 4 nm.
+    assert!((span_x - (372800 - 123392) as f64 * 0.004).abs() < 1e-9);
+}
+
+#[test]
+fn inspect_of_the_synthetic_field() {
+    let f = Field::synthetic(&SyntheticConfig {
+        n: 30,
+        seed: 1,
+        duration_s: 300.0,
+        ..SyntheticConfig::default()
+    });
+    let r = data::inspect(&f);
+    // Its stored matrices are the recomputed ones by construction.
+    assert_eq!(r.corr_max_abs_diff, Some(0.0));
+    assert_eq!(r.sttc_max_abs_diff, Some(0.0));
+    assert_eq!(r.connectome_nonzeros, f.connectome_nonzeros());
+    assert!(r.extent_um.iter().all(|e| e.span_um > 0.0));
+}

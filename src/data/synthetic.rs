@@ -71,6 +71,10 @@ pub struct SyntheticConfig {
     pub fluctuation_tau_s: f64,
     /// Multiplicative rate increase per presynaptic event × synapse in the previous frame.
     pub coupling: f64,
+    /// Probability per synapse that a presynaptic event also evokes a postsynaptic event in
+    /// the same frame (a frame is 159 ms, longer than synaptic delays: at 20 ms bins and
+    /// Δt = 5 ms only same-frame effects reach corr and STTC).
+    pub transmission: f64,
     /// Graphical-lasso penalty for the synthetic precision matrix.
     pub glasso_alpha: f64,
 }
@@ -88,15 +92,16 @@ impl Default for SyntheticConfig {
             length_constant_um: 400.0,
             count_mu: -0.2,
             count_sigma: 0.55,
-            rate_median_hz: 0.33,
-            rate_sigma: 0.4,
-            global_gain: 0.8,
+            rate_median_hz: 0.28,
+            rate_sigma: 0.375,
+            global_gain: 0.55,
             local_gain: 0.4,
             local_factors: 4,
             local_width_um: 250.0,
             fluctuation_tau_s: 3.0,
             coupling: 0.5,
-            glasso_alpha: 0.002,
+            transmission: 0.1,
+            glasso_alpha: 0.0005,
         }
     }
 }
@@ -142,11 +147,21 @@ impl SyntheticConfig {
         if !(self.count_mu.is_finite() && self.count_mu < 10.0) {
             return Err(bad("count_mu", self.count_mu, "finite and < 10"));
         }
+        if !(0.0..=1.0).contains(&self.transmission) {
+            return Err(bad("transmission", self.transmission, "in [0, 1]"));
+        }
         if !(0.0..=1.0).contains(&self.density) {
             return Err(bad("density", self.density, "in [0, 1]"));
         }
         // Frames are simulated one by one: refuse runaway sizes rather than allocate for hours.
         let frames = self.duration_s * self.frame_rate_hz;
+        if frames < 2.0 {
+            return Err(bad(
+                "duration_s",
+                self.duration_s,
+                "at least two frames long",
+            ));
+        }
         if frames * self.n as f64 > 5e9 {
             return Err(bad(
                 "duration_s",
@@ -167,12 +182,13 @@ impl Field {
     /// [`Field::synthetic`] for a configuration that may be invalid (e.g. from the command line).
     pub fn try_synthetic(cfg: &SyntheticConfig) -> Result<Field> {
         cfg.validate()?;
-        Ok(generate_valid(cfg))
+        generate_valid(cfg)
     }
 }
 
-/// [`Field::synthetic`]: panics (naming the value) only if `cfg` fails
-/// [`SyntheticConfig::validate`] — a programming error; use [`Field::try_synthetic`] for
+/// [`Field::synthetic`]: panics (with the error's message) only if `cfg` fails
+/// [`SyntheticConfig::validate`] — a programming error — or the graphical lasso fails on the
+/// generated counts (not seen for valid configurations); use [`Field::try_synthetic`] for
 /// configurations that come from users.
 pub(crate) fn generate(cfg: &SyntheticConfig) -> Field {
     match Field::try_synthetic(cfg) {
@@ -185,7 +201,7 @@ fn normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
     rng.sample::<f64, _>(StandardNormal)
 }
 
-fn generate_valid(cfg: &SyntheticConfig) -> Field {
+fn generate_valid(cfg: &SyntheticConfig) -> Result<Field> {
     let n = cfg.n;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed);
 
@@ -243,7 +259,7 @@ fn generate_valid(cfg: &SyntheticConfig) -> Field {
     let spikes = simulate(cfg, &um, &connectome, &mut rng);
 
     // 4. Functional matrices from the spikes, by the crate's own METHOD §2 implementation.
-    let (corr, sttc, precision) = functional(cfg, &spikes);
+    let (corr, sttc, precision) = functional(cfg, &spikes)?;
 
     // Fake ids, unique and shaped like the real ones (18-digit root ids).
     let root_ids = (0..n as i64)
@@ -252,7 +268,7 @@ fn generate_valid(cfg: &SyntheticConfig) -> Field {
     let unit_ids = (1..=n as i64).collect();
     let target_ids = (0..n as i64).map(|i| 100_000 + 37 * i).collect();
 
-    Field {
+    Ok(Field {
         id: cfg.id(),
         n,
         root_ids,
@@ -264,7 +280,7 @@ fn generate_valid(cfg: &SyntheticConfig) -> Field {
         sttc,
         precision,
         spikes: Some(spikes),
-    }
+    })
 }
 
 /// A stationary unit-variance AR(1) step with correlation `a` between frames.
@@ -295,7 +311,7 @@ fn simulate(
     let mut g_load = vec![0.0; n];
     let mut l_load = vec![vec![0.0; cfg.local_factors]; n];
     for i in 0..n {
-        let g = cfg.global_gain * (0.6 + 0.5 * rng.random::<f64>());
+        let g = cfg.global_gain * (0.75 + 0.35 * rng.random::<f64>());
         let mut var = g * g;
         for (k, c) in centres.iter().enumerate() {
             let b = cfg.local_gain
@@ -320,6 +336,7 @@ fn simulate(
     let mut z_l: Vec<f64> = (0..cfg.local_factors).map(|_| normal(rng)).collect();
     let mut prev = vec![false; n];
     let mut now = vec![false; n];
+    let mut evoked_now = vec![false; n];
     let mut trains = vec![Vec::new(); n];
     for t in 0..frames {
         ar1(&mut z_g, a, rng);
@@ -340,7 +357,25 @@ fn simulate(
             let rate = log_rate.exp() * (1.0 + cfg.coupling * drive);
             let p = 1.0 - (-rate * dt).exp();
             now[i] = rng.random::<f64>() < p;
-            if now[i] {
+        }
+        // Same-frame transmission, one generation: each event of a presynaptic neuron j
+        // evokes one in i with probability 1 − (1 − q)^synapses. One uniform per (i, input)
+        // pair with an event keeps the stream independent of the order of outcomes.
+        if cfg.transmission > 0.0 {
+            for i in 0..n {
+                let mut evoked = false;
+                for &(j, c) in &inputs[i] {
+                    if now[j] {
+                        let p = 1.0 - (1.0 - cfg.transmission).powf(c);
+                        evoked |= rng.random::<f64>() < p;
+                    }
+                }
+                evoked_now[i] = evoked;
+            }
+        }
+        for i in 0..n {
+            if now[i] || evoked_now[i] {
+                now[i] = true;
                 trains[i].push(time);
             }
         }
@@ -358,12 +393,26 @@ fn simulate(
 }
 
 /// corr, STTC and precision of the synthetic spikes (see the module docs).
-fn functional(cfg: &SyntheticConfig, spikes: &[Vec<f64>]) -> (Mat<f64>, Mat<f64>, Mat<f64>) {
+fn functional(
+    cfg: &SyntheticConfig,
+    spikes: &[Vec<f64>],
+) -> Result<(Mat<f64>, Mat<f64>, Mat<f64>)> {
+    use crate::priors::functional::{binned_counts, pearson_binned, recording_stop, sttc_matrix};
+    use crate::priors::precision::{empirical_covariance, graphical_lasso, GlassoOptions};
     let n = spikes.len();
-    let _ = cfg;
-    (
-        Mat::identity(n, n),
-        Mat::identity(n, n),
-        Mat::identity(n, n),
-    )
+    if n == 0 {
+        return Ok((Mat::zeros(0, 0), Mat::zeros(0, 0), Mat::zeros(0, 0)));
+    }
+    let t_stop = recording_stop(spikes);
+    let corr = pearson_binned(spikes, CORR_BIN_S, t_stop);
+    let sttc = sttc_matrix(spikes, STTC_DT_S, 0.0, t_stop);
+    let counts = binned_counts(spikes, 1.0 / cfg.frame_rate_hz, t_stop);
+    let cov = empirical_covariance(counts.as_ref());
+    let fit = graphical_lasso(cov.as_ref(), cfg.glasso_alpha, &GlassoOptions::default())?;
+    Ok((corr, sttc, fit.precision))
 }
+
+/// METHOD.md §2: Pearson correlation of counts in 20 ms bins.
+pub const CORR_BIN_S: f64 = 0.02;
+/// METHOD.md §2: STTC window Δt = 5 ms.
+pub const STTC_DT_S: f64 = 0.005;

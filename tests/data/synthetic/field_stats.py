@@ -14,6 +14,8 @@ Definitions (off-diagonal entries only, i != j):
   "recomputed": METHOD.md section 2 on the stored spikes (20 ms bins over [0, t_stop),
   STTC dt = 5 ms, t_start = 0, t_stop = last spike + 0.1 s), implemented here in numpy.
 - rate_median_hz: median over neurons of spikes / t_stop.
+- precision_diag_mean, precision_offdiag_nonzero: the stored precision matrix's mean diagonal
+  and the fraction of non-zero off-diagonal entries.
 """
 import glob
 import json
@@ -113,6 +115,9 @@ def field_stats(d, fid):
         "corr_stored": dist_stats(np.load(f"{d}/corr_matrix.npy")[off]),
         "sttc_stored": dist_stats(st[off]),
     }
+    prec = np.load(f"{d}/precision_matrix.npy")
+    rec["precision_diag_mean"] = float(np.diag(prec).mean())
+    rec["precision_offdiag_nonzero"] = float((prec[off] != 0).mean())
     sp = f"{d}/spikes_{fid}.npy"
     if os.path.exists(sp):
         s = list(np.load(sp, allow_pickle=True))
