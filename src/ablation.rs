@@ -85,11 +85,11 @@ pub fn derive_seed(seed: u64, label: &str) -> u64 {
 /// Load the experiment's field.
 pub fn load_field(data: &DataSource) -> Result<Field> {
     match data {
-        DataSource::Synthetic { n, seed } => Ok(Field::synthetic(&SyntheticConfig {
+        DataSource::Synthetic { n, seed } => Field::try_synthetic(&SyntheticConfig {
             n: *n,
             seed: *seed,
             ..SyntheticConfig::default()
-        })),
+        }),
         DataSource::Dir { dir, field } => {
             if !dir.is_dir() {
                 return Err(Error::Invalid {
