@@ -1,2 +1,290 @@
-//! Benchmark `expm`: not implemented yet.
-fn main() {}
+//! expm and expm_frechet, f32 and f64, n ∈ {32, 64, 128, 256, 312, 512}, ‖A‖₁ ∈ {1, 50}
+//! (standard normal, seeded, scaled to that 1-norm), each next to its *floor*: the same number
+//! of n×n products the algorithm performed on that input (read from
+//! `ExpmWorkspace::last_plan`) plus one LU of an n×n matrix and its solve(s) with n right-hand
+//! sides, with the same parallelism — i.e. what the call would cost with zero overhead. At the
+//! end a table prints our median, the floor's and their ratio.
+//!
+//! Filter as usual: `cargo bench --bench expm -- 'expm/f64/n256'`. Peers (scipy) are measured
+//! by ../shared/peers/bench_peers.py (sections expm_scipy, frechet_scipy).
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use cortical_kernels::expm::{expm_frechet_into, expm_into, ExpmScalar, ExpmWorkspace, PAR_MIN_N};
+use cortical_kernels::faer::dyn_stack::{MemBuffer, MemStack};
+use cortical_kernels::faer::linalg::lu::partial_pivoting::{factor, solve};
+use cortical_kernels::faer::linalg::matmul::matmul;
+use cortical_kernels::faer::{Accum, Mat, Par};
+use criterion::{criterion_group, BenchmarkId, Criterion};
+
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+const SIZES: [usize; 6] = [32, 64, 128, 256, 312, 512];
+const NORMS: [f64; 2] = [1.0, 50.0];
+
+/// Per-iteration times (ns) recorded by `iter_custom`, keyed by benchmark id.
+static SAMPLES: Mutex<BTreeMap<String, Vec<f64>>> = Mutex::new(BTreeMap::new());
+
+fn record(id: &str, d: Duration, iters: u64) {
+    SAMPLES
+        .lock()
+        .expect("lock")
+        .entry(id.to_string())
+        .or_default()
+        .push(d.as_nanos() as f64 / iters as f64);
+}
+
+fn gaussian<T: ExpmScalar + From<f32>>(n: usize, norm1: f64, seed: u64) -> Mat<T> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let m = Mat::<f64>::from_fn(n, n, |_, _| StandardNormal.sample(&mut rng));
+    let mut best = 0.0f64;
+    for j in 0..n {
+        best = best.max((0..n).map(|i| m[(i, j)].abs()).sum());
+    }
+    Mat::from_fn(n, n, |i, j| T::from((m[(i, j)] * norm1 / best) as f32))
+}
+
+fn par(n: usize) -> Par {
+    if n >= PAR_MIN_N {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    }
+}
+
+/// `products` n×n GEMMs + one LU + `solves` solves with n right-hand sides.
+struct Floor<T> {
+    x: Mat<T>,
+    y: Mat<T>,
+    z: Mat<T>,
+    q: Mat<T>,
+    rhs: Mat<T>,
+    perm: Vec<usize>,
+    perm_inv: Vec<usize>,
+    stack: MemBuffer,
+}
+
+impl<T: ExpmScalar + From<f32>> Floor<T> {
+    fn new(a: &Mat<T>) -> Self {
+        let n = a.nrows();
+        let req = factor::lu_in_place_scratch::<usize, T>(n, n, par(n), Default::default())
+            .or(solve::solve_in_place_scratch::<usize, T>(n, n, par(n)));
+        // A well-conditioned system, like V − U.
+        let q = Mat::from_fn(n, n, |i, j| if i == j { T::from(4.0) } else { a[(i, j)] });
+        Floor {
+            x: a.clone(),
+            y: a.clone(),
+            z: a.clone(),
+            q,
+            rhs: a.clone(),
+            perm: vec![0; n],
+            perm_inv: vec![0; n],
+            stack: MemBuffer::new(req),
+        }
+    }
+
+    fn run(&mut self, products: usize, solves: usize, q0: &Mat<T>) {
+        let n = self.x.nrows();
+        let p = par(n);
+        let one = T::from(1.0);
+        for k in 0..products {
+            if k % 2 == 0 {
+                matmul(
+                    self.z.as_mut(),
+                    Accum::Replace,
+                    self.x.as_ref(),
+                    self.y.as_ref(),
+                    one,
+                    p,
+                );
+            } else {
+                matmul(
+                    self.y.as_mut(),
+                    Accum::Replace,
+                    self.x.as_ref(),
+                    self.z.as_ref(),
+                    one,
+                    p,
+                );
+            }
+        }
+        self.q.copy_from(q0);
+        factor::lu_in_place(
+            self.q.as_mut(),
+            &mut self.perm,
+            &mut self.perm_inv,
+            p,
+            MemStack::new(&mut self.stack),
+            Default::default(),
+        );
+        for _ in 0..solves {
+            let perm =
+                cortical_kernels::faer::perm::PermRef::new_checked(&self.perm, &self.perm_inv, n);
+            solve::solve_in_place(
+                self.q.as_ref(),
+                self.q.as_ref(),
+                perm,
+                self.rhs.as_mut(),
+                p,
+                MemStack::new(&mut self.stack),
+            );
+        }
+    }
+}
+
+fn bench_type<T: ExpmScalar + From<f32>>(c: &mut Criterion, tname: &str) {
+    for &n in &SIZES {
+        for &norm in &NORMS {
+            let a = gaussian::<T>(n, norm, 1000 + n as u64);
+            let e = gaussian::<T>(n, 1.0, 2000 + n as u64);
+            let mut ws = ExpmWorkspace::<T>::new(n);
+            let mut x = Mat::<T>::zeros(n, n);
+            let mut l = Mat::<T>::zeros(n, n);
+            expm_into(a.as_ref(), x.as_mut(), &mut ws).expect("square");
+            let plan_e = ws.last_plan();
+            expm_frechet_into(a.as_ref(), e.as_ref(), x.as_mut(), l.as_mut(), &mut ws)
+                .expect("square");
+            let plan_f = ws.last_plan();
+            let param = format!("n{n}/norm{norm}");
+            let mut floor = Floor::new(&a);
+            let q0 = floor.q.clone();
+
+            let mut g = c.benchmark_group(format!("expm/{tname}"));
+            let id = format!("expm/{tname}/{param}");
+            g.bench_function(BenchmarkId::from_parameter(&param), |b| {
+                b.iter_custom(|iters| {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        expm_into(a.as_ref(), x.as_mut(), &mut ws).expect("square");
+                    }
+                    let d = t.elapsed();
+                    record(&id, d, iters);
+                    d
+                })
+            });
+            let id = format!(
+                "expm_floor/{tname}/{param}/m{}s{}p{}",
+                plan_e.degree, plan_e.squarings, plan_e.products
+            );
+            g.bench_function(BenchmarkId::from_parameter(format!("{param}/floor")), |b| {
+                b.iter_custom(|iters| {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        floor.run(plan_e.products, 1, &q0);
+                    }
+                    let d = t.elapsed();
+                    record(&id, d, iters);
+                    d
+                })
+            });
+            g.finish();
+
+            let mut g = c.benchmark_group(format!("expm_frechet/{tname}"));
+            let id = format!("frechet/{tname}/{param}");
+            g.bench_function(BenchmarkId::from_parameter(&param), |b| {
+                b.iter_custom(|iters| {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        expm_frechet_into(a.as_ref(), e.as_ref(), x.as_mut(), l.as_mut(), &mut ws)
+                            .expect("square");
+                    }
+                    let d = t.elapsed();
+                    record(&id, d, iters);
+                    d
+                })
+            });
+            let id = format!(
+                "frechet_floor/{tname}/{param}/m{}s{}p{}",
+                plan_f.degree, plan_f.squarings, plan_f.products
+            );
+            g.bench_function(BenchmarkId::from_parameter(format!("{param}/floor")), |b| {
+                b.iter_custom(|iters| {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        floor.run(plan_f.products, 2, &q0);
+                    }
+                    let d = t.elapsed();
+                    record(&id, d, iters);
+                    d
+                })
+            });
+            g.finish();
+        }
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    bench_type::<f64>(c, "f64");
+    bench_type::<f32>(c, "f32");
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn summary() {
+    let s = SAMPLES.lock().expect("lock");
+    if s.is_empty() {
+        return;
+    }
+    let mut rows = Vec::new();
+    for (key, v) in s.iter() {
+        let (op, floor_prefix) = if let Some(rest) = key.strip_prefix("expm/") {
+            ("expm", format!("expm_floor/{rest}/"))
+        } else if let Some(rest) = key.strip_prefix("frechet/") {
+            ("expm_frechet", format!("frechet_floor/{rest}/"))
+        } else {
+            continue;
+        };
+        let Some((fkey, fv)) = s.iter().find(|(k, _)| k.starts_with(&floor_prefix)) else {
+            continue;
+        };
+        let parts: Vec<&str> = key.split('/').collect();
+        let plan = fkey.rsplit('/').next().unwrap_or("");
+        let (ours, floor) = (median(v) / 1e6, median(fv) / 1e6);
+        let n: usize = parts[2].trim_start_matches('n').parse().unwrap_or(0);
+        let norm: f64 = parts[3].trim_start_matches("norm").parse().unwrap_or(0.0);
+        rows.push((
+            op,
+            parts[1].to_string(),
+            n,
+            norm,
+            ours,
+            floor,
+            plan.to_string(),
+        ));
+    }
+    rows.sort_by(|a, b| {
+        (a.0, &a.1, a.2)
+            .cmp(&(b.0, &b.1, b.2))
+            .then(a.3.total_cmp(&b.3))
+    });
+    println!("\n| op | dtype | n | ‖A‖₁ | ours median ms | floor median ms | ours/floor | plan (m, s, products) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (op, t, n, norm, ours, floor, plan) in rows {
+        println!(
+            "| {op} | {t} | {n} | {norm} | {ours:.4} | {floor:.4} | {:.2} | {plan} |",
+            ours / floor
+        );
+    }
+}
+
+criterion_group! {
+    name = group;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(800));
+    targets = benches
+}
+
+fn main() {
+    group();
+    Criterion::default().configure_from_args().final_summary();
+    summary();
+}

@@ -663,9 +663,9 @@ fn norm1<T: ExpmScalar>(m: &Mat<T>) -> f64 {
 // Matrix products
 // ---------------------------------------------------------------------------------------------
 
-/// Parallelism for the n×n products: below this size the rayon fork/join costs more than the
+/// Size from which the n×n products (and the LU) run on the rayon pool: below this size the rayon fork/join costs more than the
 /// second core gives (measured with benches/expm.rs on the 2-core machine).
-const PAR_MIN_N: usize = 96;
+pub const PAR_MIN_N: usize = 96;
 
 fn gemm_par(n: usize) -> Par {
     if n >= PAR_MIN_N {
