@@ -90,26 +90,19 @@ impl<T: ExpmScalar + From<f32>> Floor<T> {
         let n = self.x.nrows();
         let p = par(n);
         let one = T::from(1.0);
+        // Always A·A from the same inputs: chaining the products would let the entries grow
+        // or decay geometrically across iterations into Inf or subnormals, whose slow paths
+        // would distort the floor.
         for k in 0..products {
-            if k % 2 == 0 {
-                matmul(
-                    self.z.as_mut(),
-                    Accum::Replace,
-                    self.x.as_ref(),
-                    self.y.as_ref(),
-                    one,
-                    p,
-                );
-            } else {
-                matmul(
-                    self.y.as_mut(),
-                    Accum::Replace,
-                    self.x.as_ref(),
-                    self.z.as_ref(),
-                    one,
-                    p,
-                );
-            }
+            let dst = if k % 2 == 0 { &mut self.z } else { &mut self.y };
+            matmul(
+                dst.as_mut(),
+                Accum::Replace,
+                self.x.as_ref(),
+                self.x.as_ref(),
+                one,
+                p,
+            );
         }
         self.q.copy_from(q0);
         factor::lu_in_place(
@@ -121,6 +114,9 @@ impl<T: ExpmScalar + From<f32>> Floor<T> {
             Default::default(),
         );
         for _ in 0..solves {
+            // Fresh right-hand side every time (as the kernel forms U + V): solving in place
+            // repeatedly would drift the values into Inf or subnormals.
+            self.rhs.copy_from(&self.x);
             let perm =
                 cortical_kernels::faer::perm::PermRef::new_checked(&self.perm, &self.perm_inv, n);
             solve::solve_in_place(
