@@ -208,6 +208,25 @@ pub enum Mask<'a> {
 }
 
 impl Mask<'_> {
+    /// Σ of `term(i, j)` over the mask's entries, in the mask's natural order (dense:
+    /// column-major; CSR: row by row), so each penalized entry is visited exactly once.
+    fn sum_over(&self, n: usize, mut term: impl FnMut(usize, usize) -> f64) -> f64 {
+        let mut sum = 0.0;
+        match self {
+            Mask::Dense(m) => {
+                for j in 0..n {
+                    for i in 0..n {
+                        if m[(i, j)] {
+                            sum += term(i, j);
+                        }
+                    }
+                }
+            }
+            Mask::Csr(p) => p.for_each(|i, j| sum += term(i, j)),
+        }
+        sum
+    }
+
     fn check(&self, n: usize) -> Result<(), KernelError> {
         let (r, c) = match self {
             Mask::Dense(m) => (m.nrows(), m.ncols()),
@@ -542,16 +561,7 @@ pub fn l1<T: RegScalar>(
                 }
             }
         }
-        Some(Mask::Dense(m)) => {
-            for j in 0..n {
-                for i in 0..n {
-                    if m[(i, j)] {
-                        sum += one(i, j, &mut grad);
-                    }
-                }
-            }
-        }
-        Some(Mask::Csr(p)) => p.for_each(|i, j| sum += one(i, j, &mut grad)),
+        Some(m) => sum += m.sum_over(n, |i, j| one(i, j, &mut grad)),
     }
     Ok(cv(lam * sum))
 }
@@ -581,16 +591,7 @@ pub fn l1_distance<T: RegScalar>(
                 }
             }
         }
-        Some(Mask::Dense(m)) => {
-            for j in 0..n {
-                for i in 0..n {
-                    if m[(i, j)] {
-                        sum += one(i, j, &mut grad);
-                    }
-                }
-            }
-        }
-        Some(Mask::Csr(p)) => p.for_each(|i, j| sum += one(i, j, &mut grad)),
+        Some(m) => sum += m.sum_over(n, |i, j| one(i, j, &mut grad)),
     }
     Ok(cv(lam * sum))
 }
@@ -656,16 +657,7 @@ pub fn l1_distance_comm<T: RegScalar>(
                 }
             }
         }
-        Some(Mask::Dense(m)) => {
-            for j in 0..n {
-                for i in 0..n {
-                    if m[(i, j)] {
-                        sum += one(i, j, &mut grad);
-                    }
-                }
-            }
-        }
-        Some(Mask::Csr(p)) => p.for_each(|i, j| sum += one(i, j, &mut grad)),
+        Some(m) => sum += m.sum_over(n, |i, j| one(i, j, &mut grad)),
     }
     // Path through C: ∂/∂W = sign(W) ⊙ ∂/∂A at A = |W|.
     ws.pullback(|k, l, v| {
