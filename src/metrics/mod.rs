@@ -32,8 +32,8 @@ pub use graph::{
 pub use modularity::{cnm_communities, modularity, modularity_cnm};
 pub use small_world::{
     characteristic_path_length, clustering_coefficients, erdos_renyi_gnm_into, global_efficiency,
-    mean_clustering, null_rng, path_stats, path_stats_with, small_world, small_worldness,
-    PathStats, SmallWorld, Workspace,
+    mean_clustering, mean_clustering_with, null_rng, path_stats, path_stats_with, small_world,
+    small_worldness, PathStats, SmallWorld, Workspace,
 };
 
 /// Number of null graphs of the paper's small-worldness.

@@ -19,7 +19,7 @@
 //! Every null graph k is drawn from its own generator `Xoshiro256PlusPlus::seed_from_u64` of a
 //! SplitMix64 mix of `(seed, k)`, and the per-null results are reduced in index order, so σ is
 //! the same for a seed whatever the number of rayon threads.
-use rand::{RngExt, SeedableRng};
+use rand::{Rng, RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
@@ -73,6 +73,10 @@ pub struct Workspace {
     visited: Vec<u64>,
     frontier: Vec<u64>,
     next: Vec<u64>,
+    /// per node: Σ over neighbours v of |N(u) ∩ N(v)| (twice the triangles at u)
+    tri: Vec<u64>,
+    /// per node: degree
+    deg: Vec<u64>,
 }
 
 impl Workspace {
@@ -84,28 +88,38 @@ impl Workspace {
             visited: vec![0; words],
             frontier: vec![0; words],
             next: vec![0; words],
+            tri: vec![0; n],
+            deg: vec![0; n],
         }
+    }
+}
+
+/// Whether the CPU has POPCNT. The crate is built for baseline x86-64, where `count_ones` is a
+/// dozen instructions; the bitset loops below are mostly popcounts, so they are compiled a
+/// second time with POPCNT enabled and picked at run time (`is_x86_feature_detected!` caches).
+#[inline]
+fn has_popcnt() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("popcnt")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
 /// Per-node binary clustering coefficients (bctpy `clustering_coef_bu`).
 pub fn clustering_coefficients(g: &Graph) -> Vec<f64> {
-    (0..g.n()).map(|u| node_clustering(g, u)).collect()
+    let mut ws = Workspace::new(g.n());
+    triangle_sums(g, &mut ws);
+    (0..g.n())
+        .map(|u| node_clustering(ws.deg[u], ws.tri[u]))
+        .collect()
 }
 
 #[inline]
-fn node_clustering(g: &Graph, u: usize) -> f64 {
-    let ru = g.row(u);
-    let mut k = 0u64;
-    let mut s = 0u64;
-    for v in g.neighbors(u) {
-        k += 1;
-        s += ru
-            .iter()
-            .zip(g.row(v))
-            .map(|(a, b)| (a & b).count_ones() as u64)
-            .sum::<u64>();
-    }
+fn node_clustering(k: u64, s: u64) -> f64 {
     if k < 2 {
         0.0
     } else {
@@ -113,18 +127,81 @@ fn node_clustering(g: &Graph, u: usize) -> f64 {
     }
 }
 
-/// Mean binary clustering coefficient C (NaN for an empty graph).
-pub fn mean_clustering(g: &Graph) -> f64 {
+/// `ws.tri[u] = Σ_{v ∈ N(u)} |N(u) ∩ N(v)|`, visiting each edge once (u < v) and crediting
+/// both ends: half the popcounts of the per-node formula.
+fn triangle_sums(g: &Graph, ws: &mut Workspace) {
+    #[cfg(target_arch = "x86_64")]
+    if has_popcnt() {
+        // SAFETY: the CPU supports POPCNT (checked just above).
+        unsafe { triangle_sums_popcnt(g, ws) };
+        return;
+    }
+    triangle_sums_impl(g, ws)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn triangle_sums_popcnt(g: &Graph, ws: &mut Workspace) {
+    triangle_sums_impl(g, ws)
+}
+
+#[inline(always)]
+fn triangle_sums_impl(g: &Graph, ws: &mut Workspace) {
+    let n = g.n();
+    ws.tri[..n].fill(0);
+    for u in 0..n {
+        let ru = g.row(u);
+        ws.deg[u] = ru.iter().map(|w| w.count_ones() as u64).sum();
+        // only neighbours v > u: mask the words below u's position
+        for v in BitIter::new(ru).skip_while(|&v| v <= u) {
+            let t: u64 = ru
+                .iter()
+                .zip(g.row(v))
+                .map(|(a, b)| (a & b).count_ones() as u64)
+                .sum();
+            ws.tri[u] += t;
+            ws.tri[v] += t;
+        }
+    }
+}
+
+/// Mean clustering using the workspace's buffers (no allocation).
+pub fn mean_clustering_with(g: &Graph, ws: &mut Workspace) -> f64 {
     if g.n() == 0 {
         return f64::NAN;
     }
-    (0..g.n()).map(|u| node_clustering(g, u)).sum::<f64>() / g.n() as f64
+    triangle_sums(g, ws);
+    (0..g.n())
+        .map(|u| node_clustering(ws.deg[u], ws.tri[u]))
+        .sum::<f64>()
+        / g.n() as f64
+}
+
+/// Mean binary clustering coefficient C (NaN for an empty graph).
+pub fn mean_clustering(g: &Graph) -> f64 {
+    mean_clustering_with(g, &mut Workspace::new(g.n()))
 }
 
 /// All-pairs shortest-path statistics by one bitset breadth-first search per source: each
 /// level ORs the rows of the frontier and masks the visited set, so a search costs at most
 /// O(n · words) word operations, and allocates nothing.
 pub fn path_stats_with(g: &Graph, ws: &mut Workspace) -> PathStats {
+    #[cfg(target_arch = "x86_64")]
+    if has_popcnt() {
+        // SAFETY: the CPU supports POPCNT (checked just above).
+        return unsafe { path_stats_popcnt(g, ws) };
+    }
+    path_stats_impl(g, ws)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn path_stats_popcnt(g: &Graph, ws: &mut Workspace) -> PathStats {
+    path_stats_impl(g, ws)
+}
+
+#[inline(always)]
+fn path_stats_impl(g: &Graph, ws: &mut Workspace) -> PathStats {
     let n = g.n();
     let words = g.words();
     debug_assert_eq!(ws.words, words);
@@ -214,8 +291,7 @@ pub fn erdos_renyi_gnm_into(g: &mut Graph, m: usize, rng: &mut Xoshiro256PlusPlu
     if m * 2 <= total {
         let mut placed = 0;
         while placed < m {
-            let u = rng.random_range(0..n);
-            let v = rng.random_range(0..n);
+            let (u, v) = random_pair(n, rng);
             if u != v && !g.has_edge(u, v) {
                 g.add_edge(u, v);
                 placed += 1;
@@ -229,14 +305,44 @@ pub fn erdos_renyi_gnm_into(g: &mut Graph, m: usize, rng: &mut Xoshiro256PlusPlu
         }
         let mut removed = 0;
         while removed < total - m {
-            let u = rng.random_range(0..n);
-            let v = rng.random_range(0..n);
+            let (u, v) = random_pair(n, rng);
             if u != v && g.has_edge(u, v) {
                 g.remove_edge(u, v);
                 removed += 1;
             }
         }
     }
+}
+
+/// Two independent uniform integers below `n` from one u64: each 32-bit half goes through
+/// Lemire's multiply-shift with its rejection step, so both are exactly uniform. Falls back to
+/// `random_range` for n ≥ 2³² (never a brain network).
+#[inline]
+fn random_pair(n: usize, rng: &mut Xoshiro256PlusPlus) -> (usize, usize) {
+    if n > u32::MAX as usize {
+        return (rng.random_range(0..n), rng.random_range(0..n));
+    }
+    let n32 = n as u32;
+    loop {
+        let x = rng.next_u64();
+        if let (Some(u), Some(v)) = (lemire32(x as u32, n32), lemire32((x >> 32) as u32, n32)) {
+            return (u as usize, v as usize);
+        }
+    }
+}
+
+/// `⌊x·n / 2³²⌋` if x is not in the biased low slice, else None (probability < n / 2³²).
+#[inline]
+fn lemire32(x: u32, n: u32) -> Option<u32> {
+    let prod = x as u64 * n as u64;
+    let low = prod as u32;
+    if low < n {
+        let threshold = n.wrapping_neg() % n;
+        if low < threshold {
+            return None;
+        }
+    }
+    Some((prod >> 32) as u32)
 }
 
 /// The generator of null graph `k` for `seed`.
@@ -290,7 +396,7 @@ pub fn small_world(g: &Graph, nulls: usize, seed: u64) -> SmallWorld {
                 let mut rng = null_rng(seed, k);
                 erdos_renyi_gnm_into(&mut h, m, &mut rng);
                 *slot = (
-                    mean_clustering(&h),
+                    mean_clustering_with(&h, &mut ws),
                     path_stats_with(&h, &mut ws).characteristic_path_length(),
                 );
             }
