@@ -516,6 +516,29 @@ impl<T: EmdScalar> Wasserstein1d<T> {
         Ok(())
     }
 
+    /// Argsort of both samples into the workspace (`su`/`order_u`, `sv`/`order_v`).
+    fn sort_both_indexed(&mut self, u: &[T], v: &[T]) -> Result<(), KernelError> {
+        Self::sort_indexed(
+            u,
+            "u",
+            &mut self.items_u,
+            &mut self.items_tmp,
+            &mut self.hist,
+            &mut self.su,
+            &mut self.order_u,
+        )?;
+        Self::sort_indexed(
+            v,
+            "v",
+            &mut self.items_v,
+            &mut self.items_tmp,
+            &mut self.hist,
+            &mut self.sv,
+            &mut self.order_v,
+        )?;
+        Ok(())
+    }
+
     /// Argsort of `x`: sorted values (f64, +∞ sentinel) into `s`, original indices into `order`.
     #[allow(clippy::too_many_arguments)]
     fn sort_indexed(
@@ -590,24 +613,7 @@ impl<T: EmdScalar> Wasserstein1d<T> {
     ) -> Result<T, KernelError> {
         check_same_len("grad_u", u.len(), grad_u.len())?;
         check_same_len("grad_v", v.len(), grad_v.len())?;
-        Self::sort_indexed(
-            u,
-            "u",
-            &mut self.items_u,
-            &mut self.items_tmp,
-            &mut self.hist,
-            &mut self.su,
-            &mut self.order_u,
-        )?;
-        Self::sort_indexed(
-            v,
-            "v",
-            &mut self.items_v,
-            &mut self.items_tmp,
-            &mut self.hist,
-            &mut self.sv,
-            &mut self.order_v,
-        )?;
+        self.sort_both_indexed(u, v)?;
         let (m, n) = (u.len(), v.len());
         if m == n {
             // Equal sizes: the monotone coupling pairs ranks, γ = 1/n on the diagonal.
@@ -721,24 +727,7 @@ impl<T: EmdScalar> Wasserstein1d<T> {
     ) -> Result<(), KernelError> {
         check_same_len("u_weights", u.len(), u_w.len())?;
         check_same_len("v_weights", v.len(), v_w.len())?;
-        Self::sort_indexed(
-            u,
-            "u",
-            &mut self.items_u,
-            &mut self.items_tmp,
-            &mut self.hist,
-            &mut self.su,
-            &mut self.order_u,
-        )?;
-        Self::sort_indexed(
-            v,
-            "v",
-            &mut self.items_v,
-            &mut self.items_tmp,
-            &mut self.hist,
-            &mut self.sv,
-            &mut self.order_v,
-        )?;
+        self.sort_both_indexed(u, v)?;
         fill_cum_weights(u_w, &self.items_u, "u_weights", &mut self.cum_u)?;
         fill_cum_weights(v_w, &self.items_v, "v_weights", &mut self.cum_v)?;
         Ok(())
