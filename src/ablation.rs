@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use cortical_kernels::fpenv::set_flush_denormals;
 use faer::{Mat, MatRef, Par};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -411,6 +412,9 @@ pub fn run(
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(exec.threads)
+        // Kernels run with subnormals flushed (TensorFlow's mode), also when faer splits a
+        // product across this pool's workers.
+        .start_handler(|_| set_flush_denormals(true))
         .build()
         .map_err(|e| Error::Invalid {
             what: "threads".into(),

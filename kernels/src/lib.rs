@@ -12,6 +12,7 @@
 //! | [`rnn`] | batched RNN forward and BPTT backward (f32), softmax cross-entropy readout |
 //! | [`simd`] | pulp-dispatched element-wise loops |
 //! | [`gemm`] | thin strided GEMM entry points |
+//! | [`fpenv`] | flush-to-zero for subnormals, scoped to a thread |
 //!
 //! The crate root re-exports [`faer`], whose `MatRef`/`MatMut`/`Mat` are the matrix types of
 //! the public API.
@@ -20,6 +21,7 @@ pub use faer;
 pub mod emd;
 pub mod error;
 pub mod expm;
+pub mod fpenv;
 pub mod gemm;
 pub mod reg;
 pub mod rnn;

@@ -13,6 +13,7 @@ pub mod step;
 
 use std::time::Instant;
 
+use cortical_kernels::fpenv::FlushDenormals;
 use faer::Par;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -335,6 +336,9 @@ pub fn fit(
         step_s: Vec::with_capacity(cfg.epochs * cfg.batches_per_epoch),
         ..Timing::default()
     };
+    // Subnormals flushed, as TensorFlow runs its kernels: a decaying ReLU state otherwise
+    // makes every step several times slower (see `cortical_kernels::fpenv`).
+    let _flush = FlushDenormals::new();
     let started = Instant::now();
     let mut failure = None;
     'epochs: for epoch in 1..=cfg.epochs {
