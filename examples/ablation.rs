@@ -4,6 +4,7 @@
 //! cargo run --release --example ablation                      # quick preset, synthetic field
 //! cargo run --release --example ablation -- --preset paper --data ../shared/data/microns
 //! cargo run --release --example ablation -- inspect --data ../shared/data/microns --field 5_3_8
+//! cargo run --release --example ablation -- report results/ablation-quick
 //! ```
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -98,6 +99,15 @@ struct DataArgs {
 enum Command {
     /// Print a summary of a field as JSON.
     Inspect,
+    /// Figures (SVG), summary.md and the seed-compatible *_raw.csv export of a finished (or
+    /// partial) ablation directory.
+    Report {
+        /// The ablation's output directory (holds results.csv and config.json).
+        dir: PathBuf,
+        /// Where to write (default: DIR itself).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn parse_task(s: &str) -> Result<TaskKind, String> {
@@ -132,7 +142,28 @@ fn inspect(args: &DataArgs, preset: Preset) -> Result<(), Error> {
     Ok(())
 }
 
+fn report(dir: &std::path::Path, out: Option<&std::path::Path>) -> Result<(), Error> {
+    let r = cortical_priors::report::report(dir, out)?;
+    println!("summary: {}", r.summary.display());
+    println!("figures:");
+    for f in &r.figures {
+        println!("  {}", f.display());
+    }
+    println!(
+        "seed-compatible export: {} tables under {}",
+        r.exports.len(),
+        out.unwrap_or(dir).join("export").display()
+    );
+    for l in &r.excluded {
+        println!("not in the figures: {l}");
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), Error> {
+    if let Some(Command::Report { dir, out }) = &cli.command {
+        return report(dir, out.as_deref());
+    }
     if let Some(Command::Inspect) = cli.command {
         return inspect(&cli.data, cli.preset);
     }

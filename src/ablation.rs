@@ -440,44 +440,12 @@ pub fn run(
 }
 
 /// Write `summary.md` from `results.csv` (deterministic: no timestamps, sorted), and return the
-/// test-accuracy table.
+/// test-accuracy table. The document itself is [`summary::document`], shared with
+/// `ablation report`.
 pub fn write_summary(exp: &Experiment, field_id: &str, out: &Path) -> Result<String> {
     let rows = crate::report::csv::read(&out.join("results.csv"))?;
-    let variants: Vec<String> = exp.variants.iter().map(|v| v.to_string()).collect();
-    let tasks: Vec<String> = exp.tasks.iter().map(|t| t.name().to_string()).collect();
-    let acc = summary::table(&rows, "test_accuracy", &variants, &tasks);
-    let mut s = format!(
-        "# Ablation summary\n\nPreset `{}` ({}), field `{field_id}`, {} simulation(s), {} epoch(s), \
-         arms {}.\n\n",
-        serde_json::to_value(exp.preset).expect("serializes").as_str().unwrap_or("?"),
-        match exp.preset {
-            crate::config::Preset::Quick =>
-                "a quick, scaled-down grid: NOT the paper's numbers",
-            crate::config::Preset::Paper => "the paper's grid",
-        },
-        exp.simulations,
-        exp.train.epochs,
-        exp.arms.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
-    );
-    s.push_str("## Test accuracy (mean ± 95% t-CI over simulations)\n\n");
-    s.push_str(&acc);
-    for (title, metric) in [
-        ("Validation accuracy", "val_accuracy"),
-        ("Weight entropy (bits)", "entropy"),
-        ("Modularity Q", "modularity"),
-        ("Assortativity", "assortativity"),
-        ("Small-worldness σ", "small_worldness"),
-    ] {
-        s.push_str(&format!("\n## {title}\n\n"));
-        s.push_str(&summary::table(&rows, metric, &variants, &tasks));
-    }
-    let fails = summary::failures(&rows);
-    if !fails.is_empty() {
-        s.push_str("\n## Failed runs\n\n");
-        s.push_str(&fails.join("\n"));
-        s.push('\n');
-    }
+    let (doc, acc) = summary::document(exp, field_id, &rows);
     let path = out.join("summary.md");
-    std::fs::write(&path, s).map_err(io_err(&path))?;
+    std::fs::write(&path, doc).map_err(io_err(&path))?;
     Ok(acc)
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::csv::{by_run, Row, STATUS};
+use crate::config::{Experiment, Preset};
 
 /// Mean, half-width of the t 95% interval (NaN below two values) and count.
 pub fn mean_ci95(xs: &[f64]) -> (f64, f64, usize) {
@@ -56,8 +57,8 @@ pub fn collect(rows: &[Row], metric: &str) -> BTreeMap<(String, String), Vec<f64
     out
 }
 
-/// A Markdown table of `metric` (mean ± CI, n) with variants as rows in `variants` order and
-/// tasks as columns in `tasks` order.
+/// A Markdown table of `metric` with variants as rows in `variants` order and tasks as columns
+/// in `tasks` order; each column's cells come from [`column_cells`].
 pub fn table(rows: &[Row], metric: &str, variants: &[String], tasks: &[String]) -> String {
     let vals = collect(rows, metric);
     let mut s = format!("| variant | {} |\n|---|", tasks.join(" | "));
@@ -65,24 +66,124 @@ pub fn table(rows: &[Row], metric: &str, variants: &[String], tasks: &[String]) 
         s.push_str("---|");
     }
     s.push('\n');
-    for v in variants {
+    let columns: Vec<Vec<String>> = tasks
+        .iter()
+        .map(|t| {
+            let column: Vec<(&str, &[f64])> = variants
+                .iter()
+                .map(|v| {
+                    let xs = vals.get(&(v.clone(), t.clone()));
+                    (v.as_str(), xs.map_or(&[][..], |x| x.as_slice()))
+                })
+                .collect();
+            column_cells(metric, &column)
+        })
+        .collect();
+    for (i, v) in variants.iter().enumerate() {
         s.push_str(&format!("| {v} |"));
-        for t in tasks {
-            match vals.get(&(v.clone(), t.clone())) {
-                Some(xs) if !xs.is_empty() => {
-                    let (m, ci, n) = mean_ci95(xs);
-                    if ci.is_nan() {
-                        s.push_str(&format!(" {m:.3} (n={n}) |"));
-                    } else {
-                        s.push_str(&format!(" {m:.3} ± {ci:.3} (n={n}) |"));
-                    }
-                }
-                _ => s.push_str(" – |"),
-            }
+        for c in &columns {
+            s.push_str(&format!(" {} |", c[i]));
         }
         s.push('\n');
     }
     s
+}
+
+/// What a cell of [`table`] shows, said once under each table heading.
+pub const CELL_LEGEND: &str = "mean ± 95% t-CI over simulations (n = simulations)";
+
+// ---------------------------------------------------------------------------------------------
+// STATISTICS HOOK — the single place where per-cell statistics enter summary.md.
+//
+// `column_cells` receives one task's column of one metric: every variant (in table order) with
+// its values over simulations (failed runs already left out). Whatever it returns is printed
+// cell by cell, so the statistics of `src/stats/` (percentile-bootstrap CI, Kruskal–Wallis
+// across the column, Mann–Whitney U + Holm between variants → compact letter display) plug in
+// here and nowhere else; update `CELL_LEGEND` with it. Until then: mean ± Student-t CI.
+// ---------------------------------------------------------------------------------------------
+/// The cells of one column (one task, one metric), one per `(variant, values)` in order.
+pub fn column_cells(_metric: &str, column: &[(&str, &[f64])]) -> Vec<String> {
+    column
+        .iter()
+        .map(|(_, xs)| {
+            if xs.is_empty() {
+                return "–".to_string();
+            }
+            let (m, ci, n) = mean_ci95(xs);
+            if ci.is_nan() {
+                format!("{m:.3} (n={n})")
+            } else {
+                format!("{m:.3} ± {ci:.3} (n={n})")
+            }
+        })
+        .collect()
+}
+
+/// The tables of `summary.md`: (title, metric), in order.
+pub const SUMMARY_METRICS: [(&str, &str); 6] = [
+    ("Test accuracy", "test_accuracy"),
+    ("Validation accuracy", "val_accuracy"),
+    ("Weight entropy (bits)", "entropy"),
+    ("Modularity Q", "modularity"),
+    ("Assortativity", "assortativity"),
+    ("Small-worldness σ", "small_worldness"),
+];
+
+/// `summary.md` of an experiment from the rows of its `results.csv` (deterministic: no
+/// timestamps, fixed order), and the test-accuracy table of its first arm (what the command
+/// line prints). With several arms, each arm gets its own tables: pooling arms would mix
+/// different experiments in one cell.
+pub fn document(exp: &Experiment, field_id: &str, rows: &[Row]) -> (String, String) {
+    let variants = super::variant_order(
+        &exp.variants
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>(),
+    );
+    let mut tasks_k = exp.tasks.clone();
+    tasks_k.sort_by_key(|k| k.notebook_name());
+    let tasks: Vec<String> = tasks_k.iter().map(|t| t.name().to_string()).collect();
+    let arms: Vec<String> = exp.arms.iter().map(|a| a.to_string()).collect();
+    let mut s = format!(
+        "# Ablation summary\n\nPreset `{}` ({}), field `{field_id}`, {} simulation(s), {} epoch(s), \
+         arms {}.\n",
+        serde_json::to_value(exp.preset)
+            .expect("serializes")
+            .as_str()
+            .unwrap_or("?"),
+        match exp.preset {
+            Preset::Quick => "a quick, scaled-down grid: NOT the paper's numbers",
+            Preset::Paper => "the paper's grid",
+        },
+        exp.simulations,
+        exp.train.epochs,
+        arms.join(", "),
+    );
+    let mut first_acc = None;
+    for arm in &arms {
+        let arm_rows: Vec<Row> = rows.iter().filter(|r| &r.key.arm == arm).cloned().collect();
+        let level = if arms.len() > 1 {
+            s.push_str(&format!("\n## Arm {arm}\n"));
+            "###"
+        } else {
+            "##"
+        };
+        for (title, metric) in SUMMARY_METRICS {
+            let t = table(&arm_rows, metric, &variants, &tasks);
+            s.push_str(&format!("\n{level} {title}\n\nCells: {CELL_LEGEND}.\n\n"));
+            s.push_str(&t);
+            if metric == "test_accuracy" && first_acc.is_none() {
+                first_acc = Some(t);
+            }
+        }
+    }
+    let fails = failures(rows);
+    if !fails.is_empty() {
+        s.push_str("\n## Failed runs\n\n");
+        s.push_str(&fails.join("\n"));
+        s.push('\n');
+    }
+    (s, first_acc.unwrap_or_default())
 }
 
 /// Runs that stopped on a non-finite loss, as Markdown bullet lines.
