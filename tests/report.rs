@@ -14,9 +14,9 @@ use cortical_priors::tasks::TaskKind;
 use cortical_priors::Error;
 
 const VARIANTS: [&str; 2] = ["W*D*C", "WD*"];
-const SIMS: usize = 2;
+const SIMS: usize = 3;
 
-/// 2 variants × 2 tasks × 2 simulations, 1 epoch, on the synthetic field. The variants are
+/// 2 variants × 2 tasks × 3 simulations (the fewest that get a CI band), 1 epoch, on the synthetic field. The variants are
 /// listed against the paper's order so that the export's column order is tested.
 fn tiny() -> Experiment {
     let mut exp = Experiment::preset(Preset::Quick, None);
@@ -49,7 +49,7 @@ fn ablation_dir() -> PathBuf {
             parallel: Parallel::Runs,
         };
         let done = ablation::run(&tiny(), &exec, &|_: &Event| {}).unwrap();
-        assert_eq!((done.ran, done.failed), (8, 0));
+        assert_eq!((done.ran, done.failed), (12, 0));
         out
     })
     .clone()
@@ -89,7 +89,7 @@ fn expected_figures(dir: &Path) -> Vec<PathBuf> {
         f.join("learning-curves_free-corr-sttc.svg"),
     ];
     for t in TOPOLOGY {
-        v.push(f.join(format!("{}-vs-accuracy_free-corr-sttc.svg", t.1)));
+        v.push(f.join(format!("{}-vs-accuracy_free-corr-sttc.svg", t.stem)));
     }
     v
 }
@@ -109,8 +109,8 @@ fn metric_of(figure: &Path) -> &'static str {
     let name = figure.file_name().unwrap().to_string_lossy();
     TOPOLOGY
         .iter()
-        .find(|t| name.starts_with(&format!("{}-vs", t.1)))
-        .map_or("test_accuracy", |t| t.0)
+        .find(|t| name.starts_with(&format!("{}-vs", t.stem)))
+        .map_or("test_accuracy", |t| t.metric)
 }
 
 fn run_report(dir: &Path) -> ReportOutcome {
@@ -147,7 +147,7 @@ fn figures_export_and_summary_of_a_tiny_ablation() {
         }
         let circles = tags.get("circle").copied().unwrap_or(0);
         if f.to_string_lossy().contains("learning-curves") {
-            // No circles; per (task, train/val, variant): one line and, with 2 simulations,
+            // No circles; per (task, train/val, variant): one line and, with 3 simulations,
             // one CI band.
             assert_eq!(circles, 0);
             assert_eq!(
@@ -249,7 +249,7 @@ fn figures_export_and_summary_of_a_tiny_ablation() {
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert!(summary.contains("| W*D*C |") && summary.contains("| WD* |"));
     assert!(summary.find("| W*D*C |") < summary.find("| WD* |"));
-    assert!(summary.contains("(n=2)"));
+    assert!(summary.contains("(n=3)"));
 
     // --out elsewhere leaves the ablation directory alone.
     let other = fresh("report-ok-elsewhere");
@@ -300,7 +300,7 @@ fn a_failed_run_is_left_out_and_named() {
         );
         let circles = tags.get("circle").copied().unwrap_or(0);
         if f.to_string_lossy().contains("learning-curves") {
-            // WD* on Task3 has one simulation left: a line but no band.
+            // WD* on Task3 has two simulations left: lines but no bands (MIN_BAND_N = 3).
             assert_eq!(
                 tags.get("polygon").copied().unwrap_or(0),
                 2 * 2 * VARIANTS.len() - 2
@@ -322,7 +322,7 @@ fn a_failed_run_is_left_out_and_named() {
     let row1 = acc.lines().nth(2).unwrap();
     assert!(row1.starts_with("1,") && row1.ends_with(','), "{row1}");
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
-    assert!(summary.contains("## Failed runs") && summary.contains("(n=1)"));
+    assert!(summary.contains("## Failed runs") && summary.contains("(n=2)"));
 }
 
 #[test]
@@ -340,4 +340,31 @@ fn a_directory_without_results_is_a_typed_error() {
     let err = report::report(&dir, None).unwrap_err().to_string();
     assert!(err.contains("config.json"), "{err}");
     assert!(!dir.join("figures").exists());
+}
+
+#[test]
+fn export_is_byte_for_byte_what_pandas_writes() {
+    // tests/data/report_export/results.csv: a tiny ablation's output (with σ = +∞ and NaN
+    // cells) in which one run was turned into a failed one; expected/ holds pandas' own
+    // `to_csv` of the seed's tables (make_expected.py beside it).
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/report_export");
+    let dir = fresh("report-pandas");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(data.join("results.csv"), dir.join("results.csv")).unwrap();
+    let exec = Execution {
+        threads: 1,
+        out_dir: dir.clone(),
+        parallel: Parallel::Runs,
+    };
+    let config = ablation::config_document(&tiny(), &exec);
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let out = report::report(&dir, None).unwrap();
+    assert_eq!(out.exports.len(), 16);
+    for path in &out.exports {
+        let rel = path.strip_prefix(dir.join("export")).unwrap();
+        let want = std::fs::read_to_string(data.join("expected").join(rel))
+            .unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
+        let got = std::fs::read_to_string(path).unwrap();
+        assert_eq!(got, want, "{}", rel.display());
+    }
 }

@@ -36,33 +36,51 @@ pub struct Written {
     pub excluded: Vec<String>,
 }
 
-/// The topology metrics plotted against accuracy: (metric in `results.csv`, file stem, axis
-/// label with unit, short name).
-pub const TOPOLOGY: [(&str, &str, &str, &str); 4] = [
-    (
-        "modularity",
-        "modularity",
-        "modularity Q of the top-10% |W| graph (CNM; unitless)",
-        "modularity Q",
-    ),
-    (
-        "small_worldness",
-        "small-worldness",
-        "small-worldness σ = (C/C_null)/(L/L_null) (unitless; >1: small world)",
-        "small-worldness σ",
-    ),
-    (
-        "assortativity",
-        "assortativity",
-        "degree assortativity r of the top-10% |W| graph (unitless, −1…1)",
-        "degree assortativity r",
-    ),
-    (
-        "entropy",
-        "entropy",
-        "entropy of the weight distribution of W (bits)",
-        "weight entropy",
-    ),
+/// One topology metric plotted against accuracy.
+#[derive(Debug, Clone, Copy)]
+pub struct TopologyMetric {
+    /// Its name in `results.csv`.
+    pub metric: &'static str,
+    /// File stem: `<stem>-vs-accuracy_<arm>.svg`.
+    pub stem: &'static str,
+    /// Axis label, with unit.
+    pub axis: &'static str,
+    pub short: &'static str,
+    /// When the metric is not finite (said in the footer when runs are left out for it).
+    pub non_finite: &'static str,
+}
+
+/// The topology metrics plotted against accuracy.
+pub const TOPOLOGY: [TopologyMetric; 4] = [
+    TopologyMetric {
+        metric: "modularity",
+        stem: "modularity",
+        axis: "modularity Q of the top-10% |W| graph (CNM; unitless)",
+        short: "modularity Q",
+        non_finite: "Q is undefined for a graph without edges",
+    },
+    TopologyMetric {
+        metric: "small_worldness",
+        stem: "small-worldness",
+        axis: "small-worldness σ = (C/C_null)/(L/L_null) (unitless; >1: small world)",
+        short: "small-worldness σ",
+        non_finite: "σ = +∞ when a density-matched null graph is disconnected (L_null = ∞), NaN \
+                     when W's graph is too; σ = 0 marks a disconnected graph of W",
+    },
+    TopologyMetric {
+        metric: "assortativity",
+        stem: "assortativity",
+        axis: "degree assortativity r of the top-10% |W| graph (unitless, −1…1)",
+        short: "degree assortativity r",
+        non_finite: "r is undefined when every edge joins nodes of equal degree",
+    },
+    TopologyMetric {
+        metric: "entropy",
+        stem: "entropy",
+        axis: "entropy of the weight distribution of W (bits)",
+        short: "weight entropy",
+        non_finite: "the entropy is undefined for a constant W",
+    },
 ];
 
 /// Eleven colours that stay apart on screen and in print (Tableau 10 plus black), assigned by
@@ -98,6 +116,8 @@ pub fn colour(variant: &str, index: usize) -> RGBColor {
 }
 
 const FONT: &str = "sans-serif";
+/// Accuracy axes: 0…1 with a little room so that points at 0 and 1 are not cut by the frame.
+const ACC_RANGE: std::ops::Range<f64> = -0.03..1.04;
 const LEGEND_W: u32 = 190;
 const HEADER_H: u32 = 124;
 const FOOT_LINE_H: u32 = 18;
@@ -350,10 +370,11 @@ fn accuracy_figure(ctx: &Ctx<'_>, path: &Path) -> Result<Vec<String>> {
             let mut chart = ChartBuilder::on(panel)
                 .caption(
                     format!(
-                        "{} ({}) — {}",
+                        "{} ({}) — {}; chance = 1/{} (dashed)",
                         task_title(*task),
                         task.notebook_name(),
-                        n_desc(&counts)
+                        n_desc(&counts),
+                        task.shape().classes
                     ),
                     (FONT, 18),
                 )
@@ -361,7 +382,7 @@ fn accuracy_figure(ctx: &Ctx<'_>, path: &Path) -> Result<Vec<String>> {
                 .margin_right(24)
                 .x_label_area_size(48)
                 .y_label_area_size(72)
-                .build_cartesian_2d(Ticked::categories(nv), 0f64..1.0)?;
+                .build_cartesian_2d(Ticked::categories(nv), ACC_RANGE)?;
             let names = ctx.variants.to_vec();
             let fmt_x = move |x: &f64| {
                 let i = x.round();
@@ -391,13 +412,6 @@ fn accuracy_figure(ctx: &Ctx<'_>, path: &Path) -> Result<Vec<String>> {
                 4,
                 RGBColor(90, 90, 90).stroke_width(1),
             ))?;
-            chart.draw_series(std::iter::once(Text::new(
-                format!("chance {}", chance_text(task.shape().classes)),
-                (nv as f64 - 0.55, chance + 0.015),
-                TextStyle::from((FONT, 13).into_font())
-                    .color(&RGBColor(90, 90, 90))
-                    .pos(Pos::new(HPos::Right, VPos::Bottom)),
-            )))?;
             for (i, (v, pts)) in ctx.variants.iter().zip(&vals).enumerate() {
                 let c = colour(v, i);
                 let x = i as f64;
@@ -458,10 +472,6 @@ fn accuracy_figure(ctx: &Ctx<'_>, path: &Path) -> Result<Vec<String>> {
     Ok(foot)
 }
 
-fn chance_text(classes: usize) -> String {
-    format!("(1/{classes})")
-}
-
 /// A legend column: one colour swatch and name per variant (swatches are rectangles, so the
 /// figure's `<circle>`s stay data points only).
 fn legend(area: &Area<'_>, variants: &[String], note: &str) -> DrawResult {
@@ -499,6 +509,10 @@ fn curve(ctx: &Ctx<'_>, variant: &str, task: TaskKind, kind: &str) -> Vec<(f64, 
         .collect()
 }
 
+/// Fewest simulations for a CI band: with two, Student's t(1) makes the 95% interval ±12.7
+/// standard errors, a band that covers the panel and says nothing.
+pub const MIN_BAND_N: usize = 3;
+
 fn learning_curves_figure(ctx: &Ctx<'_>, path: &Path) -> Result<()> {
     let row_h = 300u32;
     let foot = cap_lines(ctx.failed.clone());
@@ -511,7 +525,7 @@ fn learning_curves_figure(ctx: &Ctx<'_>, path: &Path) -> Result<()> {
         ctx.header(
             root,
             "Learning curves",
-            "Line: mean over simulations; band: its 95% t-CI (none for n = 1); variants nudged \
+            "Line: mean over simulations; band: its 95% t-CI (drawn for n ≥ 3); variants nudged \
              sideways (< 0.2 epoch) so that equal curves stay visible.",
         )?;
         let body = root.margin(HEADER_H, 0, 0, 0);
@@ -542,7 +556,7 @@ fn learning_curves_figure(ctx: &Ctx<'_>, path: &Path) -> Result<()> {
                     .margin_right(16)
                     .x_label_area_size(44)
                     .y_label_area_size(64)
-                    .build_cartesian_2d(x_axis, 0f64..1.0)?;
+                    .build_cartesian_2d(x_axis, ACC_RANGE)?;
                 chart
                     .configure_mesh()
                     .x_label_formatter(&|x| format!("{}", x.round() as i64))
@@ -572,13 +586,13 @@ fn learning_curves_figure(ctx: &Ctx<'_>, path: &Path) -> Result<()> {
                     if pts.is_empty() {
                         continue;
                     }
-                    if pts.iter().all(|p| p.3 >= 2 && p.2.is_finite()) {
+                    if pts.iter().all(|p| p.3 >= MIN_BAND_N && p.2.is_finite()) {
                         let mut poly: Vec<(f64, f64)> =
                             pts.iter().map(|p| (p.0, (p.1 + p.2).min(1.0))).collect();
                         poly.extend(pts.iter().rev().map(|p| (p.0, (p.1 - p.2).max(0.0))));
                         chart.draw_series(std::iter::once(Polygon::new(
                             poly,
-                            col.mix(0.12).filled(),
+                            col.mix(0.10).filled(),
                         )))?;
                     }
                     chart.draw_series(LineSeries::new(
@@ -618,42 +632,57 @@ fn padded_range(xs: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - 0.06 * span, hi + 0.06 * span)
 }
 
-fn topology_figure(
-    ctx: &Ctx<'_>,
-    path: &Path,
-    (metric, _, axis, short): (&str, &str, &str, &str),
-) -> Result<Vec<String>> {
+fn topology_figure(ctx: &Ctx<'_>, path: &Path, t: &TopologyMetric) -> Result<Vec<String>> {
     let panel_w = 440u32;
     let panel_h = 440u32;
     let nt = ctx.tasks.len() as u32;
+    let short = t.short;
     let mut foot = ctx.failed.clone();
-    // Per task and variant: (accuracy, metric) of runs where both are finite.
-    let mut data: Vec<Vec<Vec<(f64, f64)>>> = Vec::new();
-    let mut left_out = 0usize;
-    for t in &ctx.tasks {
-        let mut per_v = Vec::new();
-        for v in ctx.variants {
-            let (acc, _) = ctx.values(v, *t, "test_accuracy");
-            let (met, _) = ctx.values(v, *t, metric);
-            let trained_n = ctx
-                .runs()
-                .filter(|(k, m)| &k.variant == v && k.task == t.name() && trained(m))
-                .count();
-            let met: BTreeMap<usize, f64> = met.into_iter().collect();
-            let pts: Vec<(f64, f64)> = acc
-                .iter()
-                .filter_map(|(s, a)| met.get(s).map(|m| (*m, *a)))
-                .collect();
-            left_out += trained_n - pts.len();
-            per_v.push(pts);
+    // Per task and variant: (metric, accuracy) of the trained runs where both are finite.
+    let mut data: Vec<Vec<Vec<(f64, f64)>>> =
+        vec![vec![Vec::new(); ctx.variants.len()]; ctx.tasks.len()];
+    let (mut bad_acc, mut pos_inf, mut neg_inf, mut nan) = (0, 0, 0, 0);
+    for (k, m) in ctx.runs().filter(|(_, m)| trained(m)) {
+        let (Some(ti), Some(vi)) = (
+            ctx.tasks.iter().position(|t| t.name() == k.task),
+            ctx.variants.iter().position(|v| *v == k.variant),
+        ) else {
+            continue;
+        };
+        let acc = m.get("test_accuracy").copied().unwrap_or(f64::NAN);
+        let x = m.get(t.metric).copied().unwrap_or(f64::NAN);
+        if !acc.is_finite() {
+            bad_acc += 1;
+        } else if x == f64::INFINITY {
+            pos_inf += 1;
+        } else if x == f64::NEG_INFINITY {
+            neg_inf += 1;
+        } else if x.is_nan() {
+            nan += 1;
+        } else {
+            data[ti][vi].push((x, acc));
         }
-        data.push(per_v);
     }
+    let left_out = pos_inf + neg_inf + nan;
     if left_out > 0 {
+        let kinds: Vec<String> = [("+∞", pos_inf), ("−∞", neg_inf), ("NaN", nan)]
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
         foot.push(format!(
-            "{left_out} trained run(s) with a non-finite {short} or test accuracy left out"
+            "{left_out} trained run(s) with a non-finite {short} left out ({}); {}",
+            kinds.join(", "),
+            t.non_finite
         ));
     }
+    if bad_acc > 0 {
+        foot.push(format!(
+            "{bad_acc} trained run(s) with a non-finite test accuracy left out"
+        ));
+    }
+    // One x range for all tasks, so that panels compare at a glance.
+    let (x0, x1) = padded_range(data.iter().flatten().flatten().map(|p| p.0));
     let foot = cap_lines(foot);
     let w = nt * panel_w + LEGEND_W + 20;
     let h = HEADER_H + panel_h + FOOT_LINE_H * foot.len() as u32 + 16;
@@ -672,7 +701,6 @@ fn topology_figure(
         legend(&legend_area, ctx.variants, "")?;
         let panels = grid.split_evenly((1, ctx.tasks.len()));
         for ((task, panel), per_v) in ctx.tasks.iter().zip(&panels).zip(&data) {
-            let (x0, x1) = padded_range(per_v.iter().flatten().map(|p| p.0));
             let n: usize = per_v.iter().map(Vec::len).sum();
             let mut chart = ChartBuilder::on(panel)
                 .caption(
@@ -687,7 +715,7 @@ fn topology_figure(
                 .margin_right(18)
                 .x_label_area_size(48)
                 .y_label_area_size(64)
-                .build_cartesian_2d(x0..x1, 0f64..1.0)?;
+                .build_cartesian_2d(x0..x1, ACC_RANGE)?;
             chart
                 .configure_mesh()
                 .x_labels(6)
@@ -695,7 +723,7 @@ fn topology_figure(
                 .max_light_lines(1)
                 .x_label_formatter(&|x| format_tick(*x))
                 .y_label_formatter(&|y| format!("{y:.1}"))
-                .x_desc(axis)
+                .x_desc(t.axis)
                 .y_desc("test accuracy (fraction correct)")
                 .label_style((FONT, 14))
                 .axis_desc_style((FONT, 13))
@@ -806,8 +834,8 @@ pub fn write_all(res: &Results, dir: &Path) -> Result<Written> {
             let p = dir.join(format!("learning-curves_{slug}.svg"));
             learning_curves_figure(&ctx, &p)?;
             out.files.push(p);
-            for t in TOPOLOGY {
-                let p = dir.join(format!("{}-vs-accuracy_{slug}.svg", t.1));
+            for t in &TOPOLOGY {
+                let p = dir.join(format!("{}-vs-accuracy_{slug}.svg", t.stem));
                 let foot = topology_figure(&ctx, &p, t)?;
                 note_values(&mut out, field, &arm_name, &foot, &ctx.failed);
                 out.files.push(p);
