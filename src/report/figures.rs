@@ -119,6 +119,8 @@ const FONT: &str = "sans-serif";
 /// Accuracy axes: 0…1 with a little room so that points at 0 and 1 are not cut by the frame.
 const ACC_RANGE: std::ops::Range<f64> = -0.03..1.04;
 const LEGEND_W: u32 = 190;
+/// Narrowest figure: the header's longest line fits.
+const MIN_WIDTH: u32 = 1150;
 const HEADER_H: u32 = 124;
 const FOOT_LINE_H: u32 = 18;
 const MAX_FOOT_LINES: usize = 6;
@@ -223,6 +225,28 @@ impl Ctx<'_> {
     }
 }
 
+/// `lines` broken at spaces to fit `width` pixels of 15-px text (about 8.3 px per character in
+/// common sans-serif fonts); continuation lines are indented.
+fn wrap(lines: Vec<String>, width: u32) -> Vec<String> {
+    let max = ((width.saturating_sub(40)) as f64 / 8.3) as usize;
+    let mut out = Vec::new();
+    for l in lines {
+        let mut cur = String::new();
+        for word in l.split(' ') {
+            let len = cur.chars().count() + 1 + word.chars().count();
+            if !cur.is_empty() && len > max {
+                out.push(std::mem::take(&mut cur));
+                cur.push_str("    ");
+            } else if !cur.is_empty() && !cur.ends_with("    ") {
+                cur.push(' ');
+            }
+            cur.push_str(word);
+        }
+        out.push(cur);
+    }
+    out
+}
+
 /// The footer's lines, at most [`MAX_FOOT_LINES`].
 fn cap_lines(mut lines: Vec<String>) -> Vec<String> {
     if lines.len() > MAX_FOOT_LINES {
@@ -269,7 +293,8 @@ fn n_desc(counts: &[usize]) -> String {
     let lo = counts.iter().copied().min().unwrap_or(0);
     let hi = counts.iter().copied().max().unwrap_or(0);
     if lo == hi {
-        format!("n = {lo} simulation(s) per variant")
+        let s = if lo == 1 { "" } else { "s" };
+        format!("n = {lo} simulation{s} per variant")
     } else {
         format!("n = {lo}–{hi} simulations per variant")
     }
@@ -334,7 +359,7 @@ impl plotters::coord::ranged1d::Ranged for Ticked {
 
 fn accuracy_figure(ctx: &Ctx<'_>, path: &Path) -> Result<Vec<String>> {
     let panel_h = 300u32;
-    let mut foot = ctx.failed.clone();
+    let mut notes = Vec::new();
     let mut bad_total = 0;
     for t in &ctx.tasks {
         for v in ctx.variants {
@@ -342,13 +367,13 @@ fn accuracy_figure(ctx: &Ctx<'_>, path: &Path) -> Result<Vec<String>> {
         }
     }
     if bad_total > 0 {
-        foot.push(format!(
+        notes.push(format!(
             "{bad_total} trained run(s) with a non-finite test accuracy left out"
         ));
     }
-    let foot = cap_lines(foot);
+    let w = MIN_WIDTH;
+    let foot = cap_lines(wrap([ctx.failed.clone(), notes.clone()].concat(), w));
     let h = HEADER_H + panel_h * ctx.tasks.len() as u32 + FOOT_LINE_H * foot.len() as u32 + 16;
-    let w = 1150u32;
     render(path, (w, h), |root| {
         ctx.header(
             root,
@@ -421,17 +446,21 @@ fn accuracy_figure(ctx: &Ctx<'_>, path: &Path) -> Result<Vec<String>> {
                     let (q1, med, q3) =
                         (quantile(&ys, 0.25), quantile(&ys, 0.5), quantile(&ys, 0.75));
                     let iqr = q3 - q1;
+                    // Tukey whiskers: to the most extreme values within 1.5 IQR of the box,
+                    // never into it (interpolated quartiles can lie beyond every inner value).
                     let lo = ys
                         .iter()
                         .copied()
                         .find(|y| *y >= q1 - 1.5 * iqr)
-                        .unwrap_or(q1);
+                        .unwrap_or(q1)
+                        .min(q1);
                     let hi = ys
                         .iter()
                         .rev()
                         .copied()
                         .find(|y| *y <= q3 + 1.5 * iqr)
-                        .unwrap_or(q3);
+                        .unwrap_or(q3)
+                        .max(q3);
                     let bw = 0.32;
                     chart.draw_series(std::iter::once(Rectangle::new(
                         [(x - bw, q1), (x + bw, q3)],
@@ -469,7 +498,7 @@ fn accuracy_figure(ctx: &Ctx<'_>, path: &Path) -> Result<Vec<String>> {
         )?;
         Ok(())
     })?;
-    Ok(foot)
+    Ok(notes)
 }
 
 /// A legend column: one colour swatch and name per variant (swatches are rectangles, so the
@@ -515,7 +544,7 @@ pub const MIN_BAND_N: usize = 3;
 
 fn learning_curves_figure(ctx: &Ctx<'_>, path: &Path) -> Result<()> {
     let row_h = 300u32;
-    let foot = cap_lines(ctx.failed.clone());
+    let foot = cap_lines(wrap(ctx.failed.clone(), 2 * 520 + LEGEND_W + 20));
     let panel_w = 520u32;
     let w = 2 * panel_w + LEGEND_W + 20;
     let rows = ctx.tasks.len() as u32;
@@ -637,7 +666,7 @@ fn topology_figure(ctx: &Ctx<'_>, path: &Path, t: &TopologyMetric) -> Result<Vec
     let panel_h = 440u32;
     let nt = ctx.tasks.len() as u32;
     let short = t.short;
-    let mut foot = ctx.failed.clone();
+    let mut notes = Vec::new();
     // Per task and variant: (metric, accuracy) of the trained runs where both are finite.
     let mut data: Vec<Vec<Vec<(f64, f64)>>> =
         vec![vec![Vec::new(); ctx.variants.len()]; ctx.tasks.len()];
@@ -670,35 +699,40 @@ fn topology_figure(ctx: &Ctx<'_>, path: &Path, t: &TopologyMetric) -> Result<Vec
             .filter(|(_, n)| *n > 0)
             .map(|(k, n)| format!("{k}: {n}"))
             .collect();
-        foot.push(format!(
+        notes.push(format!(
             "{left_out} trained run(s) with a non-finite {short} left out ({}); {}",
             kinds.join(", "),
             t.non_finite
         ));
     }
     if bad_acc > 0 {
-        foot.push(format!(
+        notes.push(format!(
             "{bad_acc} trained run(s) with a non-finite test accuracy left out"
         ));
     }
     // One x range for all tasks, so that panels compare at a glance.
     let (x0, x1) = padded_range(data.iter().flatten().flatten().map(|p| p.0));
-    let foot = cap_lines(foot);
-    let w = nt * panel_w + LEGEND_W + 20;
+    // Wide enough for the header's lines also with a single task.
+    let w = (nt * panel_w + LEGEND_W + 20).max(MIN_WIDTH);
+    let foot = cap_lines(wrap([ctx.failed.clone(), notes.clone()].concat(), w));
     let h = HEADER_H + panel_h + FOOT_LINE_H * foot.len() as u32 + 16;
     render(path, (w, h), |root| {
         ctx.header(
             root,
             &format!("{} vs test accuracy", capitalize(short)),
             &format!(
-                "One circle per trained network (simulation): its final W's {short} against its \
-                 test accuracy; colour = variant."
+                "One circle per trained network: its final W's {short} vs its test accuracy; \
+                 colour = variant."
             ),
         )?;
         let body = root.margin(HEADER_H, 0, 0, 0);
         let (body, _) = body.split_vertically(panel_h);
-        let (grid, legend_area) = body.split_horizontally(nt * panel_w + 10);
-        legend(&legend_area, ctx.variants, "")?;
+        let (grid, legend_area) = body.split_horizontally(w - LEGEND_W - 10);
+        legend(
+            &legend_area,
+            ctx.variants,
+            "circles shrink down\nthe list, so networks\nthat coincide show\nas rings",
+        )?;
         let panels = grid.split_evenly((1, ctx.tasks.len()));
         for ((task, panel), per_v) in ctx.tasks.iter().zip(&panels).zip(&data) {
             let n: usize = per_v.iter().map(Vec::len).sum();
@@ -738,11 +772,15 @@ fn topology_figure(ctx: &Ctx<'_>, path: &Path, t: &TopologyMetric) -> Result<Vec
                         .pos(Pos::new(HPos::Center, VPos::Center)),
                 )))?;
             }
+            let nv = ctx.variants.len();
             for (i, (v, pts)) in ctx.variants.iter().zip(per_v).enumerate() {
                 let c = colour(v, i);
+                // Earlier variants larger, later ones drawn on top smaller: networks that
+                // coincide (W! shares W*'s weights, so often its entropy) show as rings.
+                let r = if nv > 1 { 8 - (4 * i) / (nv - 1) } else { 5 } as i32;
                 chart.draw_series(
                     pts.iter()
-                        .map(|(x, y)| Circle::new((*x, *y), 5, c.mix(0.8).filled())),
+                        .map(|(x, y)| Circle::new((*x, *y), r, c.mix(0.9).filled())),
                 )?;
             }
         }
@@ -753,7 +791,7 @@ fn topology_figure(ctx: &Ctx<'_>, path: &Path, t: &TopologyMetric) -> Result<Vec
         )?;
         Ok(())
     })?;
-    Ok(foot)
+    Ok(notes)
 }
 
 fn capitalize(s: &str) -> String {
@@ -828,16 +866,16 @@ pub fn write_all(res: &Results, dir: &Path) -> Result<Written> {
                 arm_slug(arm)
             };
             let p = dir.join(format!("test-accuracy_{slug}.svg"));
-            let foot = accuracy_figure(&ctx, &p)?;
-            note_values(&mut out, field, &arm_name, &foot, &ctx.failed);
+            let notes = accuracy_figure(&ctx, &p)?;
+            note_values(&mut out, field, &arm_name, &notes);
             out.files.push(p);
             let p = dir.join(format!("learning-curves_{slug}.svg"));
             learning_curves_figure(&ctx, &p)?;
             out.files.push(p);
             for t in &TOPOLOGY {
                 let p = dir.join(format!("{}-vs-accuracy_{slug}.svg", t.stem));
-                let foot = topology_figure(&ctx, &p, t)?;
-                note_values(&mut out, field, &arm_name, &foot, &ctx.failed);
+                let notes = topology_figure(&ctx, &p, t)?;
+                note_values(&mut out, field, &arm_name, &notes);
                 out.files.push(p);
             }
         }
@@ -845,13 +883,10 @@ pub fn write_all(res: &Results, dir: &Path) -> Result<Written> {
     Ok(out)
 }
 
-/// Record footer lines about non-finite values (the failed runs are recorded once, above).
-fn note_values(out: &mut Written, field: &str, arm: &str, foot: &[String], failed: &[String]) {
-    for l in foot {
-        if !failed.contains(l) && !l.starts_with("… and") {
-            out.excluded.push(format!("{field} {arm}: {l}"));
-        }
-    }
+/// Record a figure's notes about non-finite values (the failed runs are recorded once, above).
+fn note_values(out: &mut Written, field: &str, arm: &str, notes: &[String]) {
+    out.excluded
+        .extend(notes.iter().map(|l| format!("{field} {arm}: {l}")));
 }
 
 #[cfg(test)]
@@ -876,6 +911,24 @@ mod tests {
         let mut s = js.clone();
         s.sort_by(f64::total_cmp);
         assert!(s.windows(2).all(|w| w[1] - w[0] > 1e-3), "{s:?}");
+    }
+
+    #[test]
+    fn long_footer_lines_wrap_at_spaces() {
+        let long = "word ".repeat(60).trim_end().to_string();
+        let w = wrap(vec![long.clone(), "short".into()], 400);
+        let max = (360.0 / 8.3) as usize;
+        assert!(
+            w.len() > 2 && w.iter().all(|l| l.chars().count() <= max),
+            "{w:?}"
+        );
+        assert!(w[1..w.len() - 1].iter().all(|l| l.starts_with("    word")));
+        assert_eq!(w.last().unwrap(), "short");
+        let words: Vec<&str> = w[..w.len() - 1]
+            .iter()
+            .flat_map(|l| l.split_whitespace())
+            .collect();
+        assert_eq!(words.join(" "), long);
     }
 
     #[test]
