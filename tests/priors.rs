@@ -326,7 +326,7 @@ fn distance_matrices() {
     // Prime N: the most cubic grid (7×7×7) is compact; the notebook's 283×1×1 is a line.
     let n = 283;
     let cube = grid_distance(n, Grid::MostCubic).unwrap();
-    let line = grid_distance(n, Grid::Explicit([283, 1, 1])).unwrap();
+    let line = grid_distance(n, Grid::Meshgrid([283, 1, 1])).unwrap();
     let max = |m: &Mat<f64>| entries(m.as_ref())[n * n - 1];
     assert!(max(&cube) <= 6.0 * 3f64.sqrt() + 1e-12);
     assert!((max(&line) - 282.0).abs() < 1e-12);
@@ -342,7 +342,7 @@ fn distance_matrices() {
     assert_eq!(cube[(0, 7)], 1.0);
     assert_eq!(cube[(0, 49)], 1.0);
     assert_eq!(cube[(0, 8)], 2f64.sqrt());
-    assert!(grid_distance(n, Grid::Explicit([10, 10, 2])).is_err());
+    assert!(grid_distance(n, Grid::Meshgrid([10, 10, 2])).is_err());
 }
 
 fn json_matrix(v: &Value) -> Mat<f64> {
