@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use crate::config::{DataSource, Execution, Experiment, Parallel};
 use crate::data::{Field, SyntheticConfig};
 use crate::error::{Error, Result};
+use crate::metrics::SmallWorldMethod;
 use crate::report::csv::{ResultsFile, RunKey, STATUS};
 use crate::report::{json, summary};
 use crate::tasks::{TaskKind, TaskSplits};
@@ -132,20 +133,28 @@ pub struct FieldPriors {
 }
 
 impl FieldPriors {
-    /// Compute what `variants` need.
-    pub fn new(field: &Field, variants: &[Variant], eps: f64) -> Result<Self> {
+    /// Compute what the experiment's variants need, as its profile reads them.
+    pub fn new(field: &Field, exp: &Experiment) -> Result<Self> {
         use crate::priors::space;
+        let (variants, dev, eps) = (&exp.variants, &exp.deviations, exp.train.comm_eps);
         let n = field.n;
         let soma = variants.iter().any(|v| v.space == Space::Soma).then(|| {
+            let positions = if dev.scrambled_positions {
+                space::scrambled_positions(&field.positions_vox)
+            } else {
+                field.positions_vox.clone()
+            };
             row_major_f32(
-                space::soma_distance(&field.positions_vox, space::SomaScale::MinMaxPerAxis)
-                    .as_ref(),
+                space::soma_distance(&positions, space::SomaScale::MinMaxPerAxis).as_ref(),
             )
         });
         let grid = if variants.iter().any(|v| v.space == Space::Grid) {
-            Some(row_major_f32(
-                space::grid_distance(n, space::Grid::MostCubic)?.as_ref(),
-            ))
+            let layout = if dev.notebook_grid {
+                space::Grid::Meshgrid(exp.grid.unwrap_or_else(|| space::notebook_grid_tuple(n)))
+            } else {
+                space::Grid::MostCubic
+            };
+            Some(row_major_f32(space::grid_distance(n, layout)?.as_ref()))
         } else {
             None
         };
@@ -218,6 +227,20 @@ fn dataset(d: &crate::tasks::TaskData) -> Dataset {
     }
 }
 
+/// The training configuration of a run with regularizer `form`: the experiment's, with the
+/// notebook's deviations that act on one run applied (`baseline-without-lambda`: λ = 1 for
+/// Σ|W|; `eps-only-emd`: no ε in the wiring-cost communicability).
+pub fn train_config(exp: &Experiment, form: RegForm) -> train::TrainConfig {
+    let mut cfg = exp.train.clone();
+    if exp.deviations.baseline_without_lambda && form == RegForm::L1 {
+        cfg.lambda = 1.0;
+    }
+    if exp.deviations.eps_only_emd && form == RegForm::L1DistanceComm {
+        cfg.comm_eps = 0.0;
+    }
+    cfg
+}
+
 /// Train and measure one run; returns its rows, `status` last.
 pub fn run_one(
     exp: &Experiment,
@@ -261,7 +284,7 @@ pub fn run_one(
         run.simulation
     );
     let fit = train::fit(
-        &exp.train,
+        &train_config(exp, form),
         &problem,
         &tr,
         &va,
@@ -273,10 +296,15 @@ pub fn run_one(
     if fit.failure.is_none() {
         let n = priors.n;
         let w = Mat::from_fn(n, n, |i, j| f64::from(fit.w[i * n + j]));
-        let topo = crate::metrics::topology(
+        let topo = crate::metrics::topology_with(
             w.as_ref(),
             exp.nulls,
             derive_seed(exp.seed, &format!("nulls|{label}")),
+            if exp.deviations.notebook_small_world {
+                SmallWorldMethod::NotebookEfficiency
+            } else {
+                SmallWorldMethod::PathLength
+            },
         )?;
         rows.push(("entropy".into(), topo.entropy));
         rows.push(("modularity".into(), topo.modularity));
@@ -386,7 +414,7 @@ pub fn run(
     let priors = if todo.is_empty() {
         None
     } else {
-        Some(FieldPriors::new(&field, &exp.variants, exp.train.comm_eps)?)
+        Some(FieldPriors::new(&field, exp)?)
     };
     let results = Mutex::new(results);
     let failed = Mutex::new(0usize);
@@ -440,28 +468,57 @@ pub fn run(
 }
 
 /// Write `summary.md` from `results.csv` (deterministic: no timestamps, sorted), and return the
-/// test-accuracy table.
+/// table of the reported accuracy (test accuracy; last-epoch training accuracy under the
+/// notebook's `training-accuracy` deviation).
 pub fn write_summary(exp: &Experiment, field_id: &str, out: &Path) -> Result<String> {
     let rows = crate::report::csv::read(&out.join("results.csv"))?;
     let variants: Vec<String> = exp.variants.iter().map(|v| v.to_string()).collect();
     let tasks: Vec<String> = exp.tasks.iter().map(|t| t.name().to_string()).collect();
-    let acc = summary::table(&rows, "test_accuracy", &variants, &tasks);
+    let reported = exp.deviations.reported_accuracy();
+    let acc = summary::table(&rows, reported, &variants, &tasks);
+    let deviations = exp.deviations.names();
     let mut s = format!(
-        "# Ablation summary\n\nPreset `{}` ({}), field `{field_id}`, {} simulation(s), {} epoch(s), \
-         arms {}.\n\n",
-        serde_json::to_value(exp.preset).expect("serializes").as_str().unwrap_or("?"),
+        "# Ablation summary\n\nPreset `{}` ({}), profile `{}`{}, field `{field_id}`, {} \
+         simulation(s), {} epoch(s), arms {}.\n\n",
+        serde_json::to_value(exp.preset)
+            .expect("serializes")
+            .as_str()
+            .unwrap_or("?"),
         match exp.preset {
-            crate::config::Preset::Quick =>
-                "a quick, scaled-down grid: NOT the paper's numbers",
+            crate::config::Preset::Quick => "a quick, scaled-down grid: NOT the paper's numbers",
             crate::config::Preset::Paper => "the paper's grid",
+        },
+        serde_json::to_value(exp.profile)
+            .expect("serializes")
+            .as_str()
+            .unwrap_or("?"),
+        if deviations.is_empty() {
+            String::new()
+        } else {
+            format!(" (notebook deviations: {})", deviations.join(", "))
         },
         exp.simulations,
         exp.train.epochs,
-        exp.arms.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
+        exp.arms
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
     );
-    s.push_str("## Test accuracy (mean ± 95% t-CI over simulations)\n\n");
+    s.push_str(if exp.deviations.training_accuracy {
+        "## Last-epoch training accuracy, as the notebook reports it (mean ± 95% t-CI over \
+         simulations)\n\n"
+    } else {
+        "## Test accuracy (mean ± 95% t-CI over simulations)\n\n"
+    });
     s.push_str(&acc);
+    let other = if exp.deviations.training_accuracy {
+        ("Test accuracy", "test_accuracy")
+    } else {
+        ("Last-epoch training accuracy", "train_accuracy")
+    };
     for (title, metric) in [
+        other,
         ("Validation accuracy", "val_accuracy"),
         ("Weight entropy (bits)", "entropy"),
         ("Modularity Q", "modularity"),

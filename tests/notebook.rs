@@ -198,3 +198,101 @@ fn notebook_distances_of_field_6_6_2() {
         }
     }
 }
+
+/// The switches reach the driver: each deviation changes exactly what METHOD.md §8 says.
+#[test]
+fn deviations_act_in_the_driver() {
+    use cortical_priors::ablation::{self, train_config, FieldPriors};
+    use cortical_priors::config::{
+        DataSource, Deviations, Execution, Experiment, Parallel, Preset, Profile,
+    };
+    use cortical_priors::data::{Field, SyntheticConfig};
+    use cortical_priors::priors::space::{
+        grid_distance, notebook_grid_tuple, scrambled_positions, soma_distance, Grid, SomaScale,
+    };
+    use cortical_priors::tasks::TaskKind;
+    use cortical_priors::variants::RegForm;
+
+    let mut exp = Experiment::preset(Preset::Quick, None);
+    exp.variants = vec!["WD*".parse().unwrap(), "WD".parse().unwrap()];
+    // paper profile: λ everywhere, ε everywhere
+    for form in [RegForm::L1, RegForm::L1DistanceComm, RegForm::L1DistanceEmd] {
+        let c = train_config(&exp, form);
+        assert_eq!(
+            (c.lambda, c.comm_eps),
+            (exp.train.lambda, exp.train.comm_eps)
+        );
+    }
+    exp.profile = Profile::Notebook;
+    exp.deviations = Profile::Notebook.deviations();
+    assert_eq!(exp.deviations, Deviations::all());
+    assert_eq!(train_config(&exp, RegForm::L1).lambda, 1.0);
+    assert_eq!(
+        train_config(&exp, RegForm::L1Distance).lambda,
+        exp.train.lambda
+    );
+    assert_eq!(train_config(&exp, RegForm::L1DistanceComm).comm_eps, 0.0);
+    assert_eq!(
+        train_config(&exp, RegForm::L1DistanceEmd).comm_eps,
+        exp.train.comm_eps
+    );
+
+    // D* scrambled, D on the notebook's meshgrid
+    let field = Field::try_synthetic(&SyntheticConfig {
+        n: 30,
+        ..SyntheticConfig::default()
+    })
+    .unwrap();
+    let f32s = |m: &Mat<f64>| -> Vec<f32> {
+        (0..m.nrows())
+            .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)] as f32))
+            .collect()
+    };
+    let pri = FieldPriors::new(&field, &exp).unwrap();
+    let want_soma = soma_distance(
+        &scrambled_positions(&field.positions_vox),
+        SomaScale::MinMaxPerAxis,
+    );
+    assert_eq!(pri.soma.as_deref(), Some(&f32s(&want_soma)[..]));
+    let want_grid = grid_distance(30, Grid::Meshgrid(notebook_grid_tuple(30))).unwrap();
+    assert_eq!(pri.grid.as_deref(), Some(&f32s(&want_grid)[..]));
+    // an explicit tuple that does not hold N points is refused, naming the grid
+    exp.grid = Some([4, 4, 4]);
+    let err = FieldPriors::new(&field, &exp).err().unwrap().to_string();
+    assert!(err.contains("grid") && err.contains("4×4×4"), "{err}");
+    exp.grid = None;
+
+    // the reported accuracy: summary.md's first table is the training accuracy
+    exp.variants = vec!["W".parse().unwrap()];
+    exp.tasks = vec![TaskKind::GoNoGo];
+    exp.data = DataSource::Synthetic { n: 16, seed: 1 };
+    exp.simulations = 1;
+    exp.train.epochs = 1;
+    exp.train.batch = 16;
+    exp.train.batches_per_epoch = 2;
+    exp.trials = [32, 32, 32];
+    exp.nulls = 5;
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("notebook-summary");
+    let _ = std::fs::remove_dir_all(&out);
+    let exec = Execution {
+        threads: 1,
+        out_dir: out.clone(),
+        parallel: Parallel::Runs,
+    };
+    ablation::run(&exp, &exec, &|_| {}).unwrap();
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    let first = summary.find("## ").unwrap();
+    assert!(summary[first..].starts_with("## Last-epoch training accuracy"));
+    assert!(summary.contains("profile `notebook`"));
+    let rows = cortical_priors::report::csv::read(&out.join("results.csv")).unwrap();
+    let train = rows
+        .iter()
+        .find(|r| r.metric == "train_accuracy")
+        .unwrap()
+        .value;
+    let table = summary[first..]
+        .lines()
+        .find(|l| l.starts_with("| W |"))
+        .unwrap();
+    assert!(table.contains(&format!("{train:.3}")), "{table} vs {train}");
+}
