@@ -212,6 +212,9 @@ pub fn initial_w(field: &Field, run: &Run, seed: u64) -> Result<Vec<f64>> {
         Init::Functional => bio()?,
         Init::Permuted => init::permuted(bio()?.as_ref(), &mut rng("permutation")),
         Init::Ecdf => init::ecdf_resample(bio()?.as_ref(), &mut rng("ecdf")),
+        // same draw as W* of this simulation: the controls differ from it only as documented
+        Init::FunctionalNoSelf => init::without_diagonal(bio()?.as_ref())?,
+        Init::DiagonalOnly => init::diagonal_only(bio()?.as_ref())?,
     };
     Ok(row_major_f64(w.as_ref()))
 }
