@@ -70,6 +70,10 @@ struct Cli {
     /// Wiring-cost weight λ.
     #[arg(long)]
     lambda: Option<f64>,
+    /// Run the grid once per λ in this comma-separated list (e.g. 0.01,0.03,0.1,0.3,1) into
+    /// OUT/lambda-<λ>/ and write OUT/sweep.md: each variant at its best λ by validation accuracy.
+    #[arg(long, value_delimiter = ',', conflicts_with = "lambda")]
+    lambda_sweep: Option<Vec<f64>>,
     /// Communicability-EMD weight λ_EMD.
     #[arg(long)]
     lambda_emd: Option<f64>,
@@ -214,9 +218,13 @@ fn run(cli: Cli) -> Result<(), Error> {
     };
     let exec = Execution {
         threads: cli.threads,
-        out_dir: cli
-            .out
-            .unwrap_or_else(|| PathBuf::from(format!("results/ablation-{preset_name}"))),
+        out_dir: cli.out.unwrap_or_else(|| {
+            PathBuf::from(if cli.lambda_sweep.is_some() {
+                format!("results/lambda-sweep-{preset_name}")
+            } else {
+                format!("results/ablation-{preset_name}")
+            })
+        }),
         parallel: cli.parallel,
     };
     exp.validate()?;
@@ -267,6 +275,20 @@ fn run(cli: Cli) -> Result<(), Error> {
             bar.inc(1);
         }
     };
+    if let Some(lambdas) = &cli.lambda_sweep {
+        let (outcomes, table) =
+            cortical_priors::sweep::run(&exp, &exec, lambdas, &|_, e| progress(e))?;
+        bar.finish_and_clear();
+        for (l, o) in &outcomes {
+            println!(
+                "λ = {l}: {} runs ({} done before, {} now, {} stopped on a non-finite loss)",
+                o.total, o.skipped, o.ran, o.failed
+            );
+        }
+        println!("\n{table}");
+        println!("sweep: {}/sweep.md", exec.out_dir.display());
+        return Ok(());
+    }
     let outcome = ablation::run(&exp, &exec, &progress);
     bar.finish_and_clear();
     let outcome = outcome?;
