@@ -111,6 +111,13 @@ struct DataArgs {
 enum Command {
     /// Print a summary of a field as JSON.
     Inspect,
+    /// Compare an output folder's results with the paper's published Tables 2 and 3 (field
+    /// 6_6_2): our last-epoch training accuracy (what the tables report) and test accuracy per
+    /// cell, and whether our mean lies inside the published 95% interval.
+    Compare {
+        /// The output folder of an ablation (holds results.csv).
+        dir: PathBuf,
+    },
 }
 
 fn parse_grid(s: &str) -> Result<[usize; 3], String> {
@@ -160,9 +167,30 @@ fn inspect(args: &DataArgs, preset: Preset) -> Result<(), Error> {
     Ok(())
 }
 
+fn compare(dir: &std::path::Path) -> Result<(), Error> {
+    let rows = cortical_priors::report::csv::read(&dir.join("results.csv"))?;
+    let fields: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.key.field.as_str()).collect();
+    if fields.iter().any(|f| *f != "6_6_2") {
+        eprintln!(
+            "note: the published tables are of field 6_6_2; this folder holds {}",
+            fields.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let (table, agree) = cortical_priors::report::paper::compare(&rows)?;
+    println!("{table}");
+    println!(
+        "{} of {} compared cells have our mean training accuracy inside the published 95% CI",
+        agree.inside, agree.compared
+    );
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), Error> {
-    if let Some(Command::Inspect) = cli.command {
-        return inspect(&cli.data, cli.preset);
+    match &cli.command {
+        Some(Command::Inspect) => return inspect(&cli.data, cli.preset),
+        Some(Command::Compare { dir }) => return compare(dir),
+        None => {}
     }
     let mut exp = Experiment::preset(cli.preset, data_source(&cli.data, cli.preset));
     exp.profile = cli.profile;
