@@ -401,7 +401,20 @@ pub fn run(
     let field = load_field(&exp.data)?;
     let out = &exec.out_dir;
     std::fs::create_dir_all(out).map_err(io_err(out))?;
-    json::write_or_check(&out.join("config.json"), &config_document(exp, exec))?;
+    let (config, results_path) = (out.join("config.json"), out.join("results.csv"));
+    if !config.exists() && std::fs::metadata(&results_path).is_ok_and(|m| m.len() > 0) {
+        // Without its config there is no telling what the rows were computed with: appending
+        // to them could mix two experiments in one file.
+        return Err(Error::Invalid {
+            what: "output directory".into(),
+            reason: format!(
+                "{} has results but no config.json; refusing to resume into it (move the \
+                 results away or restore config.json)",
+                out.display()
+            ),
+        });
+    }
+    json::write_or_check(&config, &config_document(exp, exec))?;
     let results = ResultsFile::open(&out.join("results.csv"))?;
     let all = enumerate(exp);
     let todo: Vec<Run> = all
