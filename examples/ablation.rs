@@ -36,9 +36,18 @@ struct Cli {
     /// quick (default) or paper.
     #[arg(long, default_value = "quick")]
     preset: Preset,
-    /// paper (notebook is not implemented yet).
+    /// paper (the paper's text) or notebook (the published notebook: every deviation on).
     #[arg(long, default_value = "paper")]
     profile: Profile,
+    /// Comma-separated notebook deviations to turn on in addition to the profile's:
+    /// scrambled-positions, baseline-without-lambda, training-accuracy, notebook-grid,
+    /// notebook-small-world, eps-only-emd (METHOD.md §8).
+    #[arg(long, value_delimiter = ',')]
+    deviations: Option<Vec<String>>,
+    /// The notebook grid tuple AxBxC for D (needs notebook-grid; default: the notebook's
+    /// 12x13x2 for N = 312, else the most cubic exact factorization of N).
+    #[arg(long, value_parser = parse_grid)]
+    grid: Option<[usize; 3]>,
     /// Comma-separated variants, e.g. W,WDC,W*D*C* (default: all eleven).
     #[arg(long, value_delimiter = ',')]
     variants: Option<Vec<Variant>>,
@@ -62,6 +71,10 @@ struct Cli {
     /// Wiring-cost weight λ.
     #[arg(long)]
     lambda: Option<f64>,
+    /// Run the grid once per λ in this comma-separated list (e.g. 0.01,0.03,0.1,0.3,1) into
+    /// OUT/lambda-<λ>/ and write OUT/sweep.md: each variant at its best λ by validation accuracy.
+    #[arg(long, value_delimiter = ',', conflicts_with = "lambda")]
+    lambda_sweep: Option<Vec<f64>>,
     /// Communicability-EMD weight λ_EMD.
     #[arg(long)]
     lambda_emd: Option<f64>,
@@ -108,6 +121,28 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Compare an output folder's results with the paper's published Tables 2 and 3 (field
+    /// 6_6_2): our last-epoch training accuracy (what the tables report) and test accuracy per
+    /// cell, and whether our mean lies inside the published 95% interval.
+    Compare {
+        /// The output folder of an ablation (holds results.csv).
+        dir: PathBuf,
+    },
+}
+
+fn parse_grid(s: &str) -> Result<[usize; 3], String> {
+    let parts: Vec<&str> = s.split(['x', 'X', ',']).collect();
+    let dims: Vec<usize> = parts
+        .iter()
+        .map(|p| p.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("{s:?}: expected three positive integers AxBxC, e.g. 12x13x2"))?;
+    match dims.as_slice() {
+        [a, b, c] if *a > 0 && *b > 0 && *c > 0 => Ok([*a, *b, *c]),
+        _ => Err(format!(
+            "{s:?}: expected three positive integers AxBxC, e.g. 12x13x2"
+        )),
+    }
 }
 
 fn parse_task(s: &str) -> Result<TaskKind, String> {
@@ -160,15 +195,39 @@ fn report(dir: &std::path::Path, out: Option<&std::path::Path>) -> Result<(), Er
     Ok(())
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
-    if let Some(Command::Report { dir, out }) = &cli.command {
-        return report(dir, out.as_deref());
+fn compare(dir: &std::path::Path) -> Result<(), Error> {
+    let rows = cortical_priors::report::csv::read(&dir.join("results.csv"))?;
+    let fields: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.key.field.as_str()).collect();
+    if fields.iter().any(|f| *f != "6_6_2") {
+        eprintln!(
+            "note: the published tables are of field 6_6_2; this folder holds {}",
+            fields.into_iter().collect::<Vec<_>>().join(", ")
+        );
     }
-    if let Some(Command::Inspect) = cli.command {
-        return inspect(&cli.data, cli.preset);
+    let (table, agree) = cortical_priors::report::paper::compare(&rows)?;
+    println!("{table}");
+    println!(
+        "{} of {} compared cells have our mean training accuracy inside the published 95% CI",
+        agree.inside, agree.compared
+    );
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    match &cli.command {
+        Some(Command::Inspect) => return inspect(&cli.data, cli.preset),
+        Some(Command::Compare { dir }) => return compare(dir),
+        Some(Command::Report { dir, out }) => return report(dir, out.as_deref()),
+        None => {}
     }
     let mut exp = Experiment::preset(cli.preset, data_source(&cli.data, cli.preset));
     exp.profile = cli.profile;
+    exp.deviations = cli.profile.deviations();
+    for name in cli.deviations.iter().flatten() {
+        exp.deviations.enable(name)?;
+    }
+    exp.grid = cli.grid;
     if let Some(v) = cli.variants {
         exp.variants = v;
     }
@@ -216,9 +275,13 @@ fn run(cli: Cli) -> Result<(), Error> {
     };
     let exec = Execution {
         threads: cli.threads,
-        out_dir: cli
-            .out
-            .unwrap_or_else(|| PathBuf::from(format!("results/ablation-{preset_name}"))),
+        out_dir: cli.out.unwrap_or_else(|| {
+            PathBuf::from(if cli.lambda_sweep.is_some() {
+                format!("results/lambda-sweep-{preset_name}")
+            } else {
+                format!("results/ablation-{preset_name}")
+            })
+        }),
         parallel: cli.parallel,
     };
     exp.validate()?;
@@ -269,6 +332,20 @@ fn run(cli: Cli) -> Result<(), Error> {
             bar.inc(1);
         }
     };
+    if let Some(lambdas) = &cli.lambda_sweep {
+        let (outcomes, table) =
+            cortical_priors::sweep::run(&exp, &exec, lambdas, &|_, e| progress(e))?;
+        bar.finish_and_clear();
+        for (l, o) in &outcomes {
+            println!(
+                "λ = {l}: {} runs ({} done before, {} now, {} stopped on a non-finite loss)",
+                o.total, o.skipped, o.ran, o.failed
+            );
+        }
+        println!("\n{table}");
+        println!("sweep: {}/sweep.md", exec.out_dir.display());
+        return Ok(());
+    }
     let outcome = ablation::run(&exp, &exec, &progress);
     bar.finish_and_clear();
     let outcome = outcome?;
@@ -276,7 +353,14 @@ fn run(cli: Cli) -> Result<(), Error> {
         "field {}: {} runs ({} done before, {} now, {} stopped on a non-finite loss)\n",
         outcome.field_id, outcome.total, outcome.skipped, outcome.ran, outcome.failed
     );
-    println!("Test accuracy, mean ± 95% CI over simulations:\n");
+    println!(
+        "{}, mean ± 95% CI over simulations:\n",
+        if exp.deviations.training_accuracy {
+            "Last-epoch training accuracy (the notebook's reported accuracy)"
+        } else {
+            "Test accuracy"
+        }
+    );
     println!("{}", outcome.accuracy_table);
     for f in failed_runs.into_inner().unwrap() {
         println!("non-finite loss: {f}");

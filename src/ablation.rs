@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use crate::config::{DataSource, Execution, Experiment, Parallel};
 use crate::data::{Field, SyntheticConfig};
 use crate::error::{Error, Result};
+use crate::metrics::SmallWorldMethod;
 use crate::report::csv::{ResultsFile, RunKey, STATUS};
 use crate::report::{json, summary};
 use crate::tasks::{TaskKind, TaskSplits};
@@ -132,20 +133,28 @@ pub struct FieldPriors {
 }
 
 impl FieldPriors {
-    /// Compute what `variants` need.
-    pub fn new(field: &Field, variants: &[Variant], eps: f64) -> Result<Self> {
+    /// Compute what the experiment's variants need, as its profile reads them.
+    pub fn new(field: &Field, exp: &Experiment) -> Result<Self> {
         use crate::priors::space;
+        let (variants, dev, eps) = (&exp.variants, &exp.deviations, exp.train.comm_eps);
         let n = field.n;
         let soma = variants.iter().any(|v| v.space == Space::Soma).then(|| {
+            let positions = if dev.scrambled_positions {
+                space::scrambled_positions(&field.positions_vox)
+            } else {
+                field.positions_vox.clone()
+            };
             row_major_f32(
-                space::soma_distance(&field.positions_vox, space::SomaScale::MinMaxPerAxis)
-                    .as_ref(),
+                space::soma_distance(&positions, space::SomaScale::MinMaxPerAxis).as_ref(),
             )
         });
         let grid = if variants.iter().any(|v| v.space == Space::Grid) {
-            Some(row_major_f32(
-                space::grid_distance(n, space::Grid::MostCubic)?.as_ref(),
-            ))
+            let layout = if dev.notebook_grid {
+                space::Grid::Meshgrid(exp.grid.unwrap_or_else(|| space::notebook_grid_tuple(n)))
+            } else {
+                space::Grid::MostCubic
+            };
+            Some(row_major_f32(space::grid_distance(n, layout)?.as_ref()))
         } else {
             None
         };
@@ -203,6 +212,9 @@ pub fn initial_w(field: &Field, run: &Run, seed: u64) -> Result<Vec<f64>> {
         Init::Functional => bio()?,
         Init::Permuted => init::permuted(bio()?.as_ref(), &mut rng("permutation")),
         Init::Ecdf => init::ecdf_resample(bio()?.as_ref(), &mut rng("ecdf")),
+        // same draw as W* of this simulation: the controls differ from it only as documented
+        Init::FunctionalNoSelf => init::without_diagonal(bio()?.as_ref())?,
+        Init::DiagonalOnly => init::diagonal_only(bio()?.as_ref())?,
     };
     Ok(row_major_f64(w.as_ref()))
 }
@@ -216,6 +228,20 @@ fn dataset(d: &crate::tasks::TaskData) -> Dataset {
         x: d.x.clone(),
         labels: d.labels.clone(),
     }
+}
+
+/// The training configuration of a run with regularizer `form`: the experiment's, with the
+/// notebook's deviations that act on one run applied (`baseline-without-lambda`: λ = 1 for
+/// Σ|W|; `eps-only-emd`: no ε in the wiring-cost communicability).
+pub fn train_config(exp: &Experiment, form: RegForm) -> train::TrainConfig {
+    let mut cfg = exp.train.clone();
+    if exp.deviations.baseline_without_lambda && form == RegForm::L1 {
+        cfg.lambda = 1.0;
+    }
+    if exp.deviations.eps_only_emd && form == RegForm::L1DistanceComm {
+        cfg.comm_eps = 0.0;
+    }
+    cfg
 }
 
 /// Train and measure one run; returns its rows, `status` last.
@@ -261,7 +287,7 @@ pub fn run_one(
         run.simulation
     );
     let fit = train::fit(
-        &exp.train,
+        &train_config(exp, form),
         &problem,
         &tr,
         &va,
@@ -273,10 +299,15 @@ pub fn run_one(
     if fit.failure.is_none() {
         let n = priors.n;
         let w = Mat::from_fn(n, n, |i, j| f64::from(fit.w[i * n + j]));
-        let topo = crate::metrics::topology(
+        let topo = crate::metrics::topology_with(
             w.as_ref(),
             exp.nulls,
             derive_seed(exp.seed, &format!("nulls|{label}")),
+            if exp.deviations.notebook_small_world {
+                SmallWorldMethod::NotebookEfficiency
+            } else {
+                SmallWorldMethod::PathLength
+            },
         )?;
         rows.push(("entropy".into(), topo.entropy));
         rows.push(("modularity".into(), topo.modularity));
@@ -370,7 +401,20 @@ pub fn run(
     let field = load_field(&exp.data)?;
     let out = &exec.out_dir;
     std::fs::create_dir_all(out).map_err(io_err(out))?;
-    json::write_or_check(&out.join("config.json"), &config_document(exp, exec))?;
+    let (config, results_path) = (out.join("config.json"), out.join("results.csv"));
+    if !config.exists() && std::fs::metadata(&results_path).is_ok_and(|m| m.len() > 0) {
+        // Without its config there is no telling what the rows were computed with: appending
+        // to them could mix two experiments in one file.
+        return Err(Error::Invalid {
+            what: "output directory".into(),
+            reason: format!(
+                "{} has results but no config.json; refusing to resume into it (move the \
+                 results away or restore config.json)",
+                out.display()
+            ),
+        });
+    }
+    json::write_or_check(&config, &config_document(exp, exec))?;
     let results = ResultsFile::open(&out.join("results.csv"))?;
     let all = enumerate(exp);
     let todo: Vec<Run> = all
@@ -386,7 +430,7 @@ pub fn run(
     let priors = if todo.is_empty() {
         None
     } else {
-        Some(FieldPriors::new(&field, &exp.variants, exp.train.comm_eps)?)
+        Some(FieldPriors::new(&field, exp)?)
     };
     let results = Mutex::new(results);
     let failed = Mutex::new(0usize);
@@ -440,8 +484,9 @@ pub fn run(
 }
 
 /// Write `summary.md` from `results.csv` (deterministic: no timestamps, sorted), and return the
-/// test-accuracy table. The document itself is [`summary::document`], shared with
-/// `ablation report`.
+/// table of the reported accuracy (test accuracy; last-epoch training accuracy under the
+/// notebook's `training-accuracy` deviation). The document itself is [`summary::document`],
+/// shared with `ablation report`.
 pub fn write_summary(exp: &Experiment, field_id: &str, out: &Path) -> Result<String> {
     let rows = crate::report::csv::read(&out.join("results.csv"))?;
     let (doc, acc) = summary::document(exp, field_id, &rows);

@@ -1,6 +1,7 @@
 //! What an ablation writes: the tidy `results.csv` ([`csv`]), `config.json` ([`json`]) and
-//! `summary.md` ([`summary`]); and what `ablation report DIR` makes of them afterwards: SVG
-//! figures ([`figures`]) and the seed-compatible `*_raw.csv` export ([`export`]).
+//! `summary.md` ([`summary`]); the comparison with the paper's published tables ([`paper`]);
+//! and what `ablation report DIR` makes of them afterwards: SVG figures ([`figures`]) and the
+//! seed-compatible `*_raw.csv` export ([`export`]).
 //!
 //! The report reads nothing but `results.csv` and `config.json`, so it can be rerun at any time
 //! (also on a partial or merged results file) and always describes exactly what is on disk.
@@ -16,6 +17,7 @@ pub mod csv;
 pub mod export;
 pub mod figures;
 pub mod json;
+pub mod paper;
 pub mod summary;
 
 use self::csv::{Row, RunKey, STATUS};
