@@ -9,6 +9,9 @@
 //! Execution: rayon over runs with sequential kernels ([`Parallel::Runs`], the default: see the
 //! measurement in the crate README), or one run at a time with parallel kernels. Each finished
 //! run is appended to `results.csv` and flushed before the next is reported.
+//!
+//! Scale-out: [`run_shard`] runs one of `M` disjoint slices of the grid, and
+//! [`crate::shard::merge`] combines the slices' output directories.
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -24,6 +27,7 @@ use crate::data::{Field, SyntheticConfig};
 use crate::error::{Error, Result};
 use crate::report::csv::{ResultsFile, RunKey, STATUS};
 use crate::report::{json, summary};
+use crate::shard::{Shard, SHARD_KEY};
 use crate::tasks::{TaskKind, TaskSplits};
 use crate::train::{self, Dataset, Fit, Problem};
 use crate::variants::{Arm, Init, RegForm, Space, Variant};
@@ -366,13 +370,29 @@ pub fn run(
     exec: &Execution,
     progress: &(dyn Fn(&Event) + Sync),
 ) -> Result<Outcome> {
+    run_shard(exp, exec, Shard::ALL, progress)
+}
+
+/// Run (or resume) one shard of the ablation ([`crate::shard`]): the runs of `shard`, with
+/// `shard` recorded in `config.json` outside the compared experiment section. Resuming needs
+/// the same shard; `Outcome::total` counts the shard's runs.
+pub fn run_shard(
+    exp: &Experiment,
+    exec: &Execution,
+    shard: Shard,
+    progress: &(dyn Fn(&Event) + Sync),
+) -> Result<Outcome> {
     exp.validate()?;
     let field = load_field(&exp.data)?;
     let out = &exec.out_dir;
     std::fs::create_dir_all(out).map_err(io_err(out))?;
-    json::write_or_check(&out.join("config.json"), &config_document(exp, exec))?;
+    let config_path = out.join("config.json");
+    let mut config = config_document(exp, exec);
+    config[SHARD_KEY] = shard.to_string().into();
+    json::write_or_check(&config_path, &config)?;
+    crate::shard::check_recorded(&config_path, shard)?;
     let results = ResultsFile::open(&out.join("results.csv"))?;
-    let all = enumerate(exp);
+    let all = shard.select(&enumerate(exp));
     let todo: Vec<Run> = all
         .iter()
         .filter(|r| !results.done().contains(&r.key(&field.id)))

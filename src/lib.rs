@@ -20,6 +20,7 @@ pub mod error;
 pub mod metrics;
 pub mod priors;
 pub mod report;
+pub mod shard;
 pub mod tasks;
 pub mod train;
 pub mod variants;
