@@ -50,17 +50,20 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null ||
     install || { apt-get update -q && install; } || { [[ $own_policy == 1 ]] && rm -f "$policy"; die "apt-get install failed"; }
     [[ $own_policy == 1 ]] && rm -f "$policy"
 fi
-say "$(slurmctld -V), munge $(munged --version 2>&1 | head -1 | awk '{print $2}')"
+say "$(slurmctld -V), $(munged --version 2>&1 | head -1 | awk '{print $1}')"
 
 # 2. Scratch layout. munged runs as user munge and refuses group/world-writable paths.
 WORK=${WORK:-$(mktemp -d /tmp/slurm-local.XXXXXX)}
 chmod 755 "$WORK"
-mkdir -p "$WORK"/{etc,spool/ctld,spool/d,log,munge,out}
-chown munge:munge "$WORK/munge"
+mkdir -p "$WORK"/{etc,spool/ctld,spool/d,log,munge,munge-run,out}
+chown munge:munge "$WORK/munge" "$WORK/munge-run"
 chmod 700 "$WORK/munge"
+chmod 755 "$WORK/munge-run" # clients need execute permission on the socket's directory
 pids=()
 cleanup() {
     rc=$?
+    # Nothing of ours left queued (a failed shard leaves the merge pending forever).
+    [[ -n "${merge:-}" ]] && { scancel "$array" "$merge" 2>/dev/null || true; }
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     [[ ${#pids[@]} -gt 0 ]] && say "daemons stopped"
@@ -73,10 +76,12 @@ trap cleanup EXIT
 dd if=/dev/urandom of="$WORK/munge/munge.key" bs=1024 count=1 status=none
 chown munge:munge "$WORK/munge/munge.key"
 chmod 400 "$WORK/munge/munge.key"
-sock=$WORK/munge/munge.socket
-runuser -u munge -- munged --foreground --key-file="$WORK/munge/munge.key" \
-    --socket="$sock" --pid-file="$WORK/munge/munged.pid" \
-    --seed-file="$WORK/munge/munged.seed" --log-file="$WORK/munge/munged.log" &
+sock=$WORK/munge-run/munge.socket
+# setpriv execs munged itself (no wrapper process), so $! is the daemon's pid.
+setpriv --reuid=munge --regid=munge --init-groups -- munged --foreground --key-file="$WORK/munge/munge.key" \
+    --socket="$sock" --pid-file="$WORK/munge-run/munged.pid" \
+    --seed-file="$WORK/munge/munged.seed" --log-file="$WORK/munge/munged.log" \
+    >>"$WORK/log/munged.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.2; done
 munge --socket="$sock" -n | unmunge --socket="$sock" >/dev/null || die "munge does not work (log: $WORK/munge/munged.log)"
@@ -110,14 +115,16 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MpiDefault=none
+MailProg=/bin/true
 ReturnToService=2
 MinJobAge=600
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=local Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
-slurmctld -D -i -f "$SLURM_CONF" &
+# In the foreground (-D) so that their pids are ours to stop; they log to $WORK/log.
+slurmctld -D -i -f "$SLURM_CONF" >>"$WORK/log/slurmctld.out" 2>&1 &
 pids+=($!)
-slurmd -D -N localhost -f "$SLURM_CONF" &
+slurmd -D -N localhost -f "$SLURM_CONF" >>"$WORK/log/slurmd.out" 2>&1 &
 pids+=($!)
 state=
 for _ in $(seq 120); do
@@ -125,7 +132,7 @@ for _ in $(seq 120); do
     [[ $state == idle ]] && break
     sleep 0.5
 done
-[[ $state == idle ]] || { tail -20 "$WORK"/log/*.log; die "node localhost not idle (state '$state')"; }
+[[ $state == idle ]] || { tail -n 20 "$WORK"/log/*; die "node localhost not idle (state '$state')"; }
 say "slurmctld and slurmd up, node localhost idle"
 
 # 5. The array of 2 shards and the dependent merge, through the documented submit script.
