@@ -46,7 +46,7 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null ||
     if [[ ! -e $policy ]]; then
         printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
     fi
-    install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge; }
+    install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends slurm-wlm munge; }
     install || { apt-get update -q && install; } || { [[ $own_policy == 1 ]] && rm -f "$policy"; die "apt-get install failed"; }
     [[ $own_policy == 1 ]] && rm -f "$policy"
 fi
