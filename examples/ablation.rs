@@ -39,9 +39,18 @@ struct Cli {
     /// quick (default) or paper.
     #[arg(long, default_value = "quick")]
     preset: Preset,
-    /// paper (notebook is not implemented yet).
+    /// paper (the paper's text) or notebook (the published notebook: every deviation on).
     #[arg(long, default_value = "paper")]
     profile: Profile,
+    /// Comma-separated notebook deviations to turn on in addition to the profile's:
+    /// scrambled-positions, baseline-without-lambda, training-accuracy, notebook-grid,
+    /// notebook-small-world, eps-only-emd (METHOD.md §8).
+    #[arg(long, value_delimiter = ',')]
+    deviations: Option<Vec<String>>,
+    /// The notebook grid tuple AxBxC for D (needs notebook-grid; default: the notebook's
+    /// 12x13x2 for N = 312, else the most cubic exact factorization of N).
+    #[arg(long, value_parser = parse_grid)]
+    grid: Option<[usize; 3]>,
     /// Comma-separated variants, e.g. W,WDC,W*D*C* (default: all eleven).
     #[arg(long, value_delimiter = ',')]
     variants: Option<Vec<Variant>>,
@@ -65,6 +74,10 @@ struct Cli {
     /// Wiring-cost weight λ.
     #[arg(long)]
     lambda: Option<f64>,
+    /// Run the grid once per λ in this comma-separated list (e.g. 0.01,0.03,0.1,0.3,1) into
+    /// OUT/lambda-<λ>/ and write OUT/sweep.md: each variant at its best λ by validation accuracy.
+    #[arg(long, value_delimiter = ',', conflicts_with = "lambda")]
+    lambda_sweep: Option<Vec<f64>>,
     /// Communicability-EMD weight λ_EMD.
     #[arg(long)]
     lambda_emd: Option<f64>,
@@ -85,7 +98,8 @@ struct Cli {
     parallel: Parallel,
     /// Run only shard K of M disjoint slices of the grid (0 ≤ K < M), e.g. 0/4; combine the
     /// shards' output directories with `ablation merge`. Each shard needs its own --out.
-    #[arg(long, value_name = "K/M", value_parser = parse_shard)]
+    /// Not with --lambda-sweep (shard a sweep by running each λ as its own grid with --lambda).
+    #[arg(long, value_name = "K/M", value_parser = parse_shard, conflicts_with = "lambda_sweep")]
     shard: Option<Shard>,
     /// Output directory (default results/ablation-<preset>, with --shard
     /// results/ablation-<preset>-shard<K>of<M>).
@@ -122,6 +136,13 @@ enum Command {
         #[arg(long)]
         require_complete: bool,
     },
+    /// Compare an output folder's results with the paper's published Tables 2 and 3 (field
+    /// 6_6_2): our last-epoch training accuracy (what the tables report) and test accuracy per
+    /// cell, and whether our mean lies inside the published 95% interval.
+    Compare {
+        /// The output folder of an ablation (holds results.csv).
+        dir: PathBuf,
+    },
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
@@ -129,6 +150,21 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
         Error::Invalid { reason, .. } => reason,
         e => e.to_string(),
     })
+}
+
+fn parse_grid(s: &str) -> Result<[usize; 3], String> {
+    let parts: Vec<&str> = s.split(['x', 'X', ',']).collect();
+    let dims: Vec<usize> = parts
+        .iter()
+        .map(|p| p.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("{s:?}: expected three positive integers AxBxC, e.g. 12x13x2"))?;
+    match dims.as_slice() {
+        [a, b, c] if *a > 0 && *b > 0 && *c > 0 => Ok([*a, *b, *c]),
+        _ => Err(format!(
+            "{s:?}: expected three positive integers AxBxC, e.g. 12x13x2"
+        )),
+    }
 }
 
 fn parse_task(s: &str) -> Result<TaskKind, String> {
@@ -163,6 +199,15 @@ fn inspect(args: &DataArgs, preset: Preset) -> Result<(), Error> {
     Ok(())
 }
 
+/// What the accuracy table of a run or merge shows.
+fn accuracy_label(exp: &Experiment) -> &'static str {
+    if exp.deviations.training_accuracy {
+        "Last-epoch training accuracy (the notebook's reported accuracy)"
+    } else {
+        "Test accuracy"
+    }
+}
+
 /// Exit status of a merge that was written but lacks runs (with --require-complete).
 const INCOMPLETE: u8 = 3;
 
@@ -184,7 +229,10 @@ fn merge(dirs: &[PathBuf], out: &std::path::Path, require_complete: bool) -> Res
             ""
         }
     );
-    println!("Test accuracy, mean ± 95% CI over simulations:\n");
+    println!(
+        "{}, mean ± 95% CI over simulations:\n",
+        accuracy_label(&m.experiment)
+    );
     println!("{}", m.accuracy_table);
     println!(
         "results: {}/results.csv, config.json, summary.md",
@@ -203,9 +251,29 @@ fn merge(dirs: &[PathBuf], out: &std::path::Path, require_complete: bool) -> Res
     Ok(if require_complete { INCOMPLETE } else { 0 })
 }
 
+fn compare(dir: &std::path::Path) -> Result<(), Error> {
+    let rows = cortical_priors::report::csv::read(&dir.join("results.csv"))?;
+    let fields: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.key.field.as_str()).collect();
+    if fields.iter().any(|f| *f != "6_6_2") {
+        eprintln!(
+            "note: the published tables are of field 6_6_2; this folder holds {}",
+            fields.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let (table, agree) = cortical_priors::report::paper::compare(&rows)?;
+    println!("{table}");
+    println!(
+        "{} of {} compared cells have our mean training accuracy inside the published 95% CI",
+        agree.inside, agree.compared
+    );
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<u8, Error> {
     match &cli.command {
         Some(Command::Inspect) => return inspect(&cli.data, cli.preset).map(|()| 0),
+        Some(Command::Compare { dir }) => return compare(dir).map(|()| 0),
         Some(Command::Merge {
             dirs,
             out,
@@ -215,6 +283,11 @@ fn run(cli: Cli) -> Result<u8, Error> {
     }
     let mut exp = Experiment::preset(cli.preset, data_source(&cli.data, cli.preset));
     exp.profile = cli.profile;
+    exp.deviations = cli.profile.deviations();
+    for name in cli.deviations.iter().flatten() {
+        exp.deviations.enable(name)?;
+    }
+    exp.grid = cli.grid;
     if let Some(v) = cli.variants {
         exp.variants = v;
     }
@@ -264,7 +337,9 @@ fn run(cli: Cli) -> Result<u8, Error> {
     let exec = Execution {
         threads: cli.threads,
         out_dir: cli.out.unwrap_or_else(|| {
-            PathBuf::from(if shard == Shard::ALL {
+            PathBuf::from(if cli.lambda_sweep.is_some() {
+                format!("results/lambda-sweep-{preset_name}")
+            } else if shard == Shard::ALL {
                 format!("results/ablation-{preset_name}")
             } else {
                 format!(
@@ -324,6 +399,20 @@ fn run(cli: Cli) -> Result<u8, Error> {
             bar.inc(1);
         }
     };
+    if let Some(lambdas) = &cli.lambda_sweep {
+        let (outcomes, table) =
+            cortical_priors::sweep::run(&exp, &exec, lambdas, &|_, e| progress(e))?;
+        bar.finish_and_clear();
+        for (l, o) in &outcomes {
+            println!(
+                "λ = {l}: {} runs ({} done before, {} now, {} stopped on a non-finite loss)",
+                o.total, o.skipped, o.ran, o.failed
+            );
+        }
+        println!("\n{table}");
+        println!("sweep: {}/sweep.md", exec.out_dir.display());
+        return Ok(0);
+    }
     let outcome = ablation::run_shard(&exp, &exec, shard, &progress);
     bar.finish_and_clear();
     let outcome = outcome?;
@@ -339,7 +428,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
         "field {}: {} runs{of_grid} ({} done before, {} now, {} stopped on a non-finite loss)\n",
         outcome.field_id, outcome.total, outcome.skipped, outcome.ran, outcome.failed
     );
-    println!("Test accuracy, mean ± 95% CI over simulations:\n");
+    println!(
+        "{}, mean ± 95% CI over simulations:\n",
+        accuracy_label(&exp)
+    );
     println!("{}", outcome.accuracy_table);
     for f in failed_runs.into_inner().unwrap() {
         println!("non-finite loss: {f}");

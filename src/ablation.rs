@@ -25,6 +25,7 @@ use rayon::prelude::*;
 use crate::config::{DataSource, Execution, Experiment, Parallel};
 use crate::data::{Field, SyntheticConfig};
 use crate::error::{Error, Result};
+use crate::metrics::SmallWorldMethod;
 use crate::report::csv::{ResultsFile, RunKey, STATUS};
 use crate::report::{json, summary};
 use crate::shard::{Shard, SHARD_KEY};
@@ -136,20 +137,28 @@ pub struct FieldPriors {
 }
 
 impl FieldPriors {
-    /// Compute what `variants` need.
-    pub fn new(field: &Field, variants: &[Variant], eps: f64) -> Result<Self> {
+    /// Compute what the experiment's variants need, as its profile reads them.
+    pub fn new(field: &Field, exp: &Experiment) -> Result<Self> {
         use crate::priors::space;
+        let (variants, dev, eps) = (&exp.variants, &exp.deviations, exp.train.comm_eps);
         let n = field.n;
         let soma = variants.iter().any(|v| v.space == Space::Soma).then(|| {
+            let positions = if dev.scrambled_positions {
+                space::scrambled_positions(&field.positions_vox)
+            } else {
+                field.positions_vox.clone()
+            };
             row_major_f32(
-                space::soma_distance(&field.positions_vox, space::SomaScale::MinMaxPerAxis)
-                    .as_ref(),
+                space::soma_distance(&positions, space::SomaScale::MinMaxPerAxis).as_ref(),
             )
         });
         let grid = if variants.iter().any(|v| v.space == Space::Grid) {
-            Some(row_major_f32(
-                space::grid_distance(n, space::Grid::MostCubic)?.as_ref(),
-            ))
+            let layout = if dev.notebook_grid {
+                space::Grid::Meshgrid(exp.grid.unwrap_or_else(|| space::notebook_grid_tuple(n)))
+            } else {
+                space::Grid::MostCubic
+            };
+            Some(row_major_f32(space::grid_distance(n, layout)?.as_ref()))
         } else {
             None
         };
@@ -207,6 +216,9 @@ pub fn initial_w(field: &Field, run: &Run, seed: u64) -> Result<Vec<f64>> {
         Init::Functional => bio()?,
         Init::Permuted => init::permuted(bio()?.as_ref(), &mut rng("permutation")),
         Init::Ecdf => init::ecdf_resample(bio()?.as_ref(), &mut rng("ecdf")),
+        // same draw as W* of this simulation: the controls differ from it only as documented
+        Init::FunctionalNoSelf => init::without_diagonal(bio()?.as_ref())?,
+        Init::DiagonalOnly => init::diagonal_only(bio()?.as_ref())?,
     };
     Ok(row_major_f64(w.as_ref()))
 }
@@ -220,6 +232,20 @@ fn dataset(d: &crate::tasks::TaskData) -> Dataset {
         x: d.x.clone(),
         labels: d.labels.clone(),
     }
+}
+
+/// The training configuration of a run with regularizer `form`: the experiment's, with the
+/// notebook's deviations that act on one run applied (`baseline-without-lambda`: λ = 1 for
+/// Σ|W|; `eps-only-emd`: no ε in the wiring-cost communicability).
+pub fn train_config(exp: &Experiment, form: RegForm) -> train::TrainConfig {
+    let mut cfg = exp.train.clone();
+    if exp.deviations.baseline_without_lambda && form == RegForm::L1 {
+        cfg.lambda = 1.0;
+    }
+    if exp.deviations.eps_only_emd && form == RegForm::L1DistanceComm {
+        cfg.comm_eps = 0.0;
+    }
+    cfg
 }
 
 /// Train and measure one run; returns its rows, `status` last.
@@ -265,7 +291,7 @@ pub fn run_one(
         run.simulation
     );
     let fit = train::fit(
-        &exp.train,
+        &train_config(exp, form),
         &problem,
         &tr,
         &va,
@@ -277,10 +303,15 @@ pub fn run_one(
     if fit.failure.is_none() {
         let n = priors.n;
         let w = Mat::from_fn(n, n, |i, j| f64::from(fit.w[i * n + j]));
-        let topo = crate::metrics::topology(
+        let topo = crate::metrics::topology_with(
             w.as_ref(),
             exp.nulls,
             derive_seed(exp.seed, &format!("nulls|{label}")),
+            if exp.deviations.notebook_small_world {
+                SmallWorldMethod::NotebookEfficiency
+            } else {
+                SmallWorldMethod::PathLength
+            },
         )?;
         rows.push(("entropy".into(), topo.entropy));
         rows.push(("modularity".into(), topo.modularity));
@@ -386,7 +417,19 @@ pub fn run_shard(
     let field = load_field(&exp.data)?;
     let out = &exec.out_dir;
     std::fs::create_dir_all(out).map_err(io_err(out))?;
-    let config_path = out.join("config.json");
+    let (config_path, results_path) = (out.join("config.json"), out.join("results.csv"));
+    if !config_path.exists() && std::fs::metadata(&results_path).is_ok_and(|m| m.len() > 0) {
+        // Without its config there is no telling what the rows were computed with: appending
+        // to them could mix two experiments in one file.
+        return Err(Error::Invalid {
+            what: "output directory".into(),
+            reason: format!(
+                "{} has results but no config.json; refusing to resume into it (move the \
+                 results away or restore config.json)",
+                out.display()
+            ),
+        });
+    }
     let mut config = config_document(exp, exec);
     config[SHARD_KEY] = shard.to_string().into();
     json::write_or_check(&config_path, &config)?;
@@ -406,7 +449,7 @@ pub fn run_shard(
     let priors = if todo.is_empty() {
         None
     } else {
-        Some(FieldPriors::new(&field, &exp.variants, exp.train.comm_eps)?)
+        Some(FieldPriors::new(&field, exp)?)
     };
     let results = Mutex::new(results);
     let failed = Mutex::new(0usize);
@@ -460,28 +503,57 @@ pub fn run_shard(
 }
 
 /// Write `summary.md` from `results.csv` (deterministic: no timestamps, sorted), and return the
-/// test-accuracy table.
+/// table of the reported accuracy (test accuracy; last-epoch training accuracy under the
+/// notebook's `training-accuracy` deviation).
 pub fn write_summary(exp: &Experiment, field_id: &str, out: &Path) -> Result<String> {
     let rows = crate::report::csv::read(&out.join("results.csv"))?;
     let variants: Vec<String> = exp.variants.iter().map(|v| v.to_string()).collect();
     let tasks: Vec<String> = exp.tasks.iter().map(|t| t.name().to_string()).collect();
-    let acc = summary::table(&rows, "test_accuracy", &variants, &tasks);
+    let reported = exp.deviations.reported_accuracy();
+    let acc = summary::table(&rows, reported, &variants, &tasks);
+    let deviations = exp.deviations.names();
     let mut s = format!(
-        "# Ablation summary\n\nPreset `{}` ({}), field `{field_id}`, {} simulation(s), {} epoch(s), \
-         arms {}.\n\n",
-        serde_json::to_value(exp.preset).expect("serializes").as_str().unwrap_or("?"),
+        "# Ablation summary\n\nPreset `{}` ({}), profile `{}`{}, field `{field_id}`, {} \
+         simulation(s), {} epoch(s), arms {}.\n\n",
+        serde_json::to_value(exp.preset)
+            .expect("serializes")
+            .as_str()
+            .unwrap_or("?"),
         match exp.preset {
-            crate::config::Preset::Quick =>
-                "a quick, scaled-down grid: NOT the paper's numbers",
+            crate::config::Preset::Quick => "a quick, scaled-down grid: NOT the paper's numbers",
             crate::config::Preset::Paper => "the paper's grid",
+        },
+        serde_json::to_value(exp.profile)
+            .expect("serializes")
+            .as_str()
+            .unwrap_or("?"),
+        if deviations.is_empty() {
+            String::new()
+        } else {
+            format!(" (notebook deviations: {})", deviations.join(", "))
         },
         exp.simulations,
         exp.train.epochs,
-        exp.arms.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
+        exp.arms
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
     );
-    s.push_str("## Test accuracy (mean ± 95% t-CI over simulations)\n\n");
+    s.push_str(if exp.deviations.training_accuracy {
+        "## Last-epoch training accuracy, as the notebook reports it (mean ± 95% t-CI over \
+         simulations)\n\n"
+    } else {
+        "## Test accuracy (mean ± 95% t-CI over simulations)\n\n"
+    });
     s.push_str(&acc);
+    let other = if exp.deviations.training_accuracy {
+        ("Test accuracy", "test_accuracy")
+    } else {
+        ("Last-epoch training accuracy", "train_accuracy")
+    };
     for (title, metric) in [
+        other,
         ("Validation accuracy", "val_accuracy"),
         ("Weight entropy (bits)", "entropy"),
         ("Modularity Q", "modularity"),

@@ -34,15 +34,25 @@ impl std::str::FromStr for Preset {
     }
 }
 
-/// Which reading of the method (METHOD.md §8). Only `paper` is implemented.
+/// Which reading of the method (METHOD.md §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// The paper's text: true coordinates, λ on the baseline, test accuracy, most-cubic grid,
     /// path-length small-worldness with density-matched nulls, ε in every row sum.
     Paper,
-    /// The published notebook's deviations (not implemented yet).
+    /// The published notebook: every [`Deviations`] switch on.
     Notebook,
+}
+
+impl Profile {
+    /// The deviations this profile turns on.
+    pub fn deviations(self) -> Deviations {
+        match self {
+            Profile::Paper => Deviations::default(),
+            Profile::Notebook => Deviations::all(),
+        }
+    }
 }
 
 impl std::str::FromStr for Profile {
@@ -50,16 +60,102 @@ impl std::str::FromStr for Profile {
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "paper" => Ok(Profile::Paper),
-            "notebook" => Err(Error::Invalid {
-                what: "profile".into(),
-                reason: "notebook: not implemented yet (METHOD.md §8 lists its switches); \
-                         use --profile paper"
-                    .into(),
-            }),
+            "notebook" => Ok(Profile::Notebook),
             _ => Err(Error::Invalid {
                 what: "profile".into(),
-                reason: format!("{s:?}; expected paper (notebook is not implemented yet)"),
+                reason: format!("{s:?}; expected paper or notebook"),
             }),
+        }
+    }
+}
+
+/// The published notebook's departures from the paper's text (METHOD.md §8), each a switch.
+/// All off is the paper profile; all on is the notebook profile; any mix can be asked for with
+/// `--deviations`, to see what each one changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Deviations {
+    /// `scrambled-positions`: D\* from the positions reshaped with `reshape(3, -1)` instead of
+    /// transposed ([`crate::priors::space::scrambled_positions`]).
+    pub scrambled_positions: bool,
+    /// `baseline-without-lambda`: the baseline `W`'s regularizer is Σ|W| (λ = 1).
+    pub baseline_without_lambda: bool,
+    /// `training-accuracy`: the reported accuracy (tables, export) is the last epoch's
+    /// *training* accuracy, input noise on; test accuracy is still measured and kept.
+    pub training_accuracy: bool,
+    /// `notebook-grid`: D on the notebook's grid tuple in `np.meshgrid` order
+    /// ([`crate::priors::space::notebook_grid_tuple`] unless `--grid` gives one).
+    pub notebook_grid: bool,
+    /// `notebook-small-world`: σ from global efficiency with `(U+Uᵀ)/2 > 0.7` nulls.
+    pub notebook_small_world: bool,
+    /// `eps-only-emd`: the row-sum ε of communicability only in the EMD arm; the wiring-cost
+    /// C of `…C` variants divides by the bare row sums (a zero row gives a non-finite loss).
+    pub eps_only_emd: bool,
+}
+
+/// The switches' names, in [`Deviations`] order.
+pub const DEVIATION_NAMES: [&str; 6] = [
+    "scrambled-positions",
+    "baseline-without-lambda",
+    "training-accuracy",
+    "notebook-grid",
+    "notebook-small-world",
+    "eps-only-emd",
+];
+
+impl Deviations {
+    /// Every switch on: the notebook profile.
+    pub fn all() -> Self {
+        Deviations {
+            scrambled_positions: true,
+            baseline_without_lambda: true,
+            training_accuracy: true,
+            notebook_grid: true,
+            notebook_small_world: true,
+            eps_only_emd: true,
+        }
+    }
+
+    fn flags_mut(&mut self) -> [&mut bool; 6] {
+        [
+            &mut self.scrambled_positions,
+            &mut self.baseline_without_lambda,
+            &mut self.training_accuracy,
+            &mut self.notebook_grid,
+            &mut self.notebook_small_world,
+            &mut self.eps_only_emd,
+        ]
+    }
+
+    /// Turn on the switch called `name` (one of [`DEVIATION_NAMES`]).
+    pub fn enable(&mut self, name: &str) -> Result<()> {
+        let i = DEVIATION_NAMES
+            .iter()
+            .position(|&d| d == name.trim())
+            .ok_or_else(|| Error::Invalid {
+                what: "deviation".into(),
+                reason: format!("{name:?}; expected one of {}", DEVIATION_NAMES.join(", ")),
+            })?;
+        *self.flags_mut()[i] = true;
+        Ok(())
+    }
+
+    /// The names of the switches that are on.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut me = *self;
+        let on: Vec<bool> = me.flags_mut().iter().map(|b| **b).collect();
+        DEVIATION_NAMES
+            .iter()
+            .zip(on)
+            .filter_map(|(n, b)| b.then_some(*n))
+            .collect()
+    }
+
+    /// The metric reported as "accuracy" in tables and exports.
+    pub fn reported_accuracy(&self) -> &'static str {
+        if self.training_accuracy {
+            "train_accuracy"
+        } else {
+            "test_accuracy"
         }
     }
 }
@@ -79,6 +175,13 @@ pub enum DataSource {
 pub struct Experiment {
     pub preset: Preset,
     pub profile: Profile,
+    /// The notebook's deviations in effect (all off for the paper profile).
+    #[serde(default)]
+    pub deviations: Deviations,
+    /// The notebook grid tuple for D when `deviations.notebook_grid` is on (None: the
+    /// notebook's tuple for the field's N).
+    #[serde(default)]
+    pub grid: Option<[usize; 3]>,
     pub data: DataSource,
     pub variants: Vec<Variant>,
     #[serde(with = "task_names")]
@@ -121,6 +224,8 @@ impl Experiment {
         Experiment {
             preset,
             profile: Profile::Paper,
+            deviations: Deviations::default(),
+            grid: None,
             data,
             variants: Variant::paper(),
             tasks: TaskKind::ALL.to_vec(),
@@ -144,8 +249,13 @@ impl Experiment {
                 reason,
             })
         };
-        if self.profile != Profile::Paper {
-            return bad("profile", "only the paper profile is implemented".into());
+        if self.grid.is_some() && !self.deviations.notebook_grid {
+            return bad(
+                "grid",
+                "a grid tuple is only used with the notebook-grid deviation (--profile notebook \
+                 or --deviations notebook-grid)"
+                    .into(),
+            );
         }
         if self.variants.is_empty() {
             return bad("variants", "none selected".into());

@@ -11,6 +11,8 @@
 //! | [`priors`] | correlation, STTC, precision, W\*, W!, ECDF, D\*, grid D, C_emp (§2–§3) |
 //! | [`tasks`] | One-Choice Inference, Perceptual Decision-Making, Go/NoGo (§5) |
 //! | [`metrics`] | entropy, modularity, assortativity, small-worldness (§6) |
+//! | [`ablation`], [`sweep`] | the grid of runs (resumable), the per-variant λ sweep |
+//! | [`stats`] | t and bootstrap CIs, Kruskal–Wallis, Mann–Whitney U, Holm, letters (§7) |
 pub use cortical_kernels as kernels;
 
 pub mod ablation;
@@ -21,6 +23,8 @@ pub mod metrics;
 pub mod priors;
 pub mod report;
 pub mod shard;
+pub mod stats;
+pub mod sweep;
 pub mod tasks;
 pub mod train;
 pub mod variants;

@@ -322,8 +322,11 @@ pub struct MergeOutcome {
     pub replaced: bool,
     /// Things worth knowing that do not stop the merge (e.g. inputs built from different commits).
     pub warnings: Vec<String>,
-    /// Test accuracy, variant × task, mean ± 95% CI (Markdown), as in `summary.md`.
+    /// The reported accuracy (test, or last-epoch training under the notebook deviation),
+    /// variant × task, mean ± 95% CI (Markdown), as in `summary.md`.
     pub accuracy_table: String,
+    /// The merged experiment.
+    pub experiment: Experiment,
 }
 
 /// Combine the output directories `inputs` of one experiment into `out` (see the module docs).
@@ -464,6 +467,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeOutcome> {
         replaced,
         warnings,
         accuracy_table,
+        experiment: exp,
     })
 }
 

@@ -6,7 +6,9 @@
 //! the paper's: `W` (random orthogonal init) or `W*` (functional) or `W!` (permuted functional),
 //! then `D` (grid distance) or `D*` (soma distance), then `C` (communicability in the wiring cost)
 //! or `C*` (EMD between empirical and artificial communicability). `W~` (the ECDF control of §3)
-//! is accepted as a fourth init but is not one of the paper's eleven.
+//! is accepted as a fourth init but is not one of the paper's eleven, and so are the two
+//! self-recurrence controls: `W*-` (W\* without its diagonal, same spectral radius) and `WI`
+//! (ρ(W\*)·I, the diagonal only) — e.g. `W*-D*C`, `WID*C`.
 use std::fmt;
 use std::str::FromStr;
 
@@ -25,6 +27,10 @@ pub enum Init {
     Permuted,
     /// W\*'s non-zero values resampled from their ECDF on the same support: `W~`.
     Ecdf,
+    /// Control: W\* with its diagonal removed, rescaled to W\*'s spectral radius: `W*-`.
+    FunctionalNoSelf,
+    /// Control: `ρ(W*)·I`, self-connections only: `WI`.
+    DiagonalOnly,
 }
 
 /// Which distance matrix weights the wiring cost.
@@ -129,6 +135,8 @@ impl fmt::Display for Variant {
             Init::Functional => "W*",
             Init::Permuted => "W!",
             Init::Ecdf => "W~",
+            Init::FunctionalNoSelf => "W*-",
+            Init::DiagonalOnly => "WI",
         })?;
         f.write_str(match self.space {
             Space::None => "",
@@ -147,7 +155,7 @@ fn variant_error(s: &str, why: &str) -> Error {
     Error::Invalid {
         what: "variant".into(),
         reason: format!(
-            "{s:?}: {why}; valid names are {} (grammar: W|W*|W!|W~, then optionally D|D*, then \
+            "{s:?}: {why}; valid names are {} (grammar: W|W*|W!|W~|W*-|WI, then optionally D|D*, then \
              optionally C|C* which needs D or D*)",
             PAPER_VARIANTS.join(", ")
         ),
@@ -163,6 +171,8 @@ impl FromStr for Variant {
             .strip_prefix('W')
             .ok_or_else(|| variant_error(s, "must start with W"))?;
         let (init, rest) = match rest.chars().next() {
+            Some('*') if rest[1..].starts_with('-') => (Init::FunctionalNoSelf, &rest[2..]),
+            Some('I') => (Init::DiagonalOnly, &rest[1..]),
             Some('*') => (Init::Functional, &rest[1..]),
             Some('!') => (Init::Permuted, &rest[1..]),
             Some('~') => (Init::Ecdf, &rest[1..]),

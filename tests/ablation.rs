@@ -205,4 +205,13 @@ fn user_errors_are_messages() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("ablation-errors-file"), "{e}");
+    // Results without the config that produced them: refused, nothing written.
+    let orphan = out_dir("ablation-errors-orphan");
+    std::fs::create_dir_all(&orphan).unwrap();
+    std::fs::write(orphan.join("results.csv"), b"field,arm\n").unwrap();
+    let e = ablation::run(&exp, &exec(&orphan), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no config.json"), "{e}");
+    assert!(!orphan.join("config.json").exists());
 }

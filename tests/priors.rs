@@ -1,7 +1,8 @@
 //! Priors (METHOD.md §3) and the graphical lasso (§2): properties of W*, W!, the ECDF control,
 //! the orthogonal init, the distance matrices, and the solver against scikit-learn.
 use cortical_priors::priors::init::{
-    ecdf_resample, orthogonal, permuted, perron_root, w_bio, w_bio_steps, FunctionalSource,
+    diagonal_only, ecdf_resample, orthogonal, permuted, perron_root, w_bio, w_bio_steps,
+    without_diagonal, FunctionalSource,
 };
 use cortical_priors::priors::precision::{
     graphical_lasso, graphical_lasso_cv, GlassoCvOptions, GlassoOptions,
@@ -134,6 +135,49 @@ fn w_bio_follows_the_five_steps() {
         let rho = spectral_radius(steps.w.as_ref());
         assert!((rho - 0.95).abs() < 1e-9, "{source:?}: ρ = {rho}");
     }
+}
+
+/// The self-recurrence controls: W\* without its diagonal keeps W\*'s off-diagonal pattern and
+/// proportions and its spectral radius; the diagonal-only control is ρ(W\*)·I.
+#[test]
+fn self_recurrence_controls() {
+    let (corr, sttc, precision) = inputs(40);
+    let w = w_bio(
+        corr.as_ref(),
+        sttc.as_ref(),
+        precision.as_ref(),
+        FunctionalSource::CorrSttc,
+        &mut rng(3),
+    )
+    .unwrap();
+    let rho = perron_root(w.as_ref()).unwrap();
+    assert!((rho - 0.95).abs() < 1e-9);
+    assert!(
+        (0..40).map(|i| w[(i, i)]).sum::<f64>() > 0.0,
+        "W* has a diagonal"
+    );
+    let off = without_diagonal(w.as_ref()).unwrap();
+    assert!((perron_root(off.as_ref()).unwrap() - rho).abs() < 1e-9);
+    let k = off[(0, 1)] / w[(0, 1)];
+    assert!(
+        k > 1.0,
+        "removing the diagonal lowers ρ, so the rest is scaled up"
+    );
+    for i in 0..40 {
+        assert_eq!(off[(i, i)], 0.0);
+        for j in (0..40).filter(|&j| j != i) {
+            assert!((off[(i, j)] - k * w[(i, j)]).abs() <= 1e-12 * off[(i, j)].abs().max(1e-300));
+        }
+    }
+    let d = diagonal_only(w.as_ref()).unwrap();
+    for i in 0..40 {
+        for j in 0..40 {
+            assert_eq!(d[(i, j)], if i == j { rho } else { 0.0 });
+        }
+    }
+    // a matrix that is only a diagonal has nothing left without it
+    let diag = Mat::from_fn(5, 5, |i, j| if i == j { 1.0 } else { 0.0 });
+    assert!(without_diagonal(diag.as_ref()).is_err());
 }
 
 #[test]
@@ -326,7 +370,7 @@ fn distance_matrices() {
     // Prime N: the most cubic grid (7×7×7) is compact; the notebook's 283×1×1 is a line.
     let n = 283;
     let cube = grid_distance(n, Grid::MostCubic).unwrap();
-    let line = grid_distance(n, Grid::Explicit([283, 1, 1])).unwrap();
+    let line = grid_distance(n, Grid::Meshgrid([283, 1, 1])).unwrap();
     let max = |m: &Mat<f64>| entries(m.as_ref())[n * n - 1];
     assert!(max(&cube) <= 6.0 * 3f64.sqrt() + 1e-12);
     assert!((max(&line) - 282.0).abs() < 1e-12);
@@ -342,7 +386,7 @@ fn distance_matrices() {
     assert_eq!(cube[(0, 7)], 1.0);
     assert_eq!(cube[(0, 49)], 1.0);
     assert_eq!(cube[(0, 8)], 2f64.sqrt());
-    assert!(grid_distance(n, Grid::Explicit([10, 10, 2])).is_err());
+    assert!(grid_distance(n, Grid::Meshgrid([10, 10, 2])).is_err());
 }
 
 fn json_matrix(v: &Value) -> Mat<f64> {

@@ -283,3 +283,38 @@ fn non_finite_loss_is_a_recorded_failure() {
     assert_eq!((fail.epoch, fail.batch), (1, 1));
     assert!(f.test_accuracy.is_nan());
 }
+
+/// Without ε (the notebook's `eps-only-emd` deviation) a zero row of |W| makes the wiring-cost
+/// communicability undefined: the run stops as failed at its first batch, like a non-finite
+/// loss, instead of aborting the ablation; with ε the same W trains.
+#[test]
+fn zero_row_without_eps_fails_the_run_not_the_caller() {
+    let n = 8;
+    let mut w0 = scaled_identity(n, 0.5);
+    w0[3 * n + 3] = 0.0; // row 3 of |W| sums to 0
+    let d: Vec<f32> = (0..n * n)
+        .map(|k| ((k / n) as f32 - (k % n) as f32).abs())
+        .collect();
+    let (tr, va, te) = (go_nogo(64, 1), go_nogo(32, 2), go_nogo(32, 3));
+    let mut cfg = TrainConfig {
+        epochs: 1,
+        batch: 16,
+        batches_per_epoch: 4,
+        comm_eps: 0.0,
+        ..TrainConfig::default()
+    };
+    let problem = Problem {
+        w0: &w0,
+        form: RegForm::L1DistanceComm,
+        distance: Some(&d),
+        c_emp_sorted: None,
+        sign: Sign::Unconstrained,
+    };
+    let f = fit(&cfg, &problem, &tr, &va, &te, 3, Par::Seq).unwrap();
+    let failure = f.failure.expect("the run is marked failed");
+    assert_eq!((failure.epoch, failure.batch), (1, 1));
+    assert!(f.test_accuracy.is_nan());
+    cfg.comm_eps = 1e-10;
+    let f = fit(&cfg, &problem, &tr, &va, &te, 3, Par::Seq).unwrap();
+    assert!(f.failure.is_none());
+}

@@ -103,6 +103,19 @@ fn names_decode_into_init_space_comm() {
     // The ECDF control is a fourth init outside the eleven.
     let v: Variant = "W~D*C".parse().unwrap();
     assert_eq!(v.init, Init::Ecdf);
+    // The self-recurrence controls, also outside the eleven; names round-trip.
+    for (name, init) in [
+        ("W*-D*C", Init::FunctionalNoSelf),
+        ("WID*C", Init::DiagonalOnly),
+        ("W*-", Init::FunctionalNoSelf),
+        ("WID", Init::DiagonalOnly),
+    ] {
+        let v: Variant = name.parse().unwrap();
+        assert_eq!(v.init, init, "{name}");
+        assert!(v.needs_functional());
+        assert_eq!(v.to_string(), name);
+    }
+    assert!("W*-!D".parse::<Variant>().is_err());
     assert_eq!(Variant::paper().len(), 11);
 }
 

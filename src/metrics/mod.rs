@@ -31,9 +31,10 @@ pub use graph::{
 };
 pub use modularity::{cnm_communities, modularity, modularity_cnm};
 pub use small_world::{
-    characteristic_path_length, clustering_coefficients, erdos_renyi_gnm_into, global_efficiency,
-    mean_clustering, mean_clustering_with, null_rng, path_stats, path_stats_with, small_world,
-    small_worldness, PathStats, SmallWorld, Workspace,
+    characteristic_path_length, clustering_coefficients, clustering_with_loops,
+    erdos_renyi_gnm_into, global_efficiency, mean_clustering, mean_clustering_with, null_rng,
+    path_stats, path_stats_with, small_world, small_world_notebook, small_worldness, PathStats,
+    SmallWorld, Workspace,
 };
 
 /// Number of null graphs of the paper's small-worldness.
@@ -56,9 +57,30 @@ pub struct Topology {
     pub small_world: SmallWorld,
 }
 
+/// Which small-worldness σ [`topology_with`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SmallWorldMethod {
+    /// METHOD.md §6: path length, density-matched G(n, m) nulls ([`small_world`]).
+    #[default]
+    PathLength,
+    /// The published notebook: global efficiency, `(U+Uᵀ)/2 > 0.7` nulls
+    /// ([`small_world_notebook`]).
+    NotebookEfficiency,
+}
+
 /// Every metric of METHOD.md §6 for the weight matrix `w` (rows presynaptic), with `nulls`
 /// null graphs for σ drawn from `seed`. Errors if W is not square or has non-finite entries.
 pub fn topology(w: MatRef<'_, f64>, nulls: usize, seed: u64) -> Result<Topology> {
+    topology_with(w, nulls, seed, SmallWorldMethod::PathLength)
+}
+
+/// [`topology`] with the small-worldness of `method`.
+pub fn topology_with(
+    w: MatRef<'_, f64>,
+    nulls: usize,
+    seed: u64,
+    method: SmallWorldMethod,
+) -> Result<Topology> {
     let g = binarize_top_decile(w)?;
     let mut signed = Vec::with_capacity(w.nrows() * w.ncols());
     for i in 0..w.nrows() {
@@ -73,6 +95,9 @@ pub fn topology(w: MatRef<'_, f64>, nulls: usize, seed: u64) -> Result<Topology>
         communities,
         assortativity: degree_assortativity(&g),
         edges: g.num_edges(),
-        small_world: small_world(&g, nulls, seed),
+        small_world: match method {
+            SmallWorldMethod::PathLength => small_world(&g, nulls, seed),
+            SmallWorldMethod::NotebookEfficiency => small_world_notebook(&g, nulls, seed),
+        },
     })
 }

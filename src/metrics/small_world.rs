@@ -364,9 +364,13 @@ pub struct SmallWorld {
     pub efficiency: f64,
     /// Mean clustering over the nulls.
     pub c_null: f64,
-    /// Mean characteristic path length over the nulls.
+    /// Mean characteristic path length over the nulls (NaN for the notebook's method, which
+    /// does not compute it).
     pub l_null: f64,
-    /// σ = (C / C_null) / (L / L_null).
+    /// Mean global efficiency over the nulls.
+    pub efficiency_null: f64,
+    /// σ = (C / C_null) / (L / L_null), or for the notebook's method
+    /// (C / C_null) / (E_null / E).
     pub sigma: f64,
     /// Number of null graphs drawn.
     pub nulls: usize,
@@ -382,9 +386,38 @@ pub fn small_world(g: &Graph, nulls: usize, seed: u64) -> SmallWorld {
     let stats = path_stats(g);
     let c = mean_clustering(g);
     let l = stats.characteristic_path_length();
-    let mut per_null = vec![(0.0f64, 0.0f64); nulls];
-    // Chunks of 8 nulls share one graph and one workspace: allocation per chunk, not per null,
-    // and the chunking is fixed, so the work split never changes a result.
+    let per_null = over_nulls(n, nulls, seed, |h, ws, rng| {
+        erdos_renyi_gnm_into(h, m, rng);
+        let p = path_stats_with(h, ws);
+        [
+            mean_clustering_with(h, ws),
+            p.characteristic_path_length(),
+            p.global_efficiency(),
+        ]
+    });
+    let disconnected_nulls = per_null.iter().filter(|p| p[1].is_infinite()).count();
+    let [c_null, l_null, efficiency_null] = means(&per_null);
+    SmallWorld {
+        c,
+        l,
+        efficiency: stats.global_efficiency(),
+        c_null,
+        l_null,
+        efficiency_null,
+        sigma: (c / c_null) / (l / l_null),
+        nulls,
+        disconnected_nulls,
+    }
+}
+
+/// Runs `draw` on `nulls` null graphs in parallel and returns its results in index order.
+/// Chunks of 8 nulls share one graph and one workspace (allocation per chunk, not per null),
+/// and the chunking is fixed, so the work split never changes a result.
+fn over_nulls<F>(n: usize, nulls: usize, seed: u64, draw: F) -> Vec<[f64; 3]>
+where
+    F: Fn(&mut Graph, &mut Workspace, &mut Xoshiro256PlusPlus) -> [f64; 3] + Sync,
+{
+    let mut per_null = vec![[0.0f64; 3]; nulls];
     per_null
         .par_chunks_mut(8)
         .enumerate()
@@ -392,28 +425,96 @@ pub fn small_world(g: &Graph, nulls: usize, seed: u64) -> SmallWorld {
             let mut h = Graph::empty(n);
             let mut ws = Workspace::new(n);
             for (i, slot) in out.iter_mut().enumerate() {
-                let k = (chunk * 8 + i) as u64;
-                let mut rng = null_rng(seed, k);
-                erdos_renyi_gnm_into(&mut h, m, &mut rng);
-                *slot = (
-                    mean_clustering_with(&h, &mut ws),
-                    path_stats_with(&h, &mut ws).characteristic_path_length(),
-                );
+                let mut rng = null_rng(seed, (chunk * 8 + i) as u64);
+                *slot = draw(&mut h, &mut ws, &mut rng);
             }
         });
-    let disconnected_nulls = per_null.iter().filter(|(_, l)| l.is_infinite()).count();
-    let c_null = per_null.iter().map(|p| p.0).sum::<f64>() / nulls as f64;
-    let l_null = per_null.iter().map(|p| p.1).sum::<f64>() / nulls as f64;
+    per_null
+}
+
+fn means(per_null: &[[f64; 3]]) -> [f64; 3] {
+    let k = per_null.len() as f64;
+    std::array::from_fn(|a| per_null.iter().map(|p| p[a]).sum::<f64>() / k)
+}
+
+/// The published notebook's small-worldness (METHOD.md §8, `--profile notebook`):
+/// σ = (C / C_null) / (E_null / E) with E the global efficiency (bctpy `efficiency_bin`) in
+/// place of the path length, and null graphs that are *not* density-matched: a uniform
+/// n × n matrix U, symmetrized `(U + Uᵀ)/2`, thresholded at 0.7 (about 18% of pairs, whatever
+/// the density of G), *diagonal included*. The self-loops change bctpy's `clustering_coef_bu`
+/// of the nulls (a looped node counts itself among its neighbours; see
+/// [`clustering_with_loops`]) but not their efficiency. The notebook draws with numpy's global
+/// generator; here each null has its own seeded generator as in [`small_world`], so the null
+/// means agree in distribution, not bit for bit.
+pub fn small_world_notebook(g: &Graph, nulls: usize, seed: u64) -> SmallWorld {
+    let n = g.n();
+    let stats = path_stats(g);
+    let c = mean_clustering(g);
+    let e = stats.global_efficiency();
+    let per_null = over_nulls(n, nulls, seed, |h, ws, rng| {
+        let loops = notebook_null_into(h, rng);
+        let p = path_stats_with(h, ws);
+        let cl = clustering_with_loops(h, &loops, ws);
+        [
+            cl.iter().sum::<f64>() / n as f64,
+            f64::NAN,
+            p.global_efficiency(),
+        ]
+    });
+    let [c_null, _, efficiency_null] = means(&per_null);
     SmallWorld {
         c,
-        l,
-        efficiency: stats.global_efficiency(),
+        l: stats.characteristic_path_length(),
+        efficiency: e,
         c_null,
-        l_null,
-        sigma: (c / c_null) / (l / l_null),
+        l_null: f64::NAN,
+        efficiency_null,
+        sigma: (c / c_null) / (efficiency_null / e),
         nulls,
-        disconnected_nulls,
+        disconnected_nulls: 0,
     }
+}
+
+/// One null graph of the notebook: pair `i < j` is an edge when `(U_ij + U_ji)/2 > 0.7`; node
+/// `i` has a self-loop when `U_ii > 0.7`. Writes the loop-free part into `h` and returns the
+/// loop flags.
+fn notebook_null_into(h: &mut Graph, rng: &mut Xoshiro256PlusPlus) -> Vec<bool> {
+    let n = h.n();
+    h.clear();
+    let mut loops = vec![false; n];
+    for i in 0..n {
+        for j in i..n {
+            if i == j {
+                loops[i] = rng.random::<f64>() > 0.7;
+            } else if (rng.random::<f64>() + rng.random::<f64>()) / 2.0 > 0.7 {
+                h.add_edge(i, j);
+            }
+        }
+    }
+    loops
+}
+
+/// bctpy `clustering_coef_bu` of a graph whose nodes may carry self-loops (`loops[u]`): bctpy
+/// takes the neighbours `V` of `u` as the non-zeros of row `u`, so a looped `u` is its own
+/// neighbour, and sums the whole sub-matrix `G[V, V]`, diagonal included:
+/// `C_u = (2 t_u + |N(u) ∩ loops| + [u looped](2 k_u + 1)) / (k'² − k')` with `k_u` the
+/// loop-free degree, `2 t_u = Σ_{v ∈ N(u)} |N(u) ∩ N(v)|` and `k' = k_u + [u looped]`; 0 when
+/// `k' < 2`.
+pub fn clustering_with_loops(g: &Graph, loops: &[bool], ws: &mut Workspace) -> Vec<f64> {
+    triangle_sums(g, ws);
+    (0..g.n())
+        .map(|u| {
+            let k = ws.deg[u];
+            let looped_nbrs = BitIter::new(g.row(u)).filter(|&v| loops[v]).count() as u64;
+            let own = u64::from(loops[u]);
+            let kk = k + own;
+            if kk < 2 {
+                0.0
+            } else {
+                (ws.tri[u] + looped_nbrs + own * (2 * k + 1)) as f64 / (kk * kk - kk) as f64
+            }
+        })
+        .collect()
 }
 
 /// σ of [`small_world`].

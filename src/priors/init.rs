@@ -10,6 +10,32 @@ use rand::RngExt;
 use rand_distr::{Distribution, LogNormal, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+/// Self-recurrence control 1: W\* with its diagonal set to zero, rescaled back to W\*'s
+/// spectral radius (0.95), so that it differs from W\* only in having no self-connections —
+/// not also in gain. W\*'s diagonal is large (corr and STTC are 1 there) and the wiring cost
+/// charges nothing for it (D_ii = 0). Errors if what is left is nilpotent (ρ = 0).
+pub fn without_diagonal(w: MatRef<'_, f64>) -> Result<Mat<f64>> {
+    let n = w.nrows();
+    let radius = perron_root(w)?;
+    let off = Mat::from_fn(n, n, |i, j| if i == j { 0.0 } else { w[(i, j)] });
+    let r = perron_root(off.as_ref())?;
+    if !(r > 0.0 && r.is_finite()) {
+        return Err(invalid(
+            "W* without its diagonal",
+            format!("has spectral radius {r}; cannot rescale to {radius}"),
+        ));
+    }
+    Ok(Mat::from_fn(n, n, |i, j| off[(i, j)] * (radius / r)))
+}
+
+/// Self-recurrence control 2: the identity-like initialization `ρ(W*)·I` — only
+/// self-connections, with the functional prior's spectral radius.
+pub fn diagonal_only(w: MatRef<'_, f64>) -> Result<Mat<f64>> {
+    let radius = perron_root(w)?;
+    let n = w.nrows();
+    Ok(Mat::from_fn(n, n, |i, j| if i == j { radius } else { 0.0 }))
+}
+
 /// Which functional matrices feed W\* (the arms of METHOD.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FunctionalSource {

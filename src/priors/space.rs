@@ -59,9 +59,11 @@ pub enum Grid {
     /// N points), first N points in lexicographic order.
     #[default]
     MostCubic,
-    /// The notebook profile: the user's grid tuple (e.g. `[283, 1, 1]`, degenerate for prime N);
-    /// first N points in lexicographic order. Must hold at least N points.
-    Explicit([usize; 3]),
+    /// The notebook profile: the user's grid tuple `(a, b, c)` with `a·b·c = N` exactly (the
+    /// notebook raises otherwise; degenerate for prime N, e.g. `283 × 1 × 1`), points in the
+    /// order of `np.meshgrid(arange(a), arange(b), arange(c))` raveled — numpy's default `xy`
+    /// indexing, so the *second* axis varies slowest and the third fastest.
+    Meshgrid([usize; 3]),
 }
 
 /// The grid dimensions [`grid_distance`] uses for `n` units.
@@ -77,14 +79,15 @@ pub fn grid_shape(n: usize, grid: Grid) -> Result<[usize; 3]> {
             }
             Ok([k, k, k])
         }
-        Grid::Explicit(dims) => {
+        Grid::Meshgrid(dims) => {
             let cap = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
             match cap {
-                Some(c) if c >= n => Ok(dims),
+                Some(c) if c == n => Ok(dims),
                 _ => Err(Error::Invalid {
                     what: "grid".into(),
                     reason: format!(
-                        "explicit grid {}×{}×{} holds fewer than N = {n} points",
+                        "grid {}×{}×{} does not hold exactly N = {n} points (the notebook's \
+                         network_grid must match number_of_nodes)",
                         dims[0], dims[1], dims[2]
                     ),
                 }),
@@ -93,15 +96,66 @@ pub fn grid_shape(n: usize, grid: Grid) -> Result<[usize; 3]> {
     }
 }
 
-/// D: Euclidean distances between the first `n` points of a unit-spacing 3-D grid, in
-/// lexicographic order `(i, j, k)` with `k` fastest (`itertools.product(range(a), range(b),
-/// range(c))`). Errors when an explicit grid holds fewer than `n` points.
+/// The notebook's grid tuple for `n` units: its published `network_grid = (12, 13, 2)` for
+/// N = 312 (field 6_6_2), otherwise the most cubic exact factorization `a ≥ b ≥ c`, `a·b·c = n`
+/// (what a user must type for the notebook to run; `n × 1 × 1` for prime n).
+pub fn notebook_grid_tuple(n: usize) -> [usize; 3] {
+    if n == 312 {
+        return [12, 13, 2];
+    }
+    let mut best = [n.max(1), 1, 1];
+    let spread = |d: &[usize; 3]| d[0] - d[2];
+    for c in 1..=n {
+        if c * c * c > n {
+            break;
+        }
+        if n % c != 0 {
+            continue;
+        }
+        let m = n / c;
+        for b in c..=m {
+            if b * b > m {
+                break;
+            }
+            if m % b == 0 {
+                let d = [m / b, b, c];
+                if spread(&d) < spread(&best) {
+                    best = d;
+                }
+            }
+        }
+    }
+    best
+}
+
+/// D: Euclidean distances between `n` points of a unit-spacing 3-D grid. [`Grid::MostCubic`]:
+/// the first `n` points in lexicographic order `(i, j, k)` with `k` fastest
+/// (`itertools.product(range(a), range(b), range(c))`); [`Grid::Meshgrid`]: the notebook's
+/// order. Errors when a meshgrid does not hold exactly `n` points.
 pub fn grid_distance(n: usize, grid: Grid) -> Result<Mat<f64>> {
-    let [_, b, c] = grid_shape(n, grid)?;
-    let coords: Vec<[f64; 3]> = (0..n)
-        .map(|p| [(p / (b * c)) as f64, ((p / c) % b) as f64, (p % c) as f64])
-        .collect();
+    let [a, b, c] = grid_shape(n, grid)?;
+    let coords: Vec<[f64; 3]> = match grid {
+        Grid::MostCubic => (0..n)
+            .map(|p| [(p / (b * c)) as f64, ((p / c) % b) as f64, (p % c) as f64])
+            .collect(),
+        // ravel index p = (y·a + x)·c + z, coordinate (x, y, z)
+        Grid::Meshgrid(_) => (0..n)
+            .map(|p| [((p / c) % a) as f64, (p / (a * c)) as f64, (p % c) as f64])
+            .collect(),
+    };
     Ok(euclidean(&coords, n))
+}
+
+/// The notebook's soma coordinates: `np.array(positions.tolist()).reshape(3, -1)` reads the
+/// N×3 array (one row per neuron) as 3×N, so "axis" `a` of neuron `j` is the flattened entry
+/// `3N`-array`[a·N + j]` — coordinates of different neurons mixed together. [`soma_distance`] of
+/// the result is the notebook's D\*.
+pub fn scrambled_positions(positions_vox: &[[i64; 3]]) -> Vec<[i64; 3]> {
+    let n = positions_vox.len();
+    let flat: Vec<i64> = positions_vox.iter().flatten().copied().collect();
+    (0..n)
+        .map(|j| [flat[j], flat[n + j], flat[2 * n + j]])
+        .collect()
 }
 
 fn euclidean(coords: &[[f64; 3]], n: usize) -> Mat<f64> {
@@ -124,11 +178,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn notebook_tuples() {
+        assert_eq!(notebook_grid_tuple(312), [12, 13, 2]);
+        assert_eq!(notebook_grid_tuple(283), [283, 1, 1]);
+        assert_eq!(notebook_grid_tuple(64), [4, 4, 4]);
+        assert_eq!(notebook_grid_tuple(60), [5, 4, 3]);
+        for n in 1..200 {
+            let [a, b, c] = notebook_grid_tuple(n);
+            assert_eq!(a * b * c, n);
+        }
+    }
+
+    #[test]
     fn most_cubic_shapes() {
         assert_eq!(grid_shape(1, Grid::MostCubic).unwrap(), [1, 1, 1]);
         assert_eq!(grid_shape(8, Grid::MostCubic).unwrap(), [2, 2, 2]);
         assert_eq!(grid_shape(9, Grid::MostCubic).unwrap(), [3, 3, 3]);
         assert_eq!(grid_shape(283, Grid::MostCubic).unwrap(), [7, 7, 7]);
-        assert!(grid_shape(10, Grid::Explicit([3, 3, 1])).is_err());
+        assert!(grid_shape(10, Grid::Meshgrid([3, 3, 1])).is_err());
+        assert!(grid_shape(10, Grid::Meshgrid([5, 2, 1])).is_ok());
     }
 }

@@ -4,40 +4,15 @@
 use std::collections::BTreeMap;
 
 use super::csv::{by_run, Row, STATUS};
+use crate::stats;
 
-/// Mean, half-width of the t 95% interval (NaN below two values) and count.
+/// Mean, half-width of the t 95% interval ([`stats::t_ci95`]; NaN below two values) and count.
+/// Non-finite values never reach here: `results.csv` holds only finished runs' metrics.
 pub fn mean_ci95(xs: &[f64]) -> (f64, f64, usize) {
     let n = xs.len();
-    if n == 0 {
-        return (f64::NAN, f64::NAN, 0);
-    }
-    let mean = xs.iter().sum::<f64>() / n as f64;
-    if n < 2 {
-        return (mean, f64::NAN, n);
-    }
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    (mean, t975(n - 1) * (var / n as f64).sqrt(), n)
-}
-
-/// The 0.975 quantile of Student's t with `df` degrees of freedom: exact table to 30, then
-/// the Cornish–Fisher expansion around the normal quantile (error < 1e-4 there).
-pub fn t975(df: usize) -> f64 {
-    const T: [f64; 30] = [
-        12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157,
-        2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922,
-        2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831,
-        2.048407, 2.045230, 2.042272,
-    ];
-    if df == 0 {
-        return f64::NAN;
-    }
-    if df <= 30 {
-        return T[df - 1];
-    }
-    let z = 1.959_963_984_540_054_f64;
-    let v = df as f64;
-    z + (z.powi(3) + z) / (4.0 * v)
-        + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * v * v)
+    let mean = stats::mean(xs).unwrap_or(f64::NAN);
+    let half = stats::t_ci95(xs).map_or(f64::NAN, |ci| ci.half_width());
+    (mean, half, n)
 }
 
 /// Per (variant, task): the values of `metric` over finished, non-failed runs.
@@ -111,11 +86,17 @@ mod tests {
 
     #[test]
     fn ci_of_known_sample() {
-        // mean 2, sd 1, n 3: half-width t(2)·1/√3 = 4.302653/1.7320508
+        // mean 2, sd 1, n 3: half-width t(0.975, 2)·1/√3, where for 2 degrees of freedom the
+        // quantile has the closed form (2p−1)/√(2p(1−p)) = 4.3026527…
         let (m, ci, n) = mean_ci95(&[1.0, 2.0, 3.0]);
         assert_eq!((m, n), (2.0, 3));
-        assert!((ci - 4.302653 / 3f64.sqrt()).abs() < 1e-6);
-        // The expansion joins the table smoothly: t(31) lies just below t(30).
-        assert!(t975(31) < t975(30) && t975(31) > 2.03);
+        let p: f64 = 0.975;
+        let t2 = (2.0 * p - 1.0) / (2.0 * p * (1.0 - p)).sqrt();
+        assert!((ci - t2 / 3f64.sqrt()).abs() < 1e-13, "{ci}");
+        // below two values there is no interval, and no panic
+        let (m1, ci1, n1) = mean_ci95(&[0.5]);
+        assert_eq!((m1, n1), (0.5, 1));
+        assert!(ci1.is_nan());
+        assert!(mean_ci95(&[]).0.is_nan());
     }
 }

@@ -353,7 +353,13 @@ pub fn fit(
                     *x += noise.sample(&mut rng);
                 }
             }
-            let s = step::loss_and_grad(&params, &mut ws, &reg, cfg.activation, par)?;
+            let s = match step::loss_and_grad(&params, &mut ws, &reg, cfg.activation, par) {
+                Err(e) if undefined_at_w(&e) => {
+                    failure = Some(Failure { epoch, batch });
+                    break 'epochs;
+                }
+                r => r?,
+            };
             let loss = s.xent + s.reg;
             if !loss.is_finite() || ws.grad.iter().any(|g| !g.is_finite()) {
                 failure = Some(Failure { epoch, batch });
@@ -373,7 +379,16 @@ pub fn fit(
             timing.reg_s += s.t_reg.as_secs_f64();
             timing.step_s.push((Instant::now() - t0).as_secs_f64());
         }
-        let reg_now = reg_value(&reg, &params, &layout, &mut ws)?;
+        let reg_now = match reg_value(&reg, &params, &layout, &mut ws) {
+            Err(e) if undefined_at_w(&e) => {
+                failure = Some(Failure {
+                    epoch,
+                    batch: cfg.batches_per_epoch,
+                });
+                break 'epochs;
+            }
+            r => r?,
+        };
         let (val_xent, val_accuracy) = step::evaluate(&params, &mut ws, val, cfg.activation, par);
         curves.push(EpochRecord {
             epoch,
@@ -383,7 +398,11 @@ pub fn fit(
             val_accuracy,
         });
     }
-    let reg_final = reg_value(&reg, &params, &layout, &mut ws)?;
+    let reg_final = if failure.is_none() {
+        reg_value(&reg, &params, &layout, &mut ws)?
+    } else {
+        f64::NAN
+    };
     let (test_xent, test_accuracy) = if failure.is_none() {
         step::evaluate(&params, &mut ws, test, cfg.activation, par)
     } else {
@@ -400,6 +419,17 @@ pub fn fit(
         failure,
         timing,
     })
+}
+
+/// Whether a kernel error says the regularizer is undefined at the current W — a zero row of
+/// |W| in a communicability computed without ε (the notebook's `eps-only-emd` deviation, where
+/// TensorFlow would produce a NaN loss). Such a run stops as failed, like a non-finite loss;
+/// every other error is the caller's and propagates.
+fn undefined_at_w(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Kernel(cortical_kernels::KernelError::InvalidWeights { .. })
+    )
 }
 
 /// The regularizer's value at the current W (its gradient goes to scratch and is discarded).

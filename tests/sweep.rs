@@ -1,0 +1,81 @@
+//! The λ sweep: one resumable ablation per λ, and the choice of each variant's best λ by
+//! validation accuracy, recomputed here from the per-λ results.
+use std::path::Path;
+
+use cortical_priors::config::{Execution, Experiment, Parallel, Preset};
+use cortical_priors::report::csv;
+use cortical_priors::sweep::{self, cells, check_lambdas, lambda_dir};
+use cortical_priors::tasks::TaskKind;
+
+#[test]
+fn sweep_runs_each_lambda_and_picks_the_best_by_validation() {
+    let mut exp = Experiment::preset(Preset::Quick, None);
+    exp.data = cortical_priors::config::DataSource::Synthetic { n: 16, seed: 2 };
+    exp.variants = vec!["W".parse().unwrap(), "WD".parse().unwrap()];
+    exp.tasks = vec![TaskKind::GoNoGo];
+    exp.simulations = 2;
+    exp.train.epochs = 1;
+    exp.train.batch = 16;
+    exp.train.batches_per_epoch = 2;
+    exp.trials = [32, 64, 32];
+    exp.nulls = 5;
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sweep");
+    let _ = std::fs::remove_dir_all(&out);
+    let exec = Execution {
+        threads: 2,
+        out_dir: out.clone(),
+        parallel: Parallel::Runs,
+    };
+    let lambdas = [0.0, 3.0];
+    let (outcomes, table) = sweep::run(&exp, &exec, &lambdas, &|_, _| {}).unwrap();
+    assert_eq!(outcomes.len(), 2);
+    for (l, o) in &outcomes {
+        assert_eq!(o.total, 4, "λ = {l}");
+        let cfg: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(lambda_dir(&out, *l).join("config.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(cfg["experiment"]["train"]["lambda"].as_f64(), Some(*l));
+    }
+    let c = cells(&out, &lambdas).unwrap();
+    assert_eq!(c.len(), 2);
+    for ((arm, variant, task), cell) in &c {
+        // recompute the mean validation accuracy per λ from the CSVs
+        let means: Vec<f64> = lambdas
+            .iter()
+            .map(|&l| {
+                let rows = csv::read(&lambda_dir(&out, l).join("results.csv")).unwrap();
+                let v: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| {
+                        r.metric == "val_accuracy"
+                            && (&r.key.arm, &r.key.variant, &r.key.task) == (arm, variant, task)
+                    })
+                    .map(|r| r.value)
+                    .collect();
+                assert_eq!(v.len(), 2);
+                v.iter().sum::<f64>() / 2.0
+            })
+            .collect();
+        let best = if means[1] > means[0] { 1 } else { 0 };
+        assert_eq!(cell.best, best, "{variant}: {means:?}");
+        assert!(table.contains(&format!("| {variant} | {task} | {} |", lambdas[best])));
+    }
+    assert!(out.join("sweep.md").is_file());
+    // resuming recomputes nothing
+    let (again, _) = sweep::run(&exp, &exec, &lambdas, &|_, _| {}).unwrap();
+    assert!(again.iter().all(|(_, o)| o.ran == 0 && o.skipped == 4));
+}
+
+#[test]
+fn bad_lambda_grids_are_refused() {
+    for (grid, word) in [
+        (vec![], "no λ"),
+        (vec![0.1, 0.1], "twice"),
+        (vec![-1.0], "≥ 0"),
+        (vec![f64::NAN], "finite"),
+    ] {
+        let err = check_lambdas(&grid).unwrap_err().to_string();
+        assert!(err.contains(word), "{grid:?}: {err}");
+    }
+}
