@@ -238,7 +238,7 @@ fn dataset(d: &crate::tasks::TaskData) -> Dataset {
 /// notebook's deviations that act on one run applied (`baseline-without-lambda`: λ = 1 for
 /// Σ|W|; `eps-only-emd`: no ε in the wiring-cost communicability).
 pub fn train_config(exp: &Experiment, form: RegForm) -> train::TrainConfig {
-    let mut cfg = exp.train.clone();
+    let mut cfg = exp.train;
     if exp.deviations.baseline_without_lambda && form == RegForm::L1 {
         cfg.lambda = 1.0;
     }
@@ -562,6 +562,26 @@ pub fn write_summary(exp: &Experiment, field_id: &str, out: &Path) -> Result<Str
     ] {
         s.push_str(&format!("\n## {title}\n\n"));
         s.push_str(&summary::table(&rows, metric, &variants, &tasks));
+    }
+    s.push_str(&format!(
+        "\n## Statistics of the {} and of the topology\n",
+        if exp.deviations.training_accuracy {
+            "last-epoch training accuracy"
+        } else {
+            "test accuracy"
+        }
+    ));
+    for (title, metric) in [
+        ("Accuracy", reported),
+        ("Modularity Q", "modularity"),
+        ("Small-worldness σ", "small_worldness"),
+        ("Assortativity", "assortativity"),
+        ("Weight entropy (bits)", "entropy"),
+    ] {
+        s.push_str(&format!("\n### {title}\n"));
+        s.push_str(&crate::report::significance::section(
+            &rows, metric, &variants, exp.seed,
+        )?);
     }
     let fails = summary::failures(&rows);
     if !fails.is_empty() {
