@@ -5,6 +5,9 @@
 //! cargo run --release --example ablation -- --preset paper --data ../shared/data/microns
 //! cargo run --release --example ablation -- inspect --data ../shared/data/microns --field 5_3_8
 //! cargo run --release --example ablation -- report results/ablation-quick
+//! cargo run --release --example ablation -- --shard 0/4 --out results/s0   # one of 4 shards
+//! cargo run --release --example ablation -- merge results/s0 results/s1 results/s2 results/s3 \
+//!     --out results/merged
 //! ```
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +18,7 @@ use clap::{Parser, Subcommand};
 use cortical_priors::ablation::{self, Event};
 use cortical_priors::config::{DataSource, Execution, Experiment, Parallel, Preset, Profile};
 use cortical_priors::data::Field;
+use cortical_priors::shard::{self, Shard};
 use cortical_priors::tasks::TaskKind;
 use cortical_priors::variants::{Arm, Variant};
 use cortical_priors::Error;
@@ -93,7 +97,13 @@ struct Cli {
     /// runs (rayon over runs, sequential kernels) or kernels (one run at a time).
     #[arg(long, default_value = "runs")]
     parallel: Parallel,
-    /// Output directory (default results/ablation-<preset>).
+    /// Run only shard K of M disjoint slices of the grid (0 ≤ K < M), e.g. 0/4; combine the
+    /// shards' output directories with `ablation merge`. Each shard needs its own --out.
+    /// Not with --lambda-sweep (shard a sweep by running each λ as its own grid with --lambda).
+    #[arg(long, value_name = "K/M", value_parser = parse_shard, conflicts_with = "lambda_sweep")]
+    shard: Option<Shard>,
+    /// Output directory (default results/ablation-<preset>, with --shard
+    /// results/ablation-<preset>-shard<K>of<M>).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -121,6 +131,21 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Combine output directories of one experiment (shards, whole runs, earlier merges) into
+    /// one: results.csv in grid order, config.json, summary.md. Refuses different experiments
+    /// and runs present twice. OUT must be new, empty, or an earlier merge of the same
+    /// experiment whose runs are all among the inputs' (it is then replaced).
+    Merge {
+        /// Output directories of `ablation` runs.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Where the merged results go.
+        #[arg(long, value_name = "OUT")]
+        out: PathBuf,
+        /// Exit with status 3 when runs of the grid are missing (the merge is still written).
+        #[arg(long)]
+        require_complete: bool,
+    },
     /// Compare an output folder's results with the paper's published Tables 2 and 3 (field
     /// 6_6_2): our last-epoch training accuracy (what the tables report) and test accuracy per
     /// cell, and whether our mean lies inside the published 95% interval.
@@ -128,6 +153,13 @@ enum Command {
         /// The output folder of an ablation (holds results.csv).
         dir: PathBuf,
     },
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse::<Shard>().map_err(|e| match e {
+        Error::Invalid { reason, .. } => reason,
+        e => e.to_string(),
+    })
 }
 
 fn parse_grid(s: &str) -> Result<[usize; 3], String> {
@@ -195,6 +227,58 @@ fn report(dir: &std::path::Path, out: Option<&std::path::Path>) -> Result<(), Er
     Ok(())
 }
 
+/// What the accuracy table of a run or merge shows.
+fn accuracy_label(exp: &Experiment) -> &'static str {
+    if exp.deviations.training_accuracy {
+        "Last-epoch training accuracy (the notebook's reported accuracy)"
+    } else {
+        "Test accuracy"
+    }
+}
+
+/// Exit status of a merge that was written but lacks runs (with --require-complete).
+const INCOMPLETE: u8 = 3;
+
+fn merge(dirs: &[PathBuf], out: &std::path::Path, require_complete: bool) -> Result<u8, Error> {
+    let m = shard::merge(dirs, out)?;
+    for w in &m.warnings {
+        eprintln!("warning: {w}");
+    }
+    println!(
+        "field {}: merged {} input(s) into {}: {} of {} runs of the grid{}\n",
+        m.field_id,
+        m.inputs,
+        m.out_dir.display(),
+        m.runs,
+        m.total,
+        if m.replaced {
+            " (replaced an earlier merge)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "{}, mean ± 95% CI over simulations:\n",
+        accuracy_label(&m.experiment)
+    );
+    println!("{}", m.accuracy_table);
+    println!(
+        "results: {}/results.csv, config.json, summary.md",
+        m.out_dir.display()
+    );
+    if m.missing.is_empty() {
+        return Ok(0);
+    }
+    println!("\nPARTIAL: {} run(s) of the grid missing:", m.missing.len());
+    for k in m.missing.iter().take(10) {
+        println!("  {}", shard::describe(k));
+    }
+    if m.missing.len() > 10 {
+        println!("  … and {} more", m.missing.len() - 10);
+    }
+    Ok(if require_complete { INCOMPLETE } else { 0 })
+}
+
 fn compare(dir: &std::path::Path) -> Result<(), Error> {
     let rows = cortical_priors::report::csv::read(&dir.join("results.csv"))?;
     let fields: std::collections::BTreeSet<&str> =
@@ -214,11 +298,16 @@ fn compare(dir: &std::path::Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
+fn run(cli: Cli) -> Result<u8, Error> {
     match &cli.command {
-        Some(Command::Inspect) => return inspect(&cli.data, cli.preset),
-        Some(Command::Compare { dir }) => return compare(dir),
-        Some(Command::Report { dir, out }) => return report(dir, out.as_deref()),
+        Some(Command::Inspect) => return inspect(&cli.data, cli.preset).map(|()| 0),
+        Some(Command::Compare { dir }) => return compare(dir).map(|()| 0),
+        Some(Command::Merge {
+            dirs,
+            out,
+            require_complete,
+        }) => return merge(dirs, out, *require_complete),
+        Some(Command::Report { dir, out }) => return report(dir, out.as_deref()).map(|()| 0),
         None => {}
     }
     let mut exp = Experiment::preset(cli.preset, data_source(&cli.data, cli.preset));
@@ -273,13 +362,20 @@ fn run(cli: Cli) -> Result<(), Error> {
         Preset::Quick => "quick",
         Preset::Paper => "paper",
     };
+    let shard = cli.shard.unwrap_or(Shard::ALL);
     let exec = Execution {
         threads: cli.threads,
         out_dir: cli.out.unwrap_or_else(|| {
             PathBuf::from(if cli.lambda_sweep.is_some() {
                 format!("results/lambda-sweep-{preset_name}")
-            } else {
+            } else if shard == Shard::ALL {
                 format!("results/ablation-{preset_name}")
+            } else {
+                format!(
+                    "results/ablation-{preset_name}-shard{}of{}",
+                    shard.index(),
+                    shard.count()
+                )
             })
         }),
         parallel: cli.parallel,
@@ -344,22 +440,26 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         println!("\n{table}");
         println!("sweep: {}/sweep.md", exec.out_dir.display());
-        return Ok(());
+        return Ok(0);
     }
-    let outcome = ablation::run(&exp, &exec, &progress);
+    let outcome = ablation::run_shard(&exp, &exec, shard, &progress);
     bar.finish_and_clear();
     let outcome = outcome?;
+    let of_grid = if shard == Shard::ALL {
+        String::new()
+    } else {
+        format!(
+            " (shard {shard} of a {}-run grid)",
+            ablation::enumerate(&exp).len()
+        )
+    };
     println!(
-        "field {}: {} runs ({} done before, {} now, {} stopped on a non-finite loss)\n",
+        "field {}: {} runs{of_grid} ({} done before, {} now, {} stopped on a non-finite loss)\n",
         outcome.field_id, outcome.total, outcome.skipped, outcome.ran, outcome.failed
     );
     println!(
         "{}, mean ± 95% CI over simulations:\n",
-        if exp.deviations.training_accuracy {
-            "Last-epoch training accuracy (the notebook's reported accuracy)"
-        } else {
-            "Test accuracy"
-        }
+        accuracy_label(&exp)
     );
     println!("{}", outcome.accuracy_table);
     for f in failed_runs.into_inner().unwrap() {
@@ -369,13 +469,13 @@ fn run(cli: Cli) -> Result<(), Error> {
         "results: {}/results.csv, config.json, summary.md",
         outcome.out_dir.display()
     );
-    Ok(())
+    Ok(0)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)

@@ -9,6 +9,9 @@
 //! Execution: rayon over runs with sequential kernels ([`Parallel::Runs`], the default: see the
 //! measurement in the crate README), or one run at a time with parallel kernels. Each finished
 //! run is appended to `results.csv` and flushed before the next is reported.
+//!
+//! Scale-out: [`run_shard`] runs one of `M` disjoint slices of the grid, and
+//! [`crate::shard::merge`] combines the slices' output directories.
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -25,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::metrics::SmallWorldMethod;
 use crate::report::csv::{ResultsFile, RunKey, STATUS};
 use crate::report::{json, summary};
+use crate::shard::{Shard, SHARD_KEY};
 use crate::tasks::{TaskKind, TaskSplits};
 use crate::train::{self, Dataset, Fit, Problem};
 use crate::variants::{Arm, Init, RegForm, Space, Variant};
@@ -234,7 +238,7 @@ fn dataset(d: &crate::tasks::TaskData) -> Dataset {
 /// notebook's deviations that act on one run applied (`baseline-without-lambda`: λ = 1 for
 /// Σ|W|; `eps-only-emd`: no ε in the wiring-cost communicability).
 pub fn train_config(exp: &Experiment, form: RegForm) -> train::TrainConfig {
-    let mut cfg = exp.train.clone();
+    let mut cfg = exp.train;
     if exp.deviations.baseline_without_lambda && form == RegForm::L1 {
         cfg.lambda = 1.0;
     }
@@ -397,12 +401,24 @@ pub fn run(
     exec: &Execution,
     progress: &(dyn Fn(&Event) + Sync),
 ) -> Result<Outcome> {
+    run_shard(exp, exec, Shard::ALL, progress)
+}
+
+/// Run (or resume) one shard of the ablation ([`crate::shard`]): the runs of `shard`, with
+/// `shard` recorded in `config.json` outside the compared experiment section. Resuming needs
+/// the same shard; `Outcome::total` counts the shard's runs.
+pub fn run_shard(
+    exp: &Experiment,
+    exec: &Execution,
+    shard: Shard,
+    progress: &(dyn Fn(&Event) + Sync),
+) -> Result<Outcome> {
     exp.validate()?;
     let field = load_field(&exp.data)?;
     let out = &exec.out_dir;
     std::fs::create_dir_all(out).map_err(io_err(out))?;
-    let (config, results_path) = (out.join("config.json"), out.join("results.csv"));
-    if !config.exists() && std::fs::metadata(&results_path).is_ok_and(|m| m.len() > 0) {
+    let (config_path, results_path) = (out.join("config.json"), out.join("results.csv"));
+    if !config_path.exists() && std::fs::metadata(&results_path).is_ok_and(|m| m.len() > 0) {
         // Without its config there is no telling what the rows were computed with: appending
         // to them could mix two experiments in one file.
         return Err(Error::Invalid {
@@ -414,9 +430,12 @@ pub fn run(
             ),
         });
     }
-    json::write_or_check(&config, &config_document(exp, exec))?;
+    let mut config = config_document(exp, exec);
+    config[SHARD_KEY] = shard.to_string().into();
+    json::write_or_check(&config_path, &config)?;
+    crate::shard::check_recorded(&config_path, shard)?;
     let results = ResultsFile::open(&out.join("results.csv"))?;
-    let all = enumerate(exp);
+    let all = shard.select(&enumerate(exp));
     let todo: Vec<Run> = all
         .iter()
         .filter(|r| !results.done().contains(&r.key(&field.id)))
@@ -489,7 +508,7 @@ pub fn run(
 /// shared with `ablation report`.
 pub fn write_summary(exp: &Experiment, field_id: &str, out: &Path) -> Result<String> {
     let rows = crate::report::csv::read(&out.join("results.csv"))?;
-    let (doc, acc) = summary::document(exp, field_id, &rows);
+    let (doc, acc) = summary::document(exp, field_id, &rows)?;
     let path = out.join("summary.md");
     std::fs::write(&path, doc).map_err(io_err(&path))?;
     Ok(acc)

@@ -45,6 +45,14 @@ pub enum Error {
     /// A configuration value or argument is invalid.
     #[error("invalid {what}: {reason}")]
     Invalid { what: String, reason: String },
+    /// Two inputs of a merge cannot be combined: different experiments, the same run twice, or
+    /// the same directory twice.
+    #[error("cannot merge {} with {}: {reason}", first.display(), second.display())]
+    MergeConflict {
+        first: PathBuf,
+        second: PathBuf,
+        reason: String,
+    },
     /// A kernel rejected its input.
     #[error(transparent)]
     Kernel(#[from] cortical_kernels::KernelError),

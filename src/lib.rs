@@ -22,6 +22,7 @@ pub mod error;
 pub mod metrics;
 pub mod priors;
 pub mod report;
+pub mod shard;
 pub mod stats;
 pub mod sweep;
 pub mod tasks;

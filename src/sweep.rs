@@ -77,14 +77,18 @@ pub struct Cell {
     pub best: usize,
 }
 
+/// (arm, variant, task).
+pub type CellKey = (String, String, String);
+
 /// Per (arm, variant, task): the cells of the sweep read from each λ's `results.csv`.
-pub fn cells(out: &Path, lambdas: &[f64]) -> Result<BTreeMap<(String, String, String), Cell>> {
-    let mut acc: BTreeMap<(String, String, String), Vec<(f64, f64, f64, f64, usize)>> =
-        BTreeMap::new();
+pub fn cells(out: &Path, lambdas: &[f64]) -> Result<BTreeMap<CellKey, Cell>> {
+    type PerLambda = Vec<(f64, f64, f64, f64, usize)>;
+    let mut acc: BTreeMap<CellKey, PerLambda> = BTreeMap::new();
     for &lambda in lambdas {
         let path = lambda_dir(out, lambda).join("results.csv");
         let rows = csv::read(&path)?;
-        let mut val: BTreeMap<(String, String, String), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        // validation and test accuracies of each cell at this λ
+        let mut val: BTreeMap<CellKey, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
         for (key, m) in csv::by_run(&rows) {
             if m.get(csv::STATUS).copied() != Some(1.0) {
                 continue;

@@ -215,3 +215,27 @@ fn user_errors_are_messages() {
     assert!(e.contains("no config.json"), "{e}");
     assert!(!orphan.join("config.json").exists());
 }
+
+/// An output folder written before the profile switches existed (no `deviations`, no `grid` in
+/// its config.json) resumes: absent fields read as their defaults. A real difference is still
+/// refused.
+#[test]
+fn older_config_without_new_fields_resumes() {
+    let out = out_dir("ablation-older-config");
+    let mut exp = tiny(DataSource::Synthetic { n: 16, seed: 5 });
+    exp.simulations = 1;
+    exp.variants.truncate(1);
+    ablation::run(&exp, &exec(&out), &quiet).unwrap();
+    let path = out.join("config.json");
+    let mut doc: serde_json::Value = serde_json::from_slice(&read(&path)).unwrap();
+    let e = doc["experiment"].as_object_mut().unwrap();
+    assert!(e.remove("deviations").is_some() && e.remove("grid").is_some());
+    std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let o = ablation::run(&exp, &exec(&out), &quiet).unwrap();
+    assert_eq!((o.ran, o.skipped), (0, 1));
+    exp.deviations.notebook_small_world = true;
+    let err = ablation::run(&exp, &exec(&out), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("notebook_small_world"), "{err}");
+}

@@ -482,11 +482,10 @@ fn notebook_null_into(h: &mut Graph, rng: &mut Xoshiro256PlusPlus) -> Vec<bool> 
     let n = h.n();
     h.clear();
     let mut loops = vec![false; n];
-    for i in 0..n {
-        for j in i..n {
-            if i == j {
-                loops[i] = rng.random::<f64>() > 0.7;
-            } else if (rng.random::<f64>() + rng.random::<f64>()) / 2.0 > 0.7 {
+    for (i, looped) in loops.iter_mut().enumerate() {
+        *looped = rng.random::<f64>() > 0.7;
+        for j in i + 1..n {
+            if (rng.random::<f64>() + rng.random::<f64>()) / 2.0 > 0.7 {
                 h.add_edge(i, j);
             }
         }

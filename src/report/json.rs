@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::config::Experiment;
 use crate::error::{Error, Result};
 
 /// The key under which the experiment's configuration sits; only it is compared on resume
@@ -58,6 +59,17 @@ pub fn first_difference(a: &Value, b: &Value, path: &str) -> Option<(String, Str
     }
 }
 
+/// A stored experiment as this version writes it: read into [`Experiment`] (fields added since
+/// it was written take their defaults, e.g. `deviations` all off) and serialized again, so that
+/// an output folder of an older version resumes when nothing that matters changed. Left as is
+/// when it does not parse.
+fn normalized(stored: &Value) -> Value {
+    serde_json::from_value::<Experiment>(stored.clone())
+        .ok()
+        .and_then(|e| serde_json::to_value(e).ok())
+        .unwrap_or_else(|| stored.clone())
+}
+
 /// Write `config` to `path`, or, if the file exists, check that its `experiment` part equals
 /// `config`'s (the error names the first differing key). The file is never rewritten, so a
 /// resume leaves it untouched.
@@ -70,8 +82,8 @@ pub fn write_or_check(path: &Path, config: &Value) -> Result<()> {
                     "not valid JSON ({e}); delete it or choose another output directory"
                 ),
             })?;
-            let (a, b) = (&old[EXPERIMENT], &config[EXPERIMENT]);
-            if let Some((key, was, now)) = first_difference(a, b, "") {
+            let (a, b) = (normalized(&old[EXPERIMENT]), &config[EXPERIMENT]);
+            if let Some((key, was, now)) = first_difference(&a, b, "") {
                 return Err(Error::Invalid {
                     what: "output directory".into(),
                     reason: format!(

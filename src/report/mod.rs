@@ -18,6 +18,7 @@ pub mod export;
 pub mod figures;
 pub mod json;
 pub mod paper;
+pub mod significance;
 pub mod summary;
 
 use self::csv::{Row, RunKey, STATUS};
@@ -168,7 +169,7 @@ pub fn report(dir: &Path, out: Option<&Path>) -> Result<ReportOutcome> {
         .into_iter()
         .next()
         .unwrap_or_else(|| configured_field(&res.exp));
-    let (doc, _) = summary::document(&res.exp, &field, &res.rows);
+    let (doc, _) = summary::document(&res.exp, &field, &res.rows)?;
     let summary = out.join("summary.md");
     std::fs::write(&summary, doc).map_err(io_err(&summary))?;
     let figs = figures::write_all(&res, &out.join("figures"))?;

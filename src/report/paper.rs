@@ -104,7 +104,9 @@ pub struct Agreement {
 /// arms, in the paper's order, and the agreement counts.
 pub fn compare(rows: &[Row]) -> Result<(String, Agreement)> {
     let published = published()?;
-    let mut ours: BTreeMap<(String, String, String), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    // (arm, variant, task) → (training accuracies, test accuracies)
+    type Samples = (Vec<f64>, Vec<f64>);
+    let mut ours: BTreeMap<(String, String, String), Samples> = BTreeMap::new();
     for (metric, slot) in [("train_accuracy", 0), ("test_accuracy", 1)] {
         // collect() groups by (variant, task); arms are kept apart by filtering rows first
         let arms: Vec<String> = {

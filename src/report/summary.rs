@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::csv::{by_run, Row, STATUS};
 use crate::config::{Experiment, Preset};
+use crate::error::Result;
 use crate::stats;
 
 /// Mean, half-width of the t 95% interval ([`stats::t_ci95`]; NaN below two values) and count.
@@ -68,13 +69,13 @@ pub fn table(rows: &[Row], metric: &str, variants: &[String], tasks: &[String]) 
 pub const CELL_LEGEND: &str = "mean ± 95% t-CI over simulations (n = simulations)";
 
 // ---------------------------------------------------------------------------------------------
-// STATISTICS HOOK — the single place where per-cell statistics enter summary.md.
+// CELL HOOK — the single place that decides what a cell of the summary tables shows.
 //
 // `column_cells` receives one task's column of one metric: every variant (in table order) with
-// its values over simulations (failed runs already left out). Whatever it returns is printed
-// cell by cell, so the statistics of `src/stats/` (percentile-bootstrap CI, Kruskal–Wallis
-// across the column, Mann–Whitney U + Holm between variants → compact letter display) plug in
-// here and nowhere else; update `CELL_LEGEND` with it. Until then: mean ± Student-t CI.
+// its values over simulations (failed runs already left out), so column-wide statistics (e.g.
+// compact letters from `src/stats/`) can go into the cells here; update `CELL_LEGEND` with it.
+// Today: mean ± Student-t CI; the full statistics (bootstrap CIs, Mann–Whitney + Holm letters,
+// Kruskal–Wallis) follow the tables in their own section (`super::significance`).
 // ---------------------------------------------------------------------------------------------
 /// The cells of one column (one task, one metric), one per `(variant, values)` in order.
 pub fn column_cells(_metric: &str, column: &[(&str, &[f64])]) -> Vec<String> {
@@ -108,7 +109,7 @@ pub const SUMMARY_METRICS: [(&str, &str); 5] = [
 /// command line prints): test accuracy, or the last epoch's training accuracy under the
 /// notebook's `training-accuracy` deviation. With several arms, each arm gets its own tables:
 /// pooling arms would mix different experiments in one cell.
-pub fn document(exp: &Experiment, field_id: &str, rows: &[Row]) -> (String, String) {
+pub fn document(exp: &Experiment, field_id: &str, rows: &[Row]) -> Result<(String, String)> {
     let variants = super::variant_order(
         &exp.variants
             .iter()
@@ -172,13 +173,33 @@ pub fn document(exp: &Experiment, field_id: &str, rows: &[Row]) -> (String, Stri
             }
         }
     }
+    s.push_str(&format!(
+        "\n## Statistics of the {} and of the topology\n",
+        if exp.deviations.training_accuracy {
+            "last-epoch training accuracy"
+        } else {
+            "test accuracy"
+        }
+    ));
+    for (title, metric) in [
+        ("Accuracy", reported),
+        ("Modularity Q", "modularity"),
+        ("Small-worldness σ", "small_worldness"),
+        ("Assortativity", "assortativity"),
+        ("Weight entropy (bits)", "entropy"),
+    ] {
+        s.push_str(&format!("\n### {title}\n"));
+        s.push_str(&super::significance::section(
+            rows, metric, &variants, exp.seed,
+        )?);
+    }
     let fails = failures(rows);
     if !fails.is_empty() {
         s.push_str("\n## Failed runs\n\n");
         s.push_str(&fails.join("\n"));
         s.push('\n');
     }
-    (s, first_acc.unwrap_or_default())
+    Ok((s, first_acc.unwrap_or_default()))
 }
 
 /// Runs that stopped on a non-finite loss, as Markdown bullet lines.
