@@ -43,6 +43,18 @@ pub struct Run {
 }
 
 impl Run {
+    /// `what|arm|variant|task|simN`: the label its seeds (and its shard) derive from, so that
+    /// every stream of a run is tied to its identity and nothing else.
+    pub fn label(&self, what: &str) -> String {
+        format!(
+            "{what}|{}|{}|{}|sim{}",
+            self.arm,
+            self.variant,
+            self.task.name(),
+            self.simulation
+        )
+    }
+
     /// Its key in `results.csv`.
     pub fn key(&self, field: &str) -> RunKey {
         RunKey {
@@ -283,13 +295,7 @@ pub fn run_one(
         },
         sign: run.arm.sign,
     };
-    let label = format!(
-        "fit|{}|{}|{}|sim{}",
-        run.arm,
-        run.variant,
-        run.task.name(),
-        run.simulation
-    );
+    let label = run.label("fit");
     let fit = train::fit(
         &train_config(exp, form),
         &problem,

@@ -86,16 +86,7 @@ impl Shard {
         let mut order: Vec<(u64, usize)> = runs
             .iter()
             .enumerate()
-            .map(|(i, r)| {
-                let label = format!(
-                    "shard|{}|{}|{}|sim{}",
-                    r.arm,
-                    r.variant,
-                    r.task.name(),
-                    r.simulation
-                );
-                (derive_seed(0, &label), i)
-            })
+            .map(|(i, r)| (derive_seed(0, &r.label("shard")), i))
             .collect();
         // The index breaks (astronomically unlikely) hash ties, so the order is total.
         order.sort_unstable();
