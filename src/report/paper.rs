@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::csv::Row;
-use super::summary::{collect, mean_ci95};
+use super::summary::{collect_by_arm, mean_ci95};
 use crate::error::{Error, Result};
 
 /// The published tables (CSV with `#` comment lines).
@@ -107,25 +107,11 @@ pub fn compare(rows: &[Row]) -> Result<(String, Agreement)> {
     // (arm, variant, task) → (training accuracies, test accuracies)
     type Samples = (Vec<f64>, Vec<f64>);
     let mut ours: BTreeMap<(String, String, String), Samples> = BTreeMap::new();
-    for (metric, slot) in [("train_accuracy", 0), ("test_accuracy", 1)] {
-        // collect() groups by (variant, task); arms are kept apart by filtering rows first
-        let arms: Vec<String> = {
-            let mut a: Vec<String> = rows.iter().map(|r| r.key.arm.clone()).collect();
-            a.sort();
-            a.dedup();
-            a
-        };
-        for arm in arms {
-            let mine: Vec<Row> = rows.iter().filter(|r| r.key.arm == arm).cloned().collect();
-            for ((variant, task), xs) in collect(&mine, metric) {
-                let e = ours.entry((arm.clone(), variant, task)).or_default();
-                if slot == 0 {
-                    e.0 = xs;
-                } else {
-                    e.1 = xs;
-                }
-            }
-        }
+    for (k, xs) in collect_by_arm(rows, "train_accuracy") {
+        ours.entry(k).or_default().0 = xs;
+    }
+    for (k, xs) in collect_by_arm(rows, "test_accuracy") {
+        ours.entry(k).or_default().1 = xs;
     }
     let mut s = String::from(
         "| arm | variant | task | paper (train acc., 20 sims) | ours: train acc. | inside? | \

@@ -4,27 +4,23 @@
 //! not differ at α = 0.05), and the Kruskal–Wallis test across variants.
 use std::collections::BTreeMap;
 
-use super::csv::{by_run, Row, STATUS};
+use super::csv::Row;
+use super::summary::collect_by_arm;
 use crate::error::Result;
 use crate::stats::{self, BOOTSTRAP_RESAMPLES};
 
 /// Significance level of the letters.
 pub const ALPHA: f64 = 0.05;
 
-/// Per (arm, task, variant): the values of `metric` over finished runs.
+/// Per (arm, task, variant): the finite values of `metric` over finished runs.
 fn values(rows: &[Row], metric: &str) -> BTreeMap<(String, String, String), Vec<f64>> {
-    let mut out: BTreeMap<(String, String, String), Vec<f64>> = BTreeMap::new();
-    for (key, m) in by_run(rows) {
-        if m.get(STATUS).copied() != Some(1.0) {
-            continue;
-        }
-        if let Some(&v) = m.get(metric).filter(|v| v.is_finite()) {
-            out.entry((key.arm.clone(), key.task.clone(), key.variant.clone()))
-                .or_default()
-                .push(v);
-        }
-    }
-    out
+    collect_by_arm(rows, metric)
+        .into_iter()
+        .filter_map(|((arm, variant, task), xs)| {
+            let xs: Vec<f64> = xs.into_iter().filter(|v| v.is_finite()).collect();
+            (!xs.is_empty()).then_some(((arm, task, variant), xs))
+        })
+        .collect()
 }
 
 /// The Markdown section for `metric`: one table per (arm, task), variants in `variants` order.

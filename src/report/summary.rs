@@ -33,6 +33,23 @@ pub fn collect(rows: &[Row], metric: &str) -> BTreeMap<(String, String), Vec<f64
     out
 }
 
+/// Per (arm, variant, task): the values of `metric` over finished, non-failed runs — what
+/// [`collect`] gives, with the arms kept apart.
+pub fn collect_by_arm(rows: &[Row], metric: &str) -> BTreeMap<(String, String, String), Vec<f64>> {
+    let mut out: BTreeMap<(String, String, String), Vec<f64>> = BTreeMap::new();
+    for (key, m) in by_run(rows) {
+        if m.get(STATUS).copied() != Some(1.0) {
+            continue;
+        }
+        if let Some(&v) = m.get(metric) {
+            out.entry((key.arm.clone(), key.variant.clone(), key.task.clone()))
+                .or_default()
+                .push(v);
+        }
+    }
+    out
+}
+
 /// A Markdown table of `metric` with variants as rows in `variants` order and tasks as columns
 /// in `tasks` order; each column's cells come from [`column_cells`].
 pub fn table(rows: &[Row], metric: &str, variants: &[String], tasks: &[String]) -> String {
