@@ -403,6 +403,11 @@ fn run(cli: Cli) -> Result<u8, Error> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let failed_runs = Mutex::new(Vec::new());
     let progress = |e: &Event| match e {
+        Event::Grown { keys } => bar.println(format!(
+            "growing the grid in {} ({} grew); the runs already there are kept",
+            exec.out_dir.display(),
+            keys.join(", ")
+        )),
         Event::Planned { total, skipped } => {
             bar.set_length((total - skipped) as u64);
             if *skipped > 0 {

@@ -362,6 +362,9 @@ pub fn fit_rows(fit: &Fit) -> Vec<(String, f64)> {
 /// What the driver reports while it works.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// The output directory held a smaller grid of the same experiment; these keys of it grew
+    /// ([`json::GROWABLE`]) and `config.json` now records the grown one.
+    Grown { keys: Vec<String> },
     /// The grid is known: `total` runs, `skipped` of them already in `results.csv`.
     Planned { total: usize, skipped: usize },
     /// A run began.
@@ -438,8 +441,16 @@ pub fn run_shard(
     }
     let mut config = config_document(exp, exec);
     config[SHARD_KEY] = shard.to_string().into();
-    json::write_or_check(&config_path, &config)?;
-    crate::shard::check_recorded(&config_path, shard)?;
+    if config_path.exists() {
+        crate::shard::check_recorded(&config_path, shard)?;
+    }
+    // Only the whole grid may grow: a shard's slice is cut from the whole grid, so a grown
+    // grid would slice differently.
+    if let json::Resume::Grown(keys) =
+        json::write_or_check(&config_path, &config, shard == Shard::ALL)?
+    {
+        progress(&Event::Grown { keys });
+    }
     let results = ResultsFile::open(&out.join("results.csv"))?;
     let all = shard.select(&enumerate(exp));
     let todo: Vec<Run> = all

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use cortical_priors::ablation::{self, Event};
 use cortical_priors::config::{DataSource, Execution, Experiment, Parallel, Preset};
 use cortical_priors::report::csv::{self, RunKey, STATUS};
+use cortical_priors::shard::Shard;
 use cortical_priors::tasks::TaskKind;
 
 fn tiny(data: DataSource) -> Experiment {
@@ -238,4 +239,74 @@ fn older_config_without_new_fields_resumes() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("notebook_small_world"), "{err}");
+}
+
+#[test]
+fn a_resume_grows_the_grid_to_the_same_numbers_as_a_fresh_run() {
+    let mut small = tiny(DataSource::Synthetic { n: 16, seed: 7 });
+    small.simulations = 1;
+    small.variants.truncate(1);
+    let mut big = small.clone();
+    big.simulations = 2;
+    big.variants.push("W".parse().unwrap());
+
+    let grown_dir = out_dir("ablation-grown");
+    ablation::run(&small, &exec(&grown_dir), &quiet).unwrap();
+    let small_values = values(&grown_dir);
+    let events = std::sync::Mutex::new(Vec::new());
+    let o = ablation::run(&big, &exec(&grown_dir), &|e: &Event| {
+        if let Event::Grown { keys } = e {
+            events.lock().unwrap().push(keys.clone());
+        }
+    })
+    .unwrap();
+    assert_eq!((o.total, o.skipped, o.ran), (4, 1, 3));
+    assert_eq!(
+        events.into_inner().unwrap(),
+        vec![vec!["simulations".to_string(), "variants".to_string()]]
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&read(&grown_dir.join("config.json"))).unwrap();
+    assert_eq!(config["experiment"]["simulations"], 2);
+    assert_eq!(
+        config["experiment"]["variants"],
+        serde_json::json!(["WD*C", "W"])
+    );
+
+    // The grown directory holds exactly what one run of the big grid computes.
+    let fresh_dir = out_dir("ablation-grown-fresh");
+    ablation::run(&big, &exec(&fresh_dir), &quiet).unwrap();
+    let (grown, fresh) = (values(&grown_dir), values(&fresh_dir));
+    assert_eq!(grown, fresh);
+    for (k, v) in &small_values {
+        assert_eq!(fresh.get(k), Some(v), "{k:?} changed by growing");
+    }
+    // The grown summary is the fresh run's.
+    assert_eq!(
+        read(&grown_dir.join("summary.md")),
+        read(&fresh_dir.join("summary.md"))
+    );
+
+    // Now the big grid is recorded: the small one (a shrink) is refused, as is a grown grid
+    // that also changes something else.
+    let err = ablation::run(&small, &exec(&grown_dir), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`simulations` was 2, now 1"), "{err}");
+    let mut other = big.clone();
+    other.simulations = 3;
+    other.train.epochs = 2;
+    let err = ablation::run(&other, &exec(&grown_dir), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("train.epochs"), "{err}");
+
+    // A shard's slice depends on the whole grid, so a shard does not grow.
+    let shard_dir = out_dir("ablation-grown-shard");
+    let half = Shard::new(0, 2).unwrap();
+    ablation::run_shard(&small, &exec(&shard_dir), half, &quiet).unwrap();
+    let err = ablation::run_shard(&big, &exec(&shard_dir), half, &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot grow"), "{err}");
 }

@@ -70,41 +70,108 @@ fn normalized(stored: &Value) -> Value {
         .unwrap_or_else(|| stored.clone())
 }
 
-/// Write `config` to `path`, or, if the file exists, check that its `experiment` part equals
-/// `config`'s (the error names the first differing key). The file is never rewritten, so a
-/// resume leaves it untouched.
-pub fn write_or_check(path: &Path, config: &Value) -> Result<()> {
-    match fs::read_to_string(path) {
-        Ok(text) => {
-            let old: Value = serde_json::from_str(&text).map_err(|e| Error::Format {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "not valid JSON ({e}); delete it or choose another output directory"
-                ),
-            })?;
-            let (a, b) = (normalized(&old[EXPERIMENT]), &config[EXPERIMENT]);
-            if let Some((key, was, now)) = first_difference(&a, b, "") {
-                return Err(Error::Invalid {
-                    what: "output directory".into(),
-                    reason: format!(
-                        "{} holds results of a different configuration: key `{key}` was {was}, \
-                         now {now}; choose another output directory (--out) or remove it",
-                        path.parent().unwrap_or(path).display()
-                    ),
-                });
+/// The keys of an experiment that a resume may grow: more simulations, and more arms, tasks or
+/// variants. Run seeds derive from each run's own label ([`crate::ablation::derive_seed`]), so
+/// the runs already in `results.csv` are exactly the ones the grown grid would compute: growing
+/// adds runs and changes none.
+pub const GROWABLE: [&str; 4] = ["simulations", "arms", "tasks", "variants"];
+
+/// How a resume's experiment relates to the one stored in `config.json`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// No `config.json` yet: it was written.
+    Fresh,
+    /// The same experiment.
+    Same,
+    /// A superset of the stored grid (the keys of [`GROWABLE`] that grew); `config.json` now
+    /// records the grown experiment.
+    Grown(Vec<String>),
+}
+
+/// The stored experiment `old` with each [`GROWABLE`] key taken from `new` where `new` grows
+/// it (more simulations; a superset of arms, tasks or variants), and the keys that grew.
+fn grown(old: &Value, new: &Value) -> (Value, Vec<String>) {
+    let mut adjusted = old.clone();
+    let mut keys = Vec::new();
+    for key in GROWABLE {
+        let (Some(was), Some(now)) = (old.get(key), new.get(key)) else {
+            continue;
+        };
+        let grows = match (was, now) {
+            (Value::Number(a), Value::Number(b)) => {
+                matches!((a.as_u64(), b.as_u64()), (Some(a), Some(b)) if b > a)
             }
-            Ok(())
+            (Value::Array(a), Value::Array(b)) => {
+                b.len() > a.len() && a.iter().all(|x| b.contains(x))
+            }
+            _ => false,
+        };
+        if grows {
+            adjusted[key] = now.clone();
+            keys.push(key.to_string());
         }
+    }
+    (adjusted, keys)
+}
+
+/// Write `config` to `path`, or, if the file exists, check that its `experiment` part equals
+/// `config`'s (the error names the first differing key). With `may_grow`, a `config` whose grid
+/// is a superset of the stored one ([`GROWABLE`]) is accepted too and the stored experiment is
+/// replaced by it (everything else in the file is kept); otherwise the file is never rewritten.
+pub fn write_or_check(path: &Path, config: &Value, may_grow: bool) -> Result<Resume> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let text = serde_json::to_string_pretty(config).expect("a Value serializes");
             fs::write(path, text + "\n").map_err(|source| Error::Io {
                 path: path.to_path_buf(),
                 source,
+            })?;
+            return Ok(Resume::Fresh);
+        }
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source,
             })
         }
-        Err(source) => Err(Error::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
+    };
+    let mut old: Value = serde_json::from_str(&text).map_err(|e| Error::Format {
+        path: path.to_path_buf(),
+        reason: format!("not valid JSON ({e}); delete it or choose another output directory"),
+    })?;
+    let dir = path.parent().unwrap_or(path).display();
+    let (stored, new) = (normalized(&old[EXPERIMENT]), &config[EXPERIMENT]);
+    if first_difference(&stored, new, "").is_none() {
+        return Ok(Resume::Same);
     }
+    let (adjusted, keys) = grown(&stored, new);
+    // Name the first difference that is not growth.
+    if let Some((key, was, now)) = first_difference(&adjusted, new, "") {
+        return Err(Error::Invalid {
+            what: "output directory".into(),
+            reason: format!(
+                "{dir} holds results of a different configuration: key `{key}` was {was}, now \
+                 {now}; choose another output directory (--out) or remove it (a resume may only \
+                 grow the grid: more simulations, arms, tasks or variants)"
+            ),
+        });
+    }
+    if !may_grow {
+        return Err(Error::Invalid {
+            what: "output directory".into(),
+            reason: format!(
+                "{dir} holds a shard; its grid cannot grow (`{}` differs), because the shards' \
+                 slices are cut from the whole grid: grow the merged directory instead",
+                keys.join("`, `")
+            ),
+        });
+    }
+    old[EXPERIMENT] = new.clone();
+    let text = serde_json::to_string_pretty(&old).expect("a Value serializes");
+    fs::write(path, text + "\n").map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Resume::Grown(keys))
 }
