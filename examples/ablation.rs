@@ -403,15 +403,19 @@ fn run(cli: Cli) -> Result<u8, Error> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let failed_runs = Mutex::new(Vec::new());
     let progress = |e: &Event| match e {
-        Event::Grown { keys } => bar.println(format!(
-            "growing the grid in {} ({} grew); the runs already there are kept",
-            exec.out_dir.display(),
-            keys.join(", ")
-        )),
+        // `suspend` + eprintln, not `bar.println`: the latter prints nothing when stderr is not
+        // a terminal (a log file), and these lines matter most there.
+        Event::Grown { keys } => bar.suspend(|| {
+            eprintln!(
+                "growing the grid in {} ({} grew); the runs already there are kept",
+                exec.out_dir.display(),
+                keys.join(", ")
+            )
+        }),
         Event::Planned { total, skipped } => {
             bar.set_length((total - skipped) as u64);
             if *skipped > 0 {
-                bar.println(format!("resuming: {skipped} of {total} runs already done"));
+                bar.suspend(|| eprintln!("resuming: {skipped} of {total} runs already done"));
             }
         }
         Event::Started { run } => bar.set_message(format!(
