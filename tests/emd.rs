@@ -388,3 +388,80 @@ fn bad_input_is_a_typed_error_or_nan() {
     assert!(gu.iter().chain(&gv).all(|g| g.is_nan()));
     assert!(emd::sort_samples::<f64>(&[]).is_err());
 }
+
+/// Samples long enough to be sorted two at once (`emd::PAR_SORT_MIN`), through one reused
+/// workspace, against the plain CDF integral of a comparison sort; ties included (values on a
+/// coarse grid) so the stable order matters. Errors still name `u` first.
+#[test]
+fn large_samples_sorted_at_once_match_a_comparison_sort() {
+    fn reference(u: &[f64], v: &[f64]) -> f64 {
+        let (mut a, mut b) = (u.to_vec(), v.to_vec());
+        a.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        b.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        let (m, n) = (a.len(), b.len());
+        let (mut i, mut k, mut acc) = (0, 0, 0.0);
+        let mut prev = a[0].min(b[0]);
+        while i < m || k < n {
+            let take_u = k == n || (i < m && a[i] <= b[k]);
+            let z = if take_u { a[i] } else { b[k] };
+            acc += (i as f64 / m as f64 - k as f64 / n as f64).abs() * (z - prev);
+            prev = z;
+            if take_u {
+                i += 1
+            } else {
+                k += 1
+            }
+        }
+        acc
+    }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(31);
+    let mut ws = Wasserstein1d::new();
+    let big = emd::PAR_SORT_MIN;
+    for &(m, n) in &[(big, big), (big + 17, 3 * big), (5, 7), (2 * big, 2 * big)] {
+        let grid = |x: f64| (x * 64.0).round() / 64.0;
+        let u: Vec<f64> = (0..m).map(|_| grid(rng.random_range(-1.0..1.0))).collect();
+        let v: Vec<f64> = (0..n).map(|_| grid(rng.random_range(-0.5..2.0))).collect();
+        let want = reference(&u, &v);
+        assert!(rel(ws.distance(&u, &v).unwrap(), want) <= 1e-12, "{m}x{n}");
+        let (mut gu, mut gv) = (vec![0.0; m], vec![0.0; n]);
+        let d = ws.distance_grad(&u, &v, &mut gu, &mut gv).unwrap();
+        assert!(rel(d, want) <= 1e-12, "{m}x{n}");
+        // The subgradient of the monotone coupling, from its definition: in stable sorted
+        // order, u's rank r owns the quantile levels [r·n, (r+1)·n) and v's rank q owns
+        // [q·m, (q+1)·m) (integer units of 1/(mn)); γ is their overlap, times sign(u − v).
+        let argsort = |x: &[f64]| {
+            let mut o: Vec<usize> = (0..x.len()).collect();
+            o.sort_by(|&a, &b| x[a].partial_cmp(&x[b]).unwrap());
+            o
+        };
+        let (ou, ov) = (argsort(&u), argsort(&v));
+        let (mut hu, mut hv) = (vec![0.0; m], vec![0.0; n]);
+        let (mut r, mut q) = (0usize, 0usize);
+        while r < m && q < n {
+            let (u_end, v_end) = ((r + 1) * n, (q + 1) * m);
+            let overlap = u_end.min(v_end) - (r * n).max(q * m);
+            let s = (u[ou[r]] - v[ov[q]]).signum() * (u[ou[r]] != v[ov[q]]) as u8 as f64;
+            let g = s * overlap as f64 / (m * n) as f64;
+            hu[ou[r]] += g;
+            hv[ov[q]] -= g;
+            if u_end <= v_end {
+                r += 1;
+            }
+            if v_end <= u_end {
+                q += 1;
+            }
+        }
+        for (a, b) in gu.iter().zip(&hu).chain(gv.iter().zip(&hv)) {
+            assert!((a - b).abs() <= 1e-15, "{m}x{n}: {a} vs {b}");
+        }
+    }
+    let mut u = vec![0.0; big];
+    let mut v = vec![0.0; big];
+    u[big - 1] = f64::NAN;
+    v[0] = f64::INFINITY;
+    let e = ws.distance(&u, &v);
+    assert!(
+        matches!(e, Err(KernelError::NonFinite { what: "u", .. })),
+        "{e:?}"
+    );
+}

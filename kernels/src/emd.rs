@@ -45,6 +45,25 @@ use crate::KernelError;
 /// Below this many elements a comparison sort beats the radix sort's fixed histogram cost.
 pub const SMALL_SORT: usize = 512;
 
+/// From this many elements on each side, the two samples are sorted at the same time on the
+/// rayon pool (`rayon::join`): each sort is then long enough (≈ 0.2 ms) to hide the cost of
+/// waking a worker. Inside a pool that is already busy (runs in parallel), `join` simply runs
+/// both on the calling thread.
+pub const PAR_SORT_MIN: usize = 1 << 13;
+
+/// `(a(), b())`, the two on the rayon pool at once when `par`.
+fn join_if<A: Send, B: Send>(
+    par: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if par {
+        rayon::join(a, b)
+    } else {
+        (a(), b())
+    }
+}
+
 const DIGIT_BITS: u32 = 11;
 const BUCKETS: usize = 1 << DIGIT_BITS;
 const DIGIT_MASK: u64 = (BUCKETS as u64) - 1;
@@ -466,10 +485,13 @@ pub struct Wasserstein1d<T: EmdScalar> {
     keys_u: Vec<T::Key>,
     keys_v: Vec<T::Key>,
     keys_tmp: Vec<T::Key>,
+    keys_tmp_v: Vec<T::Key>,
     items_u: Vec<Keyed<T::Key>>,
     items_v: Vec<Keyed<T::Key>>,
     items_tmp: Vec<Keyed<T::Key>>,
+    items_tmp_v: Vec<Keyed<T::Key>>,
     hist: Vec<u32>,
+    hist_v: Vec<u32>,
     su: Vec<f64>,
     sv: Vec<f64>,
     order_u: Vec<u32>,
@@ -485,10 +507,13 @@ impl<T: EmdScalar> Wasserstein1d<T> {
             keys_u: Vec::new(),
             keys_v: Vec::new(),
             keys_tmp: Vec::new(),
+            keys_tmp_v: Vec::new(),
             items_u: Vec::new(),
             items_v: Vec::new(),
             items_tmp: Vec::new(),
+            items_tmp_v: Vec::new(),
             hist: Vec::new(),
+            hist_v: Vec::new(),
             su: Vec::new(),
             sv: Vec::new(),
             order_u: Vec::new(),
@@ -516,27 +541,35 @@ impl<T: EmdScalar> Wasserstein1d<T> {
         Ok(())
     }
 
-    /// Argsort of both samples into the workspace (`su`/`order_u`, `sv`/`order_v`).
+    /// Argsort of both samples into the workspace (`su`/`order_u`, `sv`/`order_v`), the two at
+    /// once from [`PAR_SORT_MIN`] elements on. An error names `u` before `v`.
     fn sort_both_indexed(&mut self, u: &[T], v: &[T]) -> Result<(), KernelError> {
-        Self::sort_indexed(
-            u,
-            "u",
-            &mut self.items_u,
-            &mut self.items_tmp,
-            &mut self.hist,
-            &mut self.su,
-            &mut self.order_u,
-        )?;
-        Self::sort_indexed(
-            v,
-            "v",
-            &mut self.items_v,
-            &mut self.items_tmp,
-            &mut self.hist,
-            &mut self.sv,
-            &mut self.order_v,
-        )?;
-        Ok(())
+        let (ru, rv) = join_if(
+            u.len().min(v.len()) >= PAR_SORT_MIN,
+            || {
+                Self::sort_indexed(
+                    u,
+                    "u",
+                    &mut self.items_u,
+                    &mut self.items_tmp,
+                    &mut self.hist,
+                    &mut self.su,
+                    &mut self.order_u,
+                )
+            },
+            || {
+                Self::sort_indexed(
+                    v,
+                    "v",
+                    &mut self.items_v,
+                    &mut self.items_tmp_v,
+                    &mut self.hist_v,
+                    &mut self.sv,
+                    &mut self.order_v,
+                )
+            },
+        );
+        ru.and(rv)
     }
 
     /// Argsort of `x`: sorted values (f64, +∞ sentinel) into `s`, original indices into `order`.
@@ -563,22 +596,30 @@ impl<T: EmdScalar> Wasserstein1d<T> {
 
     /// W1 between the empirical distributions of `u` and `v` (uniform weights).
     pub fn distance(&mut self, u: &[T], v: &[T]) -> Result<T, KernelError> {
-        Self::sort_values(
-            u,
-            "u",
-            &mut self.keys_u,
-            &mut self.keys_tmp,
-            &mut self.hist,
-            &mut self.su,
-        )?;
-        Self::sort_values(
-            v,
-            "v",
-            &mut self.keys_v,
-            &mut self.keys_tmp,
-            &mut self.hist,
-            &mut self.sv,
-        )?;
+        let (ru, rv) = join_if(
+            u.len().min(v.len()) >= PAR_SORT_MIN,
+            || {
+                Self::sort_values(
+                    u,
+                    "u",
+                    &mut self.keys_u,
+                    &mut self.keys_tmp,
+                    &mut self.hist,
+                    &mut self.su,
+                )
+            },
+            || {
+                Self::sort_values(
+                    v,
+                    "v",
+                    &mut self.keys_v,
+                    &mut self.keys_tmp_v,
+                    &mut self.hist_v,
+                    &mut self.sv,
+                )
+            },
+        );
+        ru.and(rv)?;
         Ok(T::from_f64(self.walk_uniform()))
     }
 
