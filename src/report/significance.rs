@@ -45,12 +45,14 @@ pub fn section(rows: &[Row], metric: &str, variants: &[String], seed: u64) -> Re
         if groups.is_empty() {
             continue;
         }
-        let mut tested: Vec<(String, Vec<f64>)> =
-            groups.iter().filter(|g| g.1.len() >= 2).cloned().collect();
-        tested.sort_by(|a, b| {
-            let (ma, mb) = (mean(&a.1), mean(&b.1));
-            mb.total_cmp(&ma)
-        });
+        // Variants with at least 2 values, by decreasing mean (the order letters are given in).
+        let mut by_mean = groups
+            .iter()
+            .filter(|g| g.1.len() >= 2)
+            .map(|g| Ok((stats::mean(&g.1)?, g.clone())))
+            .collect::<Result<Vec<_>>>()?;
+        by_mean.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let tested: Vec<(String, Vec<f64>)> = by_mean.into_iter().map(|(_, g)| g).collect();
         let pairwise = if tested.len() >= 2 {
             Some(stats::pairwise_mwu_holm(&tested, ALPHA)?)
         } else {
@@ -62,7 +64,7 @@ pub fn section(rows: &[Row], metric: &str, variants: &[String], seed: u64) -> Re
              t CI | bootstrap CI | letters |\n|---|---|---|---|---|---|\n"
         ));
         for (k, (v, xs)) in groups.iter().enumerate() {
-            let m = mean(xs);
+            let m = stats::mean(xs)?;
             let (t_ci, b_ci) = if xs.len() >= 2 {
                 let t = stats::t_ci95(xs)?;
                 let b = stats::bootstrap_ci95(xs, BOOTSTRAP_RESAMPLES, seed ^ k as u64)?;
@@ -92,8 +94,4 @@ pub fn section(rows: &[Row], metric: &str, variants: &[String], seed: u64) -> Re
         }
     }
     Ok(s)
-}
-
-fn mean(xs: &[f64]) -> f64 {
-    xs.iter().sum::<f64>() / xs.len() as f64
 }
