@@ -389,31 +389,50 @@ fn bad_input_is_a_typed_error_or_nan() {
     assert!(emd::sort_samples::<f64>(&[]).is_err());
 }
 
-/// Samples long enough to be sorted two at once (`emd::PAR_SORT_MIN`), through one reused
-/// workspace, against the plain CDF integral of a comparison sort; ties included (values on a
-/// coarse grid) so the stable order matters. Errors still name `u` first.
-#[test]
-fn large_samples_sorted_at_once_match_a_comparison_sort() {
-    fn reference(u: &[f64], v: &[f64]) -> f64 {
-        let (mut a, mut b) = (u.to_vec(), v.to_vec());
-        a.sort_by(|x, y| x.partial_cmp(y).unwrap());
-        b.sort_by(|x, y| x.partial_cmp(y).unwrap());
-        let (m, n) = (a.len(), b.len());
-        let (mut i, mut k, mut acc) = (0, 0, 0.0);
-        let mut prev = a[0].min(b[0]);
-        while i < m || k < n {
-            let take_u = k == n || (i < m && a[i] <= b[k]);
-            let z = if take_u { a[i] } else { b[k] };
-            acc += (i as f64 / m as f64 - k as f64 / n as f64).abs() * (z - prev);
-            prev = z;
-            if take_u {
-                i += 1
-            } else {
-                k += 1
-            }
+/// W1 and its subgradient from the monotone coupling's definition (the quantile form, not the
+/// kernel's CDF walk): in stable sorted order, u's rank r owns the quantile levels
+/// [r·n, (r+1)·n) and v's rank q owns [q·m, (q+1)·m), in integer units of 1/(mn). γ_rq is the
+/// overlap of the two; W1 = Σ γ_rq |u_r − v_q| and ∂W1/∂u_r = Σ_q γ_rq sign(u_r − v_q), with
+/// sign(0) = 0 (the documented element at ties).
+fn coupling_reference(u: &[f64], v: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+    let argsort = |x: &[f64]| {
+        let mut o: Vec<usize> = (0..x.len()).collect();
+        o.sort_by(|&a, &b| x[a].partial_cmp(&x[b]).unwrap());
+        o
+    };
+    let (m, n) = (u.len(), v.len());
+    let (ou, ov) = (argsort(u), argsort(v));
+    let (mut w1, mut gu, mut gv) = (0.0, vec![0.0; m], vec![0.0; n]);
+    let (mut r, mut q) = (0usize, 0usize);
+    while r < m && q < n {
+        let (u_end, v_end) = ((r + 1) * n, (q + 1) * m);
+        let gamma = (u_end.min(v_end) - (r * n).max(q * m)) as f64 / (m * n) as f64;
+        let d = u[ou[r]] - v[ov[q]];
+        w1 += gamma * d.abs();
+        let s = if d > 0.0 {
+            1.0
+        } else if d < 0.0 {
+            -1.0
+        } else {
+            0.0
+        };
+        gu[ou[r]] += s * gamma;
+        gv[ov[q]] -= s * gamma;
+        if u_end <= v_end {
+            r += 1;
         }
-        acc
+        if v_end <= u_end {
+            q += 1;
+        }
     }
+    (w1, gu, gv)
+}
+
+/// Samples long enough to be sorted two at once (`emd::PAR_SORT_MIN`), through one reused
+/// workspace, against [`coupling_reference`]; ties included (values on a coarse grid) so the
+/// stable order matters. Errors still name `u` first.
+#[test]
+fn large_samples_sorted_at_once_match_the_coupling() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(31);
     let mut ws = Wasserstein1d::new();
     let big = emd::PAR_SORT_MIN;
@@ -421,36 +440,11 @@ fn large_samples_sorted_at_once_match_a_comparison_sort() {
         let grid = |x: f64| (x * 64.0).round() / 64.0;
         let u: Vec<f64> = (0..m).map(|_| grid(rng.random_range(-1.0..1.0))).collect();
         let v: Vec<f64> = (0..n).map(|_| grid(rng.random_range(-0.5..2.0))).collect();
-        let want = reference(&u, &v);
+        let (want, hu, hv) = coupling_reference(&u, &v);
         assert!(rel(ws.distance(&u, &v).unwrap(), want) <= 1e-12, "{m}x{n}");
         let (mut gu, mut gv) = (vec![0.0; m], vec![0.0; n]);
         let d = ws.distance_grad(&u, &v, &mut gu, &mut gv).unwrap();
         assert!(rel(d, want) <= 1e-12, "{m}x{n}");
-        // The subgradient of the monotone coupling, from its definition: in stable sorted
-        // order, u's rank r owns the quantile levels [r·n, (r+1)·n) and v's rank q owns
-        // [q·m, (q+1)·m) (integer units of 1/(mn)); γ is their overlap, times sign(u − v).
-        let argsort = |x: &[f64]| {
-            let mut o: Vec<usize> = (0..x.len()).collect();
-            o.sort_by(|&a, &b| x[a].partial_cmp(&x[b]).unwrap());
-            o
-        };
-        let (ou, ov) = (argsort(&u), argsort(&v));
-        let (mut hu, mut hv) = (vec![0.0; m], vec![0.0; n]);
-        let (mut r, mut q) = (0usize, 0usize);
-        while r < m && q < n {
-            let (u_end, v_end) = ((r + 1) * n, (q + 1) * m);
-            let overlap = u_end.min(v_end) - (r * n).max(q * m);
-            let s = (u[ou[r]] - v[ov[q]]).signum() * (u[ou[r]] != v[ov[q]]) as u8 as f64;
-            let g = s * overlap as f64 / (m * n) as f64;
-            hu[ou[r]] += g;
-            hv[ov[q]] -= g;
-            if u_end <= v_end {
-                r += 1;
-            }
-            if v_end <= u_end {
-                q += 1;
-            }
-        }
         for (a, b) in gu.iter().zip(&hu).chain(gv.iter().zip(&hv)) {
             assert!((a - b).abs() <= 1e-15, "{m}x{n}: {a} vs {b}");
         }
