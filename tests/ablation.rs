@@ -4,37 +4,23 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cortical_priors::ablation::{self, Event};
-use cortical_priors::config::{DataSource, Execution, Experiment, Parallel, Preset};
+use cortical_priors::config::{DataSource, Execution, Experiment};
 use cortical_priors::report::csv::{self, RunKey, STATUS};
 use cortical_priors::shard::Shard;
 use cortical_priors::tasks::TaskKind;
 
+mod common;
+
 fn tiny(data: DataSource) -> Experiment {
-    let mut exp = Experiment::preset(Preset::Quick, None);
-    exp.data = data;
-    exp.variants = vec!["WD*C".parse().unwrap(), "W*D*C*".parse().unwrap()];
-    exp.tasks = vec![TaskKind::GoNoGo];
-    exp.simulations = 2;
-    exp.train.epochs = 1;
-    exp.train.batch = 16;
-    exp.train.batches_per_epoch = 2;
-    exp.trials = [32, 32, 32];
-    exp.nulls = 5;
-    exp
+    common::tiny_experiment(data, &["WD*C", "W*D*C*"], &[TaskKind::GoNoGo], 2)
 }
 
 fn out_dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    common::fresh_dir(name)
 }
 
 fn exec(out: &Path) -> Execution {
-    Execution {
-        threads: 2,
-        out_dir: out.to_path_buf(),
-        parallel: Parallel::Runs,
-    }
+    common::execution(out, 2)
 }
 
 fn quiet(_: &Event) {}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cortical_priors::ablation::{self, Event};
-use cortical_priors::config::{DataSource, Execution, Experiment, Parallel, Preset};
+use cortical_priors::config::{DataSource, Execution, Experiment, Parallel};
 use cortical_priors::report::csv::{self, RunKey, STATUS};
 use cortical_priors::report::export::SEED_METRICS;
 use cortical_priors::report::figures::TOPOLOGY;
@@ -13,29 +13,24 @@ use cortical_priors::report::{self, ReportOutcome};
 use cortical_priors::tasks::TaskKind;
 use cortical_priors::Error;
 
+mod common;
+
 const VARIANTS: [&str; 2] = ["W*D*C", "WD*"];
 const SIMS: usize = 3;
 
 /// 2 variants × 2 tasks × 3 simulations (the fewest that get a CI band), 1 epoch, on the synthetic field. The variants are
 /// listed against the paper's order so that the export's column order is tested.
 fn tiny() -> Experiment {
-    let mut exp = Experiment::preset(Preset::Quick, None);
-    exp.data = DataSource::Synthetic { n: 24, seed: 5 };
-    exp.variants = vec![VARIANTS[1].parse().unwrap(), VARIANTS[0].parse().unwrap()];
-    exp.tasks = vec![TaskKind::PerceptualDecision, TaskKind::OneChoice];
-    exp.simulations = SIMS;
-    exp.train.epochs = 1;
-    exp.train.batch = 16;
-    exp.train.batches_per_epoch = 2;
-    exp.trials = [32, 32, 32];
-    exp.nulls = 5;
-    exp
+    common::tiny_experiment(
+        DataSource::Synthetic { n: 24, seed: 5 },
+        &[VARIANTS[1], VARIANTS[0]],
+        &[TaskKind::PerceptualDecision, TaskKind::OneChoice],
+        SIMS,
+    )
 }
 
 fn fresh(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    common::fresh_dir(name)
 }
 
 /// The tiny ablation, run once and copied for each test that changes it.

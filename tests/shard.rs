@@ -11,27 +11,20 @@ use cortical_priors::tasks::TaskKind;
 use cortical_priors::variants::Variant;
 use cortical_priors::Error;
 
+mod common;
+
 /// 2 variants × 1 task × 2 simulations = 4 runs, seconds in debug.
 fn tiny() -> Experiment {
-    let mut exp = Experiment::preset(Preset::Quick, None);
-    exp.data = DataSource::Synthetic { n: 24, seed: 3 };
-    exp.variants = vec!["WD*C".parse().unwrap(), "W*D*C*".parse().unwrap()];
-    exp.tasks = vec![TaskKind::GoNoGo];
-    exp.simulations = 2;
-    exp.train.epochs = 1;
-    exp.train.batch = 16;
-    exp.train.batches_per_epoch = 2;
-    exp.trials = [32, 32, 32];
-    exp.nulls = 5;
-    exp
+    common::tiny_experiment(
+        DataSource::Synthetic { n: 24, seed: 3 },
+        &["WD*C", "W*D*C*"],
+        &[TaskKind::GoNoGo],
+        2,
+    )
 }
 
 fn dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("shard")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    common::fresh_dir(&format!("shard/{name}"))
 }
 
 fn exec(out: &Path, threads: usize) -> Execution {

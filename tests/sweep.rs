@@ -1,31 +1,23 @@
 //! The λ sweep: one resumable ablation per λ, and the choice of each variant's best λ by
 //! validation accuracy, recomputed here from the per-λ results.
-use std::path::Path;
 
-use cortical_priors::config::{Execution, Experiment, Parallel, Preset};
 use cortical_priors::report::csv;
 use cortical_priors::sweep::{self, cells, check_lambdas, lambda_dir};
 use cortical_priors::tasks::TaskKind;
 
+mod common;
+
 #[test]
 fn sweep_runs_each_lambda_and_picks_the_best_by_validation() {
-    let mut exp = Experiment::preset(Preset::Quick, None);
-    exp.data = cortical_priors::config::DataSource::Synthetic { n: 16, seed: 2 };
-    exp.variants = vec!["W".parse().unwrap(), "WD".parse().unwrap()];
-    exp.tasks = vec![TaskKind::GoNoGo];
-    exp.simulations = 2;
-    exp.train.epochs = 1;
-    exp.train.batch = 16;
-    exp.train.batches_per_epoch = 2;
+    let mut exp = common::tiny_experiment(
+        cortical_priors::config::DataSource::Synthetic { n: 16, seed: 2 },
+        &["W", "WD"],
+        &[TaskKind::GoNoGo],
+        2,
+    );
     exp.trials = [32, 64, 32];
-    exp.nulls = 5;
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sweep");
-    let _ = std::fs::remove_dir_all(&out);
-    let exec = Execution {
-        threads: 2,
-        out_dir: out.clone(),
-        parallel: Parallel::Runs,
-    };
+    let out = common::fresh_dir("sweep");
+    let exec = common::execution(&out, 2);
     let lambdas = [0.0, 3.0];
     let (outcomes, table) = sweep::run(&exp, &exec, &lambdas, &|_, _| {}).unwrap();
     assert_eq!(outcomes.len(), 2);
