@@ -255,6 +255,11 @@ fn a_resume_grows_the_grid_to_the_same_numbers_as_a_fresh_run() {
         serde_json::from_slice(&read(&grown_dir.join("config.json"))).unwrap();
     assert_eq!(config["experiment"]["simulations"], 2);
     assert_eq!(
+        config["grown_by"][0]["keys"],
+        serde_json::json!(["simulations", "variants"])
+    );
+    assert!(config["grown_by"][0]["git_commit"].is_string());
+    assert_eq!(
         config["experiment"]["variants"],
         serde_json::json!(["WD*C", "W"])
     );

@@ -76,6 +76,10 @@ fn normalized(stored: &Value) -> Value {
 /// adds runs and changes none.
 pub const GROWABLE: [&str; 4] = ["simulations", "arms", "tasks", "variants"];
 
+/// The `config.json` key listing each growth of the grid (the keys that grew and the git
+/// commit of the build that grew it), outside the compared experiment section.
+pub const GROWN_BY: &str = "grown_by";
+
 /// How a resume's experiment relates to the one stored in `config.json`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Resume {
@@ -117,7 +121,8 @@ fn grown(old: &Value, new: &Value) -> (Value, Vec<String>) {
 /// Write `config` to `path`, or, if the file exists, check that its `experiment` part equals
 /// `config`'s (the error names the first differing key). With `may_grow`, a `config` whose grid
 /// is a superset of the stored one ([`GROWABLE`]) is accepted too and the stored experiment is
-/// replaced by it (everything else in the file is kept); otherwise the file is never rewritten.
+/// replaced by it (everything else in the file is kept, and the growth is appended to
+/// [`GROWN_BY`]); otherwise the file is never rewritten.
 pub fn write_or_check(path: &Path, config: &Value, may_grow: bool) -> Result<Resume> {
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
@@ -168,6 +173,12 @@ pub fn write_or_check(path: &Path, config: &Value, may_grow: bool) -> Result<Res
         });
     }
     old[EXPERIMENT] = new.clone();
+    // Which build added runs: the file's own `git_commit` is the one that started the folder.
+    let entry = serde_json::json!({ "keys": keys, "git_commit": config["git_commit"] });
+    match old.get_mut(GROWN_BY) {
+        Some(Value::Array(history)) => history.push(entry),
+        _ => old[GROWN_BY] = Value::Array(vec![entry]),
+    }
     let text = serde_json::to_string_pretty(&old).expect("a Value serializes");
     fs::write(path, text + "\n").map_err(|source| Error::Io {
         path: path.to_path_buf(),
