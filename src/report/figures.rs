@@ -213,7 +213,10 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn footer(&self, root: &Area<'_>, lines: &[String], top: i32) -> DrawResult {
+    /// The footer `lines`, at the bottom of a figure `height` pixels high that reserved
+    /// [`footer_height`] for them.
+    fn footer(&self, root: &Area<'_>, lines: &[String], height: u32) -> DrawResult {
+        let top = (height - FOOT_LINE_H * lines.len() as u32 - 10) as i32;
         for (i, l) in lines.iter().enumerate() {
             root.draw(&Text::new(
                 l.clone(),
@@ -223,6 +226,11 @@ impl Ctx<'_> {
         }
         Ok(())
     }
+}
+
+/// The height a figure reserves for its footer `lines` (see `Ctx::footer`).
+fn footer_height(lines: &[String]) -> u32 {
+    FOOT_LINE_H * lines.len() as u32 + 16
 }
 
 /// `lines` broken at spaces to fit `width` pixels of 15-px text (about 8.3 px per character in
@@ -373,7 +381,7 @@ fn accuracy_figure(ctx: &Ctx<'_>, path: &Path) -> Result<Vec<String>> {
     }
     let w = MIN_WIDTH;
     let foot = cap_lines(wrap([ctx.failed.clone(), notes.clone()].concat(), w));
-    let h = HEADER_H + panel_h * ctx.tasks.len() as u32 + FOOT_LINE_H * foot.len() as u32 + 16;
+    let h = HEADER_H + panel_h * ctx.tasks.len() as u32 + footer_height(&foot);
     render(path, (w, h), |root| {
         ctx.header(
             root,
@@ -491,11 +499,7 @@ fn accuracy_figure(ctx: &Ctx<'_>, path: &Path) -> Result<Vec<String>> {
                 }))?;
             }
         }
-        ctx.footer(
-            root,
-            &foot,
-            (h - FOOT_LINE_H * foot.len() as u32 - 10) as i32,
-        )?;
+        ctx.footer(root, &foot, h)?;
         Ok(())
     })?;
     Ok(notes)
@@ -548,7 +552,7 @@ fn learning_curves_figure(ctx: &Ctx<'_>, path: &Path) -> Result<()> {
     let panel_w = 520u32;
     let w = 2 * panel_w + LEGEND_W + 20;
     let rows = ctx.tasks.len() as u32;
-    let h = HEADER_H + row_h * rows + FOOT_LINE_H * foot.len() as u32 + 16;
+    let h = HEADER_H + row_h * rows + footer_height(&foot);
     let epochs = ctx.res.exp.train.epochs.max(1);
     render(path, (w, h), |root| {
         ctx.header(
@@ -635,11 +639,7 @@ fn learning_curves_figure(ctx: &Ctx<'_>, path: &Path) -> Result<()> {
                 }
             }
         }
-        ctx.footer(
-            root,
-            &foot,
-            (h - FOOT_LINE_H * foot.len() as u32 - 10) as i32,
-        )?;
+        ctx.footer(root, &foot, h)?;
         Ok(())
     })
 }
@@ -715,7 +715,7 @@ fn topology_figure(ctx: &Ctx<'_>, path: &Path, t: &TopologyMetric) -> Result<Vec
     // Wide enough for the header's lines also with a single task.
     let w = (nt * panel_w + LEGEND_W + 20).max(MIN_WIDTH);
     let foot = cap_lines(wrap([ctx.failed.clone(), notes.clone()].concat(), w));
-    let h = HEADER_H + panel_h + FOOT_LINE_H * foot.len() as u32 + 16;
+    let h = HEADER_H + panel_h + footer_height(&foot);
     render(path, (w, h), |root| {
         ctx.header(
             root,
@@ -784,11 +784,7 @@ fn topology_figure(ctx: &Ctx<'_>, path: &Path, t: &TopologyMetric) -> Result<Vec
                 )?;
             }
         }
-        ctx.footer(
-            root,
-            &foot,
-            (h - FOOT_LINE_H * foot.len() as u32 - 10) as i32,
-        )?;
+        ctx.footer(root, &foot, h)?;
         Ok(())
     })?;
     Ok(notes)
