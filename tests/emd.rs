@@ -308,6 +308,37 @@ fn bad_input_is_a_typed_error_or_nan() {
         ),
         "{e:?}"
     );
+    // Either end of the key order: NaNs of both signs, both infinities, f32 and f64, in long
+    // samples (past the comparison-sort cutoff) with the culprit last.
+    for bad in [f64::NAN, -f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut u: Vec<f64> = (0..1000).map(|i| i as f64 - 500.0).collect();
+        u[999] = bad;
+        let e = try_wasserstein_1d(&[0.5], &u);
+        assert!(
+            matches!(
+                e,
+                Err(KernelError::NonFinite {
+                    what: "v",
+                    index: 999,
+                    ..
+                })
+            ),
+            "{bad}: {e:?}"
+        );
+        let uf: Vec<f32> = u.iter().map(|&x| x as f32).collect();
+        let e = try_wasserstein_1d(&uf, &[0.5]);
+        assert!(
+            matches!(
+                e,
+                Err(KernelError::NonFinite {
+                    what: "u",
+                    index: 999,
+                    ..
+                })
+            ),
+            "{bad}: {e:?}"
+        );
+    }
     let e = try_wasserstein_1d_weighted(&[1.0, 2.0], &[1.0, -1.0], &[1.0], &[1.0]);
     assert!(
         matches!(
