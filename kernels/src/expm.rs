@@ -539,38 +539,145 @@ struct LoadInfo {
     norm1: f64,
 }
 
+/// Something split by columns for a parallel pass: a matrix, a per-column vector, a pair of
+/// them, or nothing ([`Cols`], for read-only passes).
+trait ColSplit: Sized + Send {
+    fn ncols(&self) -> usize;
+    fn split(self, j: usize) -> (Self, Self);
+}
+
+impl<T: Send> ColSplit for MatMut<'_, T> {
+    fn ncols(&self) -> usize {
+        MatMut::ncols(self)
+    }
+    fn split(self, j: usize) -> (Self, Self) {
+        self.split_at_col_mut(j)
+    }
+}
+
+impl<T: Send> ColSplit for &mut [T] {
+    fn ncols(&self) -> usize {
+        self.len()
+    }
+    fn split(self, j: usize) -> (Self, Self) {
+        self.split_at_mut(j)
+    }
+}
+
+impl<A: ColSplit, B: ColSplit> ColSplit for (A, B) {
+    fn ncols(&self) -> usize {
+        self.0.ncols()
+    }
+    fn split(self, j: usize) -> (Self, Self) {
+        let ((a0, a1), (b0, b1)) = (self.0.split(j), self.1.split(j));
+        ((a0, b0), (a1, b1))
+    }
+}
+
+/// A bare column count, for passes that only read.
+struct Cols(usize);
+
+impl ColSplit for Cols {
+    fn ncols(&self) -> usize {
+        self.0
+    }
+    fn split(self, j: usize) -> (Self, Self) {
+        (Cols(j), Cols(self.0 - j))
+    }
+}
+
+/// From this size on, the O(n²) passes over whole matrices (norms, the 1ᵀ|A|^k products,
+/// loading, the Padé linear combinations) run their columns on the rayon pool: they are
+/// memory-bound, and each core then streams half the columns from its own cache.
+pub const PASS_PAR_MIN_N: usize = 256;
+
+/// `f(j0, part)` over column blocks of `out` (`j0` = the block's first column), one block per
+/// rayon thread from [`PASS_PAR_MIN_N`] columns on, the blocks' results folded by `combine`.
+/// Every column is computed exactly as a sequential pass would compute it.
+fn par_cols<S: ColSplit, R: Send>(
+    out: S,
+    f: &(impl Fn(usize, S) -> R + Sync),
+    combine: &(impl Fn(R, R) -> R + Sync),
+) -> R {
+    let n = out.ncols();
+    if n < PASS_PAR_MIN_N {
+        return f(0, out);
+    }
+    let min_block = n.div_ceil(rayon::current_num_threads().max(1));
+    par_cols_rec(out, 0, min_block, f, combine)
+}
+
+fn par_cols_rec<S: ColSplit, R: Send>(
+    out: S,
+    j0: usize,
+    min_block: usize,
+    f: &(impl Fn(usize, S) -> R + Sync),
+    combine: &(impl Fn(R, R) -> R + Sync),
+) -> R {
+    let n = out.ncols();
+    if n < 2 * min_block {
+        return f(j0, out);
+    }
+    let mid = n / 2;
+    let (a, b) = out.split(mid);
+    let (ra, rb) = rayon::join(
+        || par_cols_rec(a, j0, min_block, f, combine),
+        || par_cols_rec(b, j0 + mid, min_block, f, combine),
+    );
+    combine(ra, rb)
+}
+
+/// Column `j` of a column-major matrix view as a slice.
+fn col_mut<'a, T>(m: &'a mut MatMut<'_, T>, j: usize) -> &'a mut [T] {
+    m.as_mut()
+        .col_mut(j)
+        .try_as_col_major_mut()
+        .expect("faer matrices store columns contiguously")
+        .as_slice_mut()
+}
+
 /// dst ← scale·src, returning whether src is finite, whether it is entrywise ≥ 0, and ‖src‖₁
 /// (of the unscaled source).
-fn load_scaled<T: ExpmScalar>(mut dst: MatMut<'_, T>, src: MatRef<'_, T>, scale: T) -> LoadInfo {
-    let n = src.nrows();
-    let mut finite = true;
-    let mut nonneg = true;
-    let mut upper = true;
-    let mut lower = true;
-    let mut norm1 = 0.0f64;
-    for j in 0..src.ncols() {
-        let mut colsum = 0.0f64;
-        for i in 0..n {
-            let x = src[(i, j)];
-            let xf = x.to_f64();
-            finite &= xf.is_finite();
-            nonneg &= xf >= 0.0;
-            if xf != 0.0 {
-                upper &= i <= j;
-                lower &= i >= j;
+fn load_scaled<T: ExpmScalar>(dst: MatMut<'_, T>, src: MatRef<'_, T>, scale: T) -> LoadInfo {
+    let block = |j0: usize, mut d: MatMut<'_, T>| {
+        let mut info = LoadInfo {
+            finite: true,
+            nonneg: true,
+            upper: true,
+            lower: true,
+            norm1: 0.0,
+        };
+        for jj in 0..d.ncols() {
+            let j = j0 + jj;
+            let out = col_mut(&mut d, jj);
+            let mut colsum = 0.0f64;
+            let mut column = |values: &mut dyn Iterator<Item = T>| {
+                for ((i, x), o) in values.enumerate().zip(out.iter_mut()) {
+                    let xf = x.to_f64();
+                    info.finite &= xf.is_finite();
+                    info.nonneg &= xf >= 0.0;
+                    let zero = xf == 0.0;
+                    info.upper &= zero | (i <= j);
+                    info.lower &= zero | (i >= j);
+                    colsum += xf.abs();
+                    *o = x * scale;
+                }
+            };
+            match src.col(j).try_as_col_major() {
+                Some(c) => column(&mut c.as_slice().iter().copied()),
+                None => column(&mut src.col(j).iter().copied()),
             }
-            colsum += xf.abs();
-            dst[(i, j)] = x * scale;
+            info.norm1 = info.norm1.max(colsum);
         }
-        norm1 = norm1.max(colsum);
-    }
-    LoadInfo {
-        finite,
-        nonneg,
-        upper,
-        lower,
-        norm1,
-    }
+        info
+    };
+    par_cols(dst, &block, &|a: LoadInfo, b: LoadInfo| LoadInfo {
+        finite: a.finite & b.finite,
+        nonneg: a.nonneg & b.nonneg,
+        upper: a.upper & b.upper,
+        lower: a.lower & b.lower,
+        norm1: a.norm1.max(b.norm1),
+    })
 }
 
 fn set_identity<T: ExpmScalar>(mut out: MatMut<'_, T>) {
@@ -594,69 +701,93 @@ fn lincomb<T: ExpmScalar>(dst: &mut Mat<T>, keep: T, terms: &[(T, &Mat<T>)], dia
     let n = dst.nrows();
     let zero = T::from_f64(0.0);
     let keep_old = keep != zero;
-    for j in 0..n {
-        let d = dst.col_as_slice_mut(j);
-        match (keep_old, terms) {
-            (false, [(c0, m0)]) => {
-                let s0 = m0.col_as_slice(j);
-                for i in 0..n {
-                    d[i] = *c0 * s0[i];
-                }
-            }
-            (false, [(c0, m0), (c1, m1)]) => {
-                let (s0, s1) = (m0.col_as_slice(j), m1.col_as_slice(j));
-                for i in 0..n {
-                    d[i] = *c0 * s0[i] + *c1 * s1[i];
-                }
-            }
-            (false, [(c0, m0), (c1, m1), (c2, m2)]) => {
-                let (s0, s1, s2) = (m0.col_as_slice(j), m1.col_as_slice(j), m2.col_as_slice(j));
-                for i in 0..n {
-                    d[i] = *c0 * s0[i] + *c1 * s1[i] + *c2 * s2[i];
-                }
-            }
-            _ => {
-                if !keep_old {
-                    d.fill(zero);
-                }
-                if keep_old && keep != T::from_f64(1.0) {
-                    for x in d.iter_mut() {
-                        *x *= keep;
-                    }
-                }
-                for (c, m) in terms {
-                    let s = m.col_as_slice(j);
+    let block = |j0: usize, mut dm: MatMut<'_, T>| {
+        for jj in 0..dm.ncols() {
+            let j = j0 + jj;
+            let d = col_mut(&mut dm, jj);
+            match (keep_old, terms) {
+                (false, [(c0, m0)]) => {
+                    let s0 = m0.col_as_slice(j);
                     for i in 0..n {
-                        d[i] += *c * s[i];
+                        d[i] = *c0 * s0[i];
+                    }
+                }
+                (false, [(c0, m0), (c1, m1)]) => {
+                    let (s0, s1) = (m0.col_as_slice(j), m1.col_as_slice(j));
+                    for i in 0..n {
+                        d[i] = *c0 * s0[i] + *c1 * s1[i];
+                    }
+                }
+                (false, [(c0, m0), (c1, m1), (c2, m2)]) => {
+                    let (s0, s1, s2) = (m0.col_as_slice(j), m1.col_as_slice(j), m2.col_as_slice(j));
+                    for i in 0..n {
+                        d[i] = *c0 * s0[i] + *c1 * s1[i] + *c2 * s2[i];
+                    }
+                }
+                _ => {
+                    if !keep_old {
+                        d.fill(zero);
+                    }
+                    if keep_old && keep != T::from_f64(1.0) {
+                        for x in d.iter_mut() {
+                            *x *= keep;
+                        }
+                    }
+                    for (c, m) in terms {
+                        let s = m.col_as_slice(j);
+                        for i in 0..n {
+                            d[i] += *c * s[i];
+                        }
                     }
                 }
             }
+            d[j] += diag;
         }
-        d[j] += diag;
-    }
+    };
+    par_cols(dst.as_mut(), &block, &|(), ()| ());
 }
 
 /// Fused P = U + V into `p` and Q = V − U in place of `v`.
 fn sum_and_diff<T: ExpmScalar>(p: &mut Mat<T>, u: &Mat<T>, v: &mut Mat<T>) {
-    for j in 0..p.ncols() {
-        let pj = p.col_as_slice_mut(j);
-        let uj = u.col_as_slice(j);
-        let vj = v.col_as_slice_mut(j);
-        for i in 0..pj.len() {
-            pj[i] = vj[i] + uj[i];
-            vj[i] -= uj[i];
+    let block = |j0: usize, (mut pm, mut vm): (MatMut<'_, T>, MatMut<'_, T>)| {
+        for jj in 0..pm.ncols() {
+            let uj = u.col_as_slice(j0 + jj);
+            let pj = col_mut(&mut pm, jj);
+            let vj = col_mut(&mut vm, jj);
+            for i in 0..pj.len() {
+                pj[i] = vj[i] + uj[i];
+                vj[i] -= uj[i];
+            }
         }
-    }
+    };
+    par_cols((p.as_mut(), v.as_mut()), &block, &|(), ()| ());
 }
 
-/// ‖M‖₁ of a formed matrix.
+/// ‖M‖₁ of a formed matrix. Four columns are summed at a time (each in row order, so the
+/// result is that of column-by-column sums) to hide the latency of the dependent additions.
 fn norm1<T: ExpmScalar>(m: &Mat<T>) -> f64 {
-    let mut best = 0.0f64;
-    for j in 0..m.ncols() {
-        let s: f64 = m.col_as_slice(j).iter().map(|x| x.to_f64().abs()).sum();
-        best = best.max(s);
-    }
-    best
+    let block = |j0: usize, c: Cols| {
+        let mut best = 0.0f64;
+        let (mut j, end) = (j0, j0 + c.0);
+        while j + 4 <= end {
+            let col = |k: usize| m.col_as_slice(j + k).iter();
+            let mut s = [0.0f64; 4];
+            for (((x0, x1), x2), x3) in col(0).zip(col(1)).zip(col(2)).zip(col(3)) {
+                s[0] += x0.to_f64().abs();
+                s[1] += x1.to_f64().abs();
+                s[2] += x2.to_f64().abs();
+                s[3] += x3.to_f64().abs();
+            }
+            best = best.max(s[0]).max(s[1]).max(s[2]).max(s[3]);
+            j += 4;
+        }
+        for j in j..end {
+            let s: f64 = m.col_as_slice(j).iter().map(|x| x.to_f64().abs()).sum();
+            best = best.max(s);
+        }
+        best
+    };
+    par_cols(Cols(m.ncols()), &block, &f64::max)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -755,28 +886,32 @@ fn abs_power_log2<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, kmax: usize) -> f64 
         }
         // w2_j = Σ_i w_i |a_ij|: one contiguous dot product per column. Eight independent
         // accumulators let the compiler vectorise the reduction.
-        let mut vmax = 0.0f64;
-        for j in 0..n {
-            let col = ws.a.col_as_slice(j);
-            let w = &ws.abs_w[..];
-            let mut acc = [T::from_f64(0.0); 8];
-            let (wc, cc) = (w.chunks_exact(8), col.chunks_exact(8));
-            let (wr, cr) = (wc.remainder(), cc.remainder());
-            for (wk, ck) in wc.zip(cc) {
-                for ((acc, &wi), &ci) in acc.iter_mut().zip(wk).zip(ck) {
-                    *acc += wi * ci.abs_val();
+        let (a, w) = (&ws.a, &ws.abs_w[..]);
+        let block = |j0: usize, w2: &mut [T]| {
+            let mut vmax = 0.0f64;
+            for (jj, out) in w2.iter_mut().enumerate() {
+                let col = a.col_as_slice(j0 + jj);
+                let mut acc = [T::from_f64(0.0); 8];
+                let (wc, cc) = (w.chunks_exact(8), col.chunks_exact(8));
+                let (wr, cr) = (wc.remainder(), cc.remainder());
+                for (wk, ck) in wc.zip(cc) {
+                    for ((acc, &wi), &ci) in acc.iter_mut().zip(wk).zip(ck) {
+                        *acc += wi * ci.abs_val();
+                    }
                 }
+                let mut s = T::from_f64(0.0);
+                for (&wi, &ci) in wr.iter().zip(cr) {
+                    s += wi * ci.abs_val();
+                }
+                for a in acc {
+                    s += a;
+                }
+                *out = s;
+                vmax = vmax.max(s.to_f64());
             }
-            let mut s = T::from_f64(0.0);
-            for (&wi, &ci) in wr.iter().zip(cr) {
-                s += wi * ci.abs_val();
-            }
-            for a in acc {
-                s += a;
-            }
-            ws.abs_w2[j] = s;
-            vmax = vmax.max(s.to_f64());
-        }
+            vmax
+        };
+        let vmax = par_cols(&mut ws.abs_w2[..n], &block, &f64::max);
         if vmax == 0.0 {
             ws.abs_log2.push(f64::NEG_INFINITY);
             continue;
@@ -974,17 +1109,39 @@ fn squarings_with_ell<T: ExpmScalar>(
     m: usize,
     s: u32,
 ) -> u32 {
+    let ell = |log2_abs: f64| {
+        let log2_alpha = log2_abs - norm1.log2() - abs_c_recip(m).log2();
+        ((log2_alpha - T::UNIT_ROUNDOFF.log2()) / (2 * m) as f64).ceil()
+    };
+    // ‖|A|^{2m+1}‖₁ ≤ ‖A‖₁^{2m+1}: when even that bound asks for no more than s squarings,
+    // the exact value (2m+1 passes over A) cannot ask for more.
+    if ell((2 * m + 1) as f64 * norm1.log2()) <= s as f64 {
+        return s;
+    }
     let log2_abs = abs_power_log2(ws, 2 * m + 1);
     if log2_abs == f64::NEG_INFINITY {
         return s;
     }
-    let log2_alpha = log2_abs - norm1.log2() - abs_c_recip(m).log2();
-    let ell = ((log2_alpha - T::UNIT_ROUNDOFF.log2()) / (2 * m) as f64).ceil();
+    let ell = ell(log2_abs);
     if ell.is_finite() && ell > s as f64 {
         ell as u32
     } else {
         s
     }
+}
+
+/// Whether d_k = ‖A^k‖₁^{1/k} ≤ θ, as Algorithm 6.1 decides it from [`d_power`], but without
+/// the estimate when `bound`, a product of exact norms of formed powers with
+/// ‖A^k‖₁ ≤ bound (submultiplicativity), already shows it: the estimate never exceeds the true
+/// norm, so it would have passed too.
+fn d_at_most<T: ExpmScalar>(
+    ws: &mut ExpmWorkspace<T>,
+    nonneg: bool,
+    k: usize,
+    bound: f64,
+    theta: f64,
+) -> bool {
+    bound.powf(1.0 / k as f64) <= theta || d_power(ws, nonneg, k, theta) <= theta
 }
 
 fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
@@ -1007,52 +1164,63 @@ fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
     let (m_max, theta_max) = theta[theta.len() - 1];
     let th = |m: usize| theta.iter().find(|t| t.0 == m).map(|t| t.1);
 
-    // Line 1: A2.
+    // Line 1: A2. Exact norms of the formed powers bound the others (‖A^{i+j}‖₁ ≤
+    // ‖A^i‖₁‖A^j‖₁), which settles most threshold tests without the estimator; each test
+    // still decides exactly as the estimate would (see `d_at_most`).
     gemm(&mut plan, &mut ws.a2, Accum::Replace, &ws.a, &ws.a, one);
+    let n2 = norm1(&ws.a2);
     let mut have_a4 = false;
     let mut have_a6 = false;
     let mut chosen: Option<usize> = None;
 
     // Lines 2-3: m = 3 with η1 = max(d4, d6), both estimated from A2.
     if let Some(t3) = th(3).filter(|_| m_max > 3) {
-        let d4 = d_power(ws, nonneg, 4, t3);
-        if d4 <= t3 {
-            let d6 = d_power(ws, nonneg, 6, t3);
-            if d6 <= t3 && squarings_with_ell(ws, norm, 3, 0) == 0 {
-                chosen = Some(3);
-            }
+        if d_at_most(ws, nonneg, 4, n2 * n2, t3)
+            && d_at_most(ws, nonneg, 6, n2 * n2 * n2, t3)
+            && squarings_with_ell(ws, norm, 3, 0) == 0
+        {
+            chosen = Some(3);
         }
     }
     // Lines 4-6: m = 5 with η2 = max(d4 exact, d6 estimated).
+    let mut n4 = f64::INFINITY;
     if chosen.is_none() && m_max > 5 {
         let t5 = th(5).expect("θ5");
         gemm(&mut plan, &mut ws.a4, Accum::Replace, &ws.a2, &ws.a2, one);
         have_a4 = true;
-        let d4 = norm1(&ws.a4).powf(0.25);
-        if d4 <= t5 {
-            let d6 = d_power(ws, nonneg, 6, t5);
-            if d6 <= t5 && squarings_with_ell(ws, norm, 5, 0) == 0 {
-                chosen = Some(5);
-            }
+        n4 = norm1(&ws.a4);
+        if n4.powf(0.25) <= t5
+            && d_at_most(ws, nonneg, 6, n2 * n4, t5)
+            && squarings_with_ell(ws, norm, 5, 0) == 0
+        {
+            chosen = Some(5);
         }
     }
     let mut s = 0u32;
     if chosen.is_none() {
-        // Lines 7-8: A6 (needed by every remaining degree), d6 exact, d8 estimated.
+        // Lines 7-8: A6 (needed by every remaining degree), d6 exact, d8 estimated (only once
+        // its bound no longer settles a test).
         if !have_a4 {
             gemm(&mut plan, &mut ws.a4, Accum::Replace, &ws.a2, &ws.a2, one);
             have_a4 = true;
+            n4 = norm1(&ws.a4);
         }
         gemm(&mut plan, &mut ws.a6, Accum::Replace, &ws.a2, &ws.a4, one);
         have_a6 = true;
-        let d6 = norm1(&ws.a6).powf(1.0 / 6.0);
-        let d8 = d_power(ws, nonneg, 8, f64::INFINITY);
-        let eta3 = d6.max(d8);
+        let n6 = norm1(&ws.a6);
+        let d6 = n6.powf(1.0 / 6.0);
+        let d8_bound = (n4 * n4).min(n2 * n6).powf(1.0 / 8.0);
+        let mut d8_est: Option<f64> = None;
         // Lines 9-11: m = 7, 9 unscaled (double precision only; in single, 7 is m_max).
         for m in [7usize, 9] {
             if m < m_max {
                 let tm = th(m).expect("θ");
-                if eta3 <= tm && squarings_with_ell(ws, norm, m, 0) == 0 {
+                // η3 = max(d6, d8) ≤ θm
+                let eta3_ok = d6 <= tm
+                    && (d8_bound <= tm
+                        || *d8_est.get_or_insert_with(|| d_power(ws, nonneg, 8, f64::INFINITY))
+                            <= tm);
+                if eta3_ok && squarings_with_ell(ws, norm, m, 0) == 0 {
                     chosen = Some(m);
                     break;
                 }
@@ -1060,8 +1228,17 @@ fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
         }
         if chosen.is_none() {
             // Lines 12-15: η4 = max(d8, d10), η5 = min(η3, η4), s, then the ℓ correction.
-            let d10 = d_power(ws, nonneg, 10, f64::INFINITY);
-            let eta5 = eta3.min(d8.max(d10));
+            // η5 needs d10 only when it can be below η3 = max(d6, d8), i.e. when d8 < d6 and
+            // d10's bound is not already ≤ d8.
+            let d8 = *d8_est.get_or_insert_with(|| d_power(ws, nonneg, 8, f64::INFINITY));
+            let eta3 = d6.max(d8);
+            let d10_bound = (n4 * n6).powf(0.1);
+            let eta4 = if d8 >= d6 || d10_bound <= d8 {
+                d8
+            } else {
+                d8.max(d_power(ws, nonneg, 10, f64::INFINITY))
+            };
+            let eta5 = eta3.min(eta4);
             let base = (eta5 / theta_max).log2().ceil();
             s = if base.is_finite() && base > 0.0 {
                 base as u32
