@@ -3,7 +3,8 @@
 //! of n×n products the algorithm performed on that input (read from
 //! `ExpmWorkspace::last_plan`) plus one LU of an n×n matrix and its solve(s) with n right-hand
 //! sides, with the same parallelism — i.e. what the call would cost with zero overhead. At the
-//! end a table prints our median, the floor's and their ratio.
+//! end a table prints our median, the floor's and their ratio. Group `expm_floor_parts` times
+//! the floor's pieces alone (one product, one LU, one LU + solve).
 //!
 //! Filter as usual: `cargo bench --bench expm -- 'expm/f64/n256'`. Peers (scipy) are measured
 //! by ../shared/peers/bench_peers.py (sections expm_scipy, frechet_scipy).
@@ -87,23 +88,35 @@ impl<T: ExpmScalar + From<f32>> Floor<T> {
     }
 
     fn run(&mut self, products: usize, solves: usize, q0: &Mat<T>) {
+        for k in 0..products {
+            self.product(k);
+        }
+        self.lu_solve(solves, q0);
+    }
+
+    /// The k-th of a run's products.
+    fn product(&mut self, k: usize) {
         let n = self.x.nrows();
         let p = par(n);
         let one = T::from(1.0);
         // Always A·A from the same inputs: chaining the products would let the entries grow
         // or decay geometrically across iterations into Inf or subnormals, whose slow paths
         // would distort the floor.
-        for k in 0..products {
-            let dst = if k % 2 == 0 { &mut self.z } else { &mut self.y };
-            matmul(
-                dst.as_mut(),
-                Accum::Replace,
-                self.x.as_ref(),
-                self.x.as_ref(),
-                one,
-                p,
-            );
-        }
+        let dst = if k % 2 == 0 { &mut self.z } else { &mut self.y };
+        matmul(
+            dst.as_mut(),
+            Accum::Replace,
+            self.x.as_ref(),
+            self.x.as_ref(),
+            one,
+            p,
+        );
+    }
+
+    /// One LU of (a copy of) `q0` and `solves` solves with n right-hand sides.
+    fn lu_solve(&mut self, solves: usize, q0: &Mat<T>) {
+        let n = self.x.nrows();
+        let p = par(n);
         self.q.copy_from(q0);
         factor::lu_in_place(
             self.q.as_mut(),
@@ -209,6 +222,17 @@ fn bench_type<T: ExpmScalar + From<f32>>(c: &mut Criterion, tname: &str) {
             });
             g.finish();
         }
+        // The floor's pieces on their own: one product, one LU, one LU + solve.
+        let a = gaussian::<T>(n, 1.0, 1000 + n as u64);
+        let mut floor = Floor::new(&a);
+        let q0 = floor.q.clone();
+        let mut g = c.benchmark_group(format!("expm_floor_parts/{tname}"));
+        g.bench_function(format!("n{n}/product"), |b| b.iter(|| floor.product(0)));
+        g.bench_function(format!("n{n}/lu"), |b| b.iter(|| floor.lu_solve(0, &q0)));
+        g.bench_function(format!("n{n}/lu_solve"), |b| {
+            b.iter(|| floor.lu_solve(1, &q0))
+        });
+        g.finish();
     }
 }
 
