@@ -249,7 +249,7 @@ fn radix_sort<I: RadixItem>(a: &mut [I], tmp: &mut Vec<I>, range: KeyRange) {
     if tmp.len() < n {
         tmp.resize(n, I::default());
     }
-    sort_in_place(a, &mut tmp[..n], bits);
+    msd_sort(a, &mut tmp[..n], bits, false);
 }
 
 /// Digit width for a bucket of `n` elements: about n/16 counters, at most 2048.
@@ -260,53 +260,37 @@ fn digit_bits(n: usize) -> u32 {
         .clamp(4, MAX_DIGIT_BITS)
 }
 
-/// Sorts `a` (keys may differ only in bits `[0, bits)`), `s` as scratch of the same length;
-/// the result ends in `a`.
-fn sort_in_place<I: RadixItem>(a: &mut [I], s: &mut [I], mut bits: u32) {
+/// Sorts the elements of `data` (keys may differ only in bits `[0, bits)`), with `other` (same
+/// length) as the second buffer. The result ends in `other` when `into_other`, else in `data`;
+/// the buffer not holding it is left as scratch. Each level scatters into the other buffer,
+/// so the levels alternate (ping-pong) and no level copies back.
+fn msd_sort<I: RadixItem>(data: &mut [I], other: &mut [I], mut bits: u32, into_other: bool) {
     let mut counts = [0u32; MAX_BUCKETS + 1];
     loop {
-        if a.len() <= SMALL_SORT || bits == 0 {
-            I::small_sort(a);
+        if data.len() <= SMALL_SORT || bits == 0 {
+            if into_other {
+                other.copy_from_slice(data);
+                I::small_sort(other);
+            } else {
+                I::small_sort(data);
+            }
             return;
         }
-        match distribute(a, s, bits, &mut counts) {
+        match distribute(data, other, bits, &mut counts) {
             Some((nb, shift)) => {
                 for w in counts[..=nb].windows(2) {
                     let (lo, hi) = (w[0] as usize, w[1] as usize);
                     match hi - lo {
                         0 => {}
-                        1 => a[lo] = s[lo],
-                        _ => sort_into(&mut s[lo..hi], &mut a[lo..hi], shift),
+                        // A bucket of one is sorted where it landed, in `other`.
+                        1 if !into_other => data[lo] = other[lo],
+                        1 => {}
+                        _ => msd_sort(&mut other[lo..hi], &mut data[lo..hi], shift, !into_other),
                     }
                 }
                 return;
             }
-            None => bits -= digit_bits(a.len()).min(bits),
-        }
-    }
-}
-
-/// Sorts the elements of `src` (keys differ only in bits `[0, bits)`) into `dst`; `src` is
-/// left as scratch.
-fn sort_into<I: RadixItem>(src: &mut [I], dst: &mut [I], mut bits: u32) {
-    let mut counts = [0u32; MAX_BUCKETS + 1];
-    loop {
-        if src.len() <= SMALL_SORT || bits == 0 {
-            dst.copy_from_slice(src);
-            I::small_sort(dst);
-            return;
-        }
-        match distribute(src, dst, bits, &mut counts) {
-            Some((nb, shift)) => {
-                for w in counts[..=nb].windows(2) {
-                    let (lo, hi) = (w[0] as usize, w[1] as usize);
-                    if hi - lo > 1 {
-                        sort_in_place(&mut dst[lo..hi], &mut src[lo..hi], shift);
-                    }
-                }
-                return;
-            }
-            None => bits -= digit_bits(src.len()).min(bits),
+            None => bits -= digit_bits(data.len()).min(bits),
         }
     }
 }
