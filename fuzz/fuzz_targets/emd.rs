@@ -1,11 +1,12 @@
 #![no_main]
 //! Fuzz target `emd`: arbitrary samples and weights (finite or not, any sizes). The kernels must
 //! never panic; on accepted input W1 is ≥ 0 and finite, symmetric in (u, v), and the gradient
-//! is finite with every entry bounded by its sample's normalized weight.
+//! is finite with every entry bounded by its sample's normalized weight; repeating every
+//! sample k times (long enough for the radix sort) leaves W1 unchanged.
 use arbitrary::Arbitrary;
 use cortical_kernels::emd::{
     try_wasserstein_1d_grad, try_wasserstein_1d_grad_weighted, try_wasserstein_1d_weighted,
-    wasserstein_1d,
+    wasserstein_1d, SMALL_SORT,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -66,6 +67,14 @@ fuzz_target!(|inp: Input| {
                         .unwrap();
                 if span < 1e300 {
                     assert!(close(d, wd), "uniform weights {wd} vs unweighted {d}");
+                    // Repeating every sample k times leaves both distributions unchanged; the
+                    // long copies take the radix path (past SMALL_SORT), with many ties.
+                    let tile = |x: &[f64]| -> Vec<f64> {
+                        let k = 1 + 2 * SMALL_SORT / x.len();
+                        x.iter().cycle().take(k * x.len()).copied().collect()
+                    };
+                    let big = wasserstein_1d(&tile(&u), &tile(&v));
+                    assert!(close(d, big), "tiled samples {big} vs {d}");
                 }
             }
         }
