@@ -23,7 +23,7 @@
 //! void (scipy's error against itself is 0).
 use cortical_kernels::expm::{
     expm, expm_frechet, expm_frechet_adjoint, expm_frechet_into, expm_into, try_expm,
-    try_expm_frechet, ExpmWorkspace,
+    try_expm_frechet, ExpmWorkspace, PASS_PAR_MIN_N,
 };
 use cortical_kernels::faer::{Mat, MatRef};
 use cortical_kernels::KernelError;
@@ -524,4 +524,26 @@ fn nonnegative_input_uses_exact_power_norms_and_stays_accurate() {
     let h = expm(half.as_ref());
     let sq = &h * &h;
     assert!(rel_err(x.as_ref(), sq.as_ref()) <= 1e-14);
+}
+
+/// A view that is not column-major (a transpose: unit column stride) loads through the strided
+/// path; a size past `PASS_PAR_MIN_N` runs the O(n²) passes on both cores. Either way the result
+/// must be bit for bit that of the same values in an owned column-major matrix.
+#[test]
+fn transposed_views_and_parallel_passes_give_the_owned_result() {
+    for (n, norm) in [
+        (7, 1.0),
+        (40, 50.0),
+        (PASS_PAR_MIN_N + 9, 1.0),
+        (PASS_PAR_MIN_N, 50.0),
+    ] {
+        let a = gaussian(n, norm, 31 + n as u64);
+        let t = a.transpose();
+        let owned = t.to_owned();
+        assert_eq!(expm(t), expm(owned.as_ref()), "expm, n = {n}");
+        let e = gaussian(n, 1.0, 5);
+        let (x1, l1) = expm_frechet(t, e.as_ref());
+        let (x2, l2) = expm_frechet(owned.as_ref(), e.as_ref());
+        assert!(x1 == x2 && l1 == l2, "Fréchet, n = {n}");
+    }
 }

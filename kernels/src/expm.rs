@@ -650,23 +650,10 @@ fn load_scaled<T: ExpmScalar>(dst: MatMut<'_, T>, src: MatRef<'_, T>, scale: T) 
         for jj in 0..d.ncols() {
             let j = j0 + jj;
             let out = col_mut(&mut d, jj);
-            let mut colsum = 0.0f64;
-            let mut column = |values: &mut dyn Iterator<Item = T>| {
-                for ((i, x), o) in values.enumerate().zip(out.iter_mut()) {
-                    let xf = x.to_f64();
-                    info.finite &= xf.is_finite();
-                    info.nonneg &= xf >= 0.0;
-                    let zero = xf == 0.0;
-                    info.upper &= zero | (i <= j);
-                    info.lower &= zero | (i >= j);
-                    colsum += xf.abs();
-                    *o = x * scale;
-                }
+            let colsum = match src.col(j).try_as_col_major() {
+                Some(c) => load_column(c.as_slice().iter().copied(), j, scale, out, &mut info),
+                None => load_column(src.col(j).iter().copied(), j, scale, out, &mut info),
             };
-            match src.col(j).try_as_col_major() {
-                Some(c) => column(&mut c.as_slice().iter().copied()),
-                None => column(&mut src.col(j).iter().copied()),
-            }
             info.norm1 = info.norm1.max(colsum);
         }
         info
@@ -678,6 +665,30 @@ fn load_scaled<T: ExpmScalar>(dst: MatMut<'_, T>, src: MatRef<'_, T>, scale: T) 
         lower: a.lower & b.lower,
         norm1: a.norm1.max(b.norm1),
     })
+}
+
+/// Column `j` of [`load_scaled`]: `out ← scale·values`, the flags of `info` updated; returns
+/// Σ|values| (in row order).
+#[inline(always)]
+fn load_column<T: ExpmScalar>(
+    values: impl Iterator<Item = T>,
+    j: usize,
+    scale: T,
+    out: &mut [T],
+    info: &mut LoadInfo,
+) -> f64 {
+    let mut colsum = 0.0f64;
+    for ((i, x), o) in values.enumerate().zip(out.iter_mut()) {
+        let xf = x.to_f64();
+        info.finite &= xf.is_finite();
+        info.nonneg &= xf >= 0.0;
+        let zero = xf == 0.0;
+        info.upper &= zero | (i <= j);
+        info.lower &= zero | (i >= j);
+        colsum += xf.abs();
+        *o = x * scale;
+    }
+    colsum
 }
 
 fn set_identity<T: ExpmScalar>(mut out: MatMut<'_, T>) {
