@@ -13,8 +13,8 @@
 //! scratch buffer and back (ping-pong, no copy passes), and a bucket of at most [`SMALL_SORT`]
 //! elements is finished by a comparison sort while it sits in L1. Digits are up to 11 bits
 //! (2048 counters, in L1), narrower for short buckets; a digit every key of a bucket shares is
-//! skipped without moving anything. For 10⁶ doubles this is three times faster than an LSD
-//! radix sort, whose six full scatter passes over 8 MB miss the cache. The sort is stable
+//! skipped without moving anything. It replaced an LSD radix sort whose six full scatter
+//! passes over 8 MB missed the cache at 10⁶ doubles (README, benchmarks). The sort is stable
 //! (ties keep index order), which fixes which of several equal samples receives which part of
 //! the gradient. Keys sort `-0.0` before `+0.0`; they compare equal as values, so the distance
 //! does not depend on it.
@@ -345,6 +345,8 @@ fn fill_keys<T: EmdScalar>(
     what: &'static str,
     keys: &mut Vec<T::Key>,
 ) -> Result<KeyRange, KernelError> {
+    // The radix sort counts in u32.
+    check_len(x.len(), what)?;
     let mut range = KeyRange {
         lo: u64::MAX,
         hi: 0,
