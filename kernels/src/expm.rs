@@ -895,33 +895,10 @@ fn abs_power_log2<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, kmax: usize) -> f64 
             ws.abs_log2.push(f64::NEG_INFINITY);
             continue;
         }
-        // w2_j = Σ_i w_i |a_ij|: one contiguous dot product per column. Eight independent
-        // accumulators let the compiler vectorise the reduction.
+        // w2 = w·|A|, compiled for the widest SIMD the CPU has (pulp dispatch).
         let (a, w) = (&ws.a, &ws.abs_w[..]);
-        let block = |j0: usize, w2: &mut [T]| {
-            let mut vmax = 0.0f64;
-            for (jj, out) in w2.iter_mut().enumerate() {
-                let col = a.col_as_slice(j0 + jj);
-                let mut acc = [T::from_f64(0.0); 8];
-                let (wc, cc) = (w.chunks_exact(8), col.chunks_exact(8));
-                let (wr, cr) = (wc.remainder(), cc.remainder());
-                for (wk, ck) in wc.zip(cc) {
-                    for ((acc, &wi), &ci) in acc.iter_mut().zip(wk).zip(ck) {
-                        *acc += wi * ci.abs_val();
-                    }
-                }
-                let mut s = T::from_f64(0.0);
-                for (&wi, &ci) in wr.iter().zip(cr) {
-                    s += wi * ci.abs_val();
-                }
-                for a in acc {
-                    s += a;
-                }
-                *out = s;
-                vmax = vmax.max(s.to_f64());
-            }
-            vmax
-        };
+        let block =
+            |j0: usize, w2: &mut [T]| pulp::Arch::new().dispatch(|| abs_dot_columns(a, w, j0, w2));
         let vmax = par_cols(&mut ws.abs_w2[..n], &block, &f64::max);
         if vmax == 0.0 {
             ws.abs_log2.push(f64::NEG_INFINITY);
@@ -934,6 +911,36 @@ fn abs_power_log2<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, kmax: usize) -> f64 
         ws.abs_log2.push(last + vmax.log2());
     }
     ws.abs_log2[kmax]
+}
+
+/// w2[jj] = Σ_i w_i |a_{i, j0+jj}| for the columns of `w2`; returns the largest (in f64).
+/// One contiguous dot product per column with eight independent accumulators, which the
+/// compiler vectorises; each lane does the same multiplies and adds in the same order at any
+/// SIMD width, so the result does not depend on the CPU.
+#[inline(always)]
+fn abs_dot_columns<T: ExpmScalar>(a: &Mat<T>, w: &[T], j0: usize, w2: &mut [T]) -> f64 {
+    let mut vmax = 0.0f64;
+    for (jj, out) in w2.iter_mut().enumerate() {
+        let col = a.col_as_slice(j0 + jj);
+        let mut acc = [T::from_f64(0.0); 8];
+        let (wc, cc) = (w.chunks_exact(8), col.chunks_exact(8));
+        let (wr, cr) = (wc.remainder(), cc.remainder());
+        for (wk, ck) in wc.zip(cc) {
+            for ((acc, &wi), &ci) in acc.iter_mut().zip(wk).zip(ck) {
+                *acc += wi * ci.abs_val();
+            }
+        }
+        let mut s = T::from_f64(0.0);
+        for (&wi, &ci) in wr.iter().zip(cr) {
+            s += wi * ci.abs_val();
+        }
+        for a in acc {
+            s += a;
+        }
+        *out = s;
+        vmax = vmax.max(s.to_f64());
+    }
+    vmax
 }
 
 /// The linear operators whose 1-norms Algorithm 6.1 needs: M^p and P·Q.
