@@ -195,9 +195,7 @@ fn notebook_distances_of_field_6_6_2() {
 #[test]
 fn deviations_act_in_the_driver() {
     use cortical_priors::ablation::{self, train_config, FieldPriors};
-    use cortical_priors::config::{
-        DataSource, Deviations, Execution, Experiment, Parallel, Preset, Profile,
-    };
+    use cortical_priors::config::{DataSource, Deviations, Experiment, Preset, Profile};
     use cortical_priors::data::{Field, SyntheticConfig};
     use cortical_priors::priors::space::{
         grid_distance, notebook_grid_tuple, scrambled_positions, soma_distance, Grid, SomaScale,
@@ -264,13 +262,8 @@ fn deviations_act_in_the_driver() {
     exp.train.batches_per_epoch = 2;
     exp.trials = [32, 32, 32];
     exp.nulls = 5;
-    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("notebook-summary");
-    let _ = std::fs::remove_dir_all(&out);
-    let exec = Execution {
-        threads: 1,
-        out_dir: out.clone(),
-        parallel: Parallel::Runs,
-    };
+    let out = common::fresh_dir("notebook-summary");
+    let exec = common::execution(&out, 1);
     ablation::run(&exp, &exec, &|_| {}).unwrap();
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     let first = summary.find("## ").unwrap();

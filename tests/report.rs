@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cortical_priors::ablation::{self, Event};
-use cortical_priors::config::{DataSource, Execution, Experiment, Parallel};
+use cortical_priors::config::{DataSource, Experiment};
 use cortical_priors::report::csv::{self, RunKey, STATUS};
 use cortical_priors::report::export::SEED_METRICS;
 use cortical_priors::report::figures::TOPOLOGY;
@@ -38,11 +38,7 @@ fn ablation_dir() -> PathBuf {
     static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| {
         let out = fresh("report-ablation");
-        let exec = Execution {
-            threads: 2,
-            out_dir: out.clone(),
-            parallel: Parallel::Runs,
-        };
+        let exec = common::execution(&out, 2);
         let done = ablation::run(&tiny(), &exec, &|_: &Event| {}).unwrap();
         assert_eq!((done.ran, done.failed), (12, 0));
         out
@@ -346,11 +342,7 @@ fn export_is_byte_for_byte_what_pandas_writes() {
     let dir = fresh("report-pandas");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(data.join("results.csv"), dir.join("results.csv")).unwrap();
-    let exec = Execution {
-        threads: 1,
-        out_dir: dir.clone(),
-        parallel: Parallel::Runs,
-    };
+    let exec = common::execution(&dir, 1);
     let config = ablation::config_document(&tiny(), &exec);
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
     let out = report::report(&dir, None).unwrap();

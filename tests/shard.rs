@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use cortical_priors::ablation::{self, Event};
-use cortical_priors::config::{DataSource, Execution, Experiment, Parallel, Preset};
+use cortical_priors::config::{DataSource, Execution, Experiment, Preset};
 use cortical_priors::report::csv::{self, RunKey};
 use cortical_priors::shard::{self, Shard};
 use cortical_priors::tasks::TaskKind;
@@ -28,11 +28,7 @@ fn dir(name: &str) -> PathBuf {
 }
 
 fn exec(out: &Path, threads: usize) -> Execution {
-    Execution {
-        threads,
-        out_dir: out.to_path_buf(),
-        parallel: Parallel::Runs,
-    }
+    common::execution(out, threads)
 }
 
 fn quiet(_: &Event) {}
