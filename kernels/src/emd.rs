@@ -216,15 +216,15 @@ struct KeyRange {
 }
 
 impl KeyRange {
+    /// The range of no keys, which [`Self::with`] widens.
+    const EMPTY: Self = KeyRange {
+        lo: u64::MAX,
+        hi: 0,
+    };
+
     #[cfg(test)]
     fn of<I: RadixItem>(a: &[I]) -> Self {
-        a.iter().fold(
-            KeyRange {
-                lo: u64::MAX,
-                hi: 0,
-            },
-            |r, x| r.with(x.key()),
-        )
+        a.iter().fold(Self::EMPTY, |r, x| r.with(x.key()))
     }
 
     #[inline(always)]
@@ -347,10 +347,7 @@ fn fill_keys<T: EmdScalar>(
 ) -> Result<KeyRange, KernelError> {
     // The radix sort counts in u32.
     check_len(x.len(), what)?;
-    let mut range = KeyRange {
-        lo: u64::MAX,
-        hi: 0,
-    };
+    let mut range = KeyRange::EMPTY;
     keys.clear();
     keys.extend(x.iter().map(|&v| {
         let k = v.to_key();
@@ -367,10 +364,7 @@ fn fill_keyed<T: EmdScalar>(
     items: &mut Vec<Keyed<T::Key>>,
 ) -> Result<KeyRange, KernelError> {
     check_len(x.len(), what)?;
-    let mut range = KeyRange {
-        lo: u64::MAX,
-        hi: 0,
-    };
+    let mut range = KeyRange::EMPTY;
     items.clear();
     items.extend(x.iter().enumerate().map(|(i, &v)| {
         let k = v.to_key();
