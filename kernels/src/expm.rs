@@ -895,7 +895,8 @@ fn abs_power_log2<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, kmax: usize) -> f64 
             ws.abs_log2.push(f64::NEG_INFINITY);
             continue;
         }
-        // w2 = w·|A|, compiled for the widest SIMD the CPU has (pulp dispatch).
+        // w2 = w·|A|, compiled for the widest SIMD pulp is built for that the CPU has (AVX2+FMA,
+        // AVX-512 with the crate's `avx512` feature).
         let (a, w) = (&ws.a, &ws.abs_w[..]);
         let block =
             |j0: usize, w2: &mut [T]| pulp::Arch::new().dispatch(|| abs_dot_columns(a, w, j0, w2));

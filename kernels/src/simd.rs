@@ -5,8 +5,8 @@
 //! memory-bound and cheap next to the GEMMs — unless the activation is a scalar libm `tanh`
 //! call per element, which at n = 512, B = 128, T = 100 would cost as much as the products.
 //! So the f32 path evaluates tanh as a vectorized rational approximation and every loop runs
-//! on the widest SIMD the CPU offers (`pulp::Arch` picks AVX-512 through pulp's `x86-v4`
-//! feature, AVX2+FMA otherwise).
+//! on the widest SIMD pulp is built for that the CPU offers: AVX2+FMA by default, AVX-512 when
+//! the crate's `avx512` feature (pulp's `x86-v4`) is on.
 //!
 //! The f64 twin exists for the finite-difference checks of the RNN kernels; it uses plain
 //! loops and libm `tanh`, because its accuracy matters there and its speed does not.
