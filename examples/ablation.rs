@@ -178,14 +178,34 @@ fn parse_grid(s: &str) -> Result<[usize; 3], String> {
 }
 
 fn parse_task(s: &str) -> Result<TaskKind, String> {
-    TaskKind::parse(s).map_err(|e| e.to_string())
+    TaskKind::parse(s.trim()).map_err(|e| e.to_string())
 }
 
-fn data_source(args: &DataArgs, preset: Preset) -> Option<(PathBuf, String)> {
-    let dir = args
-        .data
-        .clone()
-        .or_else(|| std::env::var_os("CORTICAL_DATA").map(PathBuf::from))?;
+/// The data folder and field: `--data`, else `$CORTICAL_DATA`; `None` for the synthetic field.
+fn data_source(args: &DataArgs, preset: Preset) -> Result<Option<(PathBuf, String)>, Error> {
+    let dir = match (&args.data, std::env::var_os("CORTICAL_DATA")) {
+        (Some(d), _) => d.clone(),
+        (None, Some(v)) if v.is_empty() => {
+            return Err(Error::Invalid {
+                what: "$CORTICAL_DATA".into(),
+                reason: "is set but empty; unset it (synthetic field) or name the data folder"
+                    .into(),
+            })
+        }
+        (None, Some(v)) => PathBuf::from(v),
+        (None, None) => {
+            if let Some(f) = &args.field {
+                return Err(Error::Invalid {
+                    what: "--field".into(),
+                    reason: format!(
+                        "{f:?} needs a data folder (--data DIR or $CORTICAL_DATA); without one \
+                         the built-in synthetic field is used"
+                    ),
+                });
+            }
+            return Ok(None);
+        }
+    };
     let field = args.field.clone().unwrap_or_else(|| {
         match preset {
             Preset::Paper => "6_6_2",
@@ -193,11 +213,11 @@ fn data_source(args: &DataArgs, preset: Preset) -> Option<(PathBuf, String)> {
         }
         .to_string()
     });
-    Some((dir, field))
+    Ok(Some((dir, field)))
 }
 
 fn inspect(args: &DataArgs, preset: Preset) -> Result<(), Error> {
-    let field = match data_source(args, preset) {
+    let field = match data_source(args, preset)? {
         Some((dir, id)) => ablation::load_field(&DataSource::Dir { dir, field: id })?,
         None => Field::synthetic(&Default::default()),
     };
@@ -280,7 +300,20 @@ fn merge(dirs: &[PathBuf], out: &std::path::Path, require_complete: bool) -> Res
 }
 
 fn compare(dir: &std::path::Path) -> Result<(), Error> {
-    let rows = cortical_priors::report::csv::read(&dir.join("results.csv"))?;
+    let path = dir.join("results.csv");
+    if !path.is_file() {
+        return Err(Error::MissingFile {
+            path,
+            what: "results of an ablation (point `ablation compare` at an output folder)".into(),
+        });
+    }
+    let rows = cortical_priors::report::csv::read(&path)?;
+    if rows.is_empty() {
+        return Err(Error::Format {
+            path,
+            reason: "no finished run to compare yet".into(),
+        });
+    }
     let fields: std::collections::BTreeSet<&str> =
         rows.iter().map(|r| r.key.field.as_str()).collect();
     if fields.iter().any(|f| *f != "6_6_2") {
@@ -310,7 +343,14 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Some(Command::Report { dir, out }) => return report(dir, out.as_deref()).map(|()| 0),
         None => {}
     }
-    let mut exp = Experiment::preset(cli.preset, data_source(&cli.data, cli.preset));
+    let source = data_source(&cli.data, cli.preset)?;
+    if source.is_none() && cli.preset == Preset::Paper {
+        eprintln!(
+            "note: no --data and no $CORTICAL_DATA: the paper preset runs on the built-in \
+             synthetic field, not on MICrONS data"
+        );
+    }
+    let mut exp = Experiment::preset(cli.preset, source);
     exp.profile = cli.profile;
     exp.deviations = cli.profile.deviations();
     for name in cli.deviations.iter().flatten() {

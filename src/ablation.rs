@@ -404,6 +404,40 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
+/// Create the output directory, or check that an existing one is a directory this crate wrote.
+///
+/// A non-empty directory without `config.json` is refused: there is no telling what its
+/// results were computed with (appending could mix two experiments in one file), and its other
+/// files (a `summary.md` of the user's own, say) would be overwritten.
+fn prepare_out_dir(out: &Path) -> Result<()> {
+    let bad = |reason: String| {
+        Err(Error::Invalid {
+            what: "output directory".into(),
+            reason,
+        })
+    };
+    match std::fs::metadata(out) {
+        Ok(m) if !m.is_dir() => {
+            return bad(format!("{} exists and is not a directory", out.display()))
+        }
+        Ok(_) => {
+            let mut entries = std::fs::read_dir(out).map_err(io_err(out))?;
+            if !out.join("config.json").exists() && entries.next().is_some() {
+                return bad(format!(
+                    "{} is not empty and has no config.json, so it is not an ablation's output \
+                     to resume; choose a new or empty directory (or restore its config.json)",
+                    out.display()
+                ));
+            }
+        }
+        Err(_) => {}
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::Invalid {
+        what: "output directory".into(),
+        reason: format!("cannot create {}: {e}", out.display()),
+    })
+}
+
 /// Run (or resume) the ablation.
 pub fn run(
     exp: &Experiment,
@@ -423,22 +457,23 @@ pub fn run_shard(
     progress: &(dyn Fn(&Event) + Sync),
 ) -> Result<Outcome> {
     exp.validate()?;
-    let field = load_field(&exp.data)?;
-    let out = &exec.out_dir;
-    std::fs::create_dir_all(out).map_err(io_err(out))?;
-    let (config_path, results_path) = (out.join("config.json"), out.join("results.csv"));
-    if !config_path.exists() && std::fs::metadata(&results_path).is_ok_and(|m| m.len() > 0) {
-        // Without its config there is no telling what the rows were computed with: appending
-        // to them could mix two experiments in one file.
+    if exec.threads > crate::config::MAX_THREADS {
         return Err(Error::Invalid {
-            what: "output directory".into(),
+            what: "threads".into(),
             reason: format!(
-                "{} has results but no config.json; refusing to resume into it (move the \
-                 results away or restore config.json)",
-                out.display()
+                "{} (at most {}; 0 uses every core)",
+                exec.threads,
+                crate::config::MAX_THREADS
             ),
         });
     }
+    let field = load_field(&exp.data)?;
+    // The priors first: what only the field can tell (a grid tuple that does not hold its N
+    // points, an unusable correlation matrix) is refused before anything is written.
+    let priors = FieldPriors::new(&field, exp)?;
+    let out = &exec.out_dir;
+    prepare_out_dir(out)?;
+    let config_path = out.join("config.json");
     let mut config = config_document(exp, exec);
     config[SHARD_KEY] = shard.to_string().into();
     if config_path.exists() {
@@ -463,22 +498,11 @@ pub fn run_shard(
         total: all.len(),
         skipped,
     });
-    let priors = if todo.is_empty() {
-        None
-    } else {
-        Some(FieldPriors::new(&field, exp)?)
-    };
     let results = Mutex::new(results);
     let failed = Mutex::new(0usize);
     let one = |run: &Run, par: Par| -> Result<()> {
         progress(&Event::Started { run: *run });
-        let rows = run_one(
-            exp,
-            &field,
-            priors.as_ref().expect("computed when runs remain"),
-            run,
-            par,
-        )?;
+        let rows = run_one(exp, &field, &priors, run, par)?;
         let ok = rows.last().map(|r| r.1) == Some(1.0);
         results
             .lock()

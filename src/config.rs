@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::tasks::TaskKind;
 use crate::train::TrainConfig;
-use crate::variants::{Arm, Variant};
+use crate::variants::{Arm, Space, Variant};
 
 /// A named starting point for the grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,12 +266,80 @@ impl Experiment {
         if self.arms.is_empty() {
             return bad("arms", "none selected".into());
         }
+        // A name listed twice would run its runs twice into one results.csv (two status rows
+        // per run, which `merge` then refuses).
+        if let Some(v) = first_repeated(&self.variants) {
+            return bad("variants", format!("{v} is listed twice"));
+        }
+        if let Some(t) = first_repeated(&self.tasks) {
+            return bad(
+                "tasks",
+                format!("{} is listed twice (under either of its names)", t.name()),
+            );
+        }
+        if let Some(a) = first_repeated(&self.arms) {
+            return bad("arms", format!("{a} is listed twice"));
+        }
         if self.simulations == 0 {
             return bad("simulations", "must be at least 1".into());
+        }
+        let runs = [self.arms.len(), self.variants.len(), self.tasks.len()]
+            .iter()
+            .try_fold(self.simulations, |acc, &k| acc.checked_mul(k))
+            .filter(|&r| r <= MAX_RUNS);
+        if runs.is_none() {
+            return bad(
+                "simulations",
+                format!(
+                    "{} simulations × {} arm(s) × {} variant(s) × {} task(s) is more than \
+                     {MAX_RUNS} runs",
+                    self.simulations,
+                    self.arms.len(),
+                    self.variants.len(),
+                    self.tasks.len()
+                ),
+            );
+        }
+        if self.nulls > MAX_NULLS {
+            return bad(
+                "nulls",
+                format!("{} null graphs per σ (at most {MAX_NULLS})", self.nulls),
+            );
         }
         if let DataSource::Synthetic { n, .. } = self.data {
             if n < 2 {
                 return bad("synthetic field size", format!("{n} (must be at least 2)"));
+            }
+            if n > MAX_SYNTHETIC_N {
+                return bad(
+                    "synthetic field size",
+                    format!(
+                        "N = {n} (at most {MAX_SYNTHETIC_N}: every prior is an N×N matrix, \
+                         and the real fields have a few hundred neurons)"
+                    ),
+                );
+            }
+        }
+        if let Some(g) = self.grid {
+            if !self.variants.iter().any(|v| v.space == Space::Grid) {
+                return bad(
+                    "grid",
+                    "no selected variant uses the grid distance D (WD, WDC, W*DC*, …), so the \
+                     grid tuple would be unused"
+                        .into(),
+                );
+            }
+            if let DataSource::Synthetic { n, .. } = self.data {
+                let points = g[0].checked_mul(g[1]).and_then(|p| p.checked_mul(g[2]));
+                if points != Some(n) {
+                    return bad(
+                        "grid",
+                        format!(
+                            "{}×{}×{} does not hold exactly the synthetic field's N = {n} points",
+                            g[0], g[1], g[2]
+                        ),
+                    );
+                }
             }
         }
         if self.trials[0] < self.train.train_trials() {
@@ -292,6 +360,28 @@ impl Experiment {
         }
         self.train.validate()
     }
+}
+
+/// Largest grid [`Experiment::validate`] accepts (arms × variants × tasks × simulations); the
+/// paper's whole grid is 2 × 11 × 3 × 20 = 1 320 runs.
+pub const MAX_RUNS: usize = 1_000_000;
+
+/// Largest number of null graphs per small-worldness σ (both presets use 1 000).
+pub const MAX_NULLS: usize = 100_000;
+
+/// Largest synthetic field (the real MICrONS fields have a few hundred neurons).
+pub const MAX_SYNTHETIC_N: usize = 5_000;
+
+/// Most worker threads an ablation accepts (`--threads`); more only adds scheduling.
+pub const MAX_THREADS: usize = 1024;
+
+/// The first item that appears again later in `items`.
+fn first_repeated<T: PartialEq>(items: &[T]) -> Option<&T> {
+    items
+        .iter()
+        .enumerate()
+        .find(|(i, x)| items[i + 1..].contains(x))
+        .map(|(_, x)| x)
 }
 
 /// How it is run: never affects the results, so not compared on resume.

@@ -127,6 +127,29 @@ fn exercise(exp: &Experiment, name: &str) {
     // The rerun reproduces the killed run's numbers exactly.
     assert_eq!(values(&out), full);
 
+    // A damaged line in the middle (an edit by hand) is an error naming the line, for a resume
+    // and for the report, and the file is left as it was.
+    let good = read(&out.join("results.csv"));
+    let text = String::from_utf8(good.clone()).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let (head, _) = lines[3].rsplit_once(',').unwrap();
+    lines[3] = format!("{head},abc");
+    let damaged = lines.join("\n") + "\n";
+    std::fs::write(out.join("results.csv"), &damaged).unwrap();
+    let err = ablation::run(exp, &exec(&out), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("results.csv") && err.contains("line 4 "),
+        "{err}"
+    );
+    assert_eq!(read(&out.join("results.csv")), damaged.as_bytes());
+    let err = cortical_priors::report::report(&out, None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 4 "), "{err}");
+    std::fs::write(out.join("results.csv"), &good).unwrap();
+
     // A different configuration is refused, naming the key.
     let mut other = exp.clone();
     other.train.epochs = 2;
@@ -300,4 +323,89 @@ fn a_resume_grows_the_grid_to_the_same_numbers_as_a_fresh_run() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("cannot grow"), "{err}");
+}
+
+/// What a user can get wrong in the configuration is refused before anything is written,
+/// naming it.
+#[test]
+fn impossible_configurations_are_refused_before_anything_is_written() {
+    let base = tiny(DataSource::Synthetic { n: 20, seed: 1 });
+    let out = out_dir("ablation-refusals");
+    let refused = |exp: &Experiment, what: &str, needle: &str| {
+        let err = ablation::run(exp, &exec(&out), &quiet)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("invalid {what}")) && err.contains(needle),
+            "{what}: {err}"
+        );
+        assert!(!out.exists(), "{what}: {} was created", out.display());
+    };
+    let mut e = base.clone();
+    e.variants.push(e.variants[0]);
+    refused(&e, "variants", "listed twice");
+    let mut e = base.clone();
+    e.tasks = vec![TaskKind::GoNoGo, TaskKind::GoNoGo];
+    refused(&e, "tasks", "listed twice");
+    let mut e = base.clone();
+    e.simulations = usize::MAX;
+    refused(&e, "simulations", "runs");
+    let mut e = base.clone();
+    e.train.epochs = usize::MAX;
+    refused(&e, "epochs", "training steps");
+    let mut e = base.clone();
+    e.nulls = 1 << 40;
+    refused(&e, "nulls", "null graphs");
+    let mut e = base.clone();
+    e.data = DataSource::Synthetic { n: 70_000, seed: 1 };
+    refused(&e, "synthetic field size", "N = 70000");
+    // A grid tuple: only with the notebook-grid deviation, only with a D variant, and it must
+    // hold the field's N points (for a data folder this is found once the field is loaded,
+    // still before the output directory is created).
+    let mut e = base.clone();
+    e.deviations.notebook_grid = true;
+    e.grid = Some([4, 5, 1]);
+    refused(&e, "grid", "no selected variant uses the grid distance");
+    e.variants = vec!["WD".parse().unwrap()];
+    e.grid = Some([3, 3, 3]);
+    refused(&e, "grid", "N = 20");
+    e.grid = Some([usize::MAX, 2, 2]);
+    refused(&e, "grid", "N = 20");
+    if let Some(dir) =
+        cortical_priors::data::default_data_dir().filter(|d| d.join("5_3_8").is_dir())
+    {
+        let mut e = e.clone();
+        e.data = DataSource::Dir {
+            dir,
+            field: "5_3_8".into(),
+        };
+        let err = ablation::run(&e, &exec(&out), &quiet)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not hold exactly"), "{err}");
+        assert!(!out.exists());
+    }
+    let mut x = exec(&out);
+    x.threads = 1 << 20;
+    let err = ablation::run(&base, &x, &quiet).unwrap_err().to_string();
+    assert!(err.contains("invalid threads"), "{err}");
+
+    // An output path that is a file, or a foreign non-empty folder, is refused untouched.
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    std::fs::write(&out, "a file").unwrap();
+    let err = ablation::run(&base, &exec(&out), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not a directory"), "{err}");
+    std::fs::remove_file(&out).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("summary.md"), "the user's own notes").unwrap();
+    let err = ablation::run(&base, &exec(&out), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("has no config.json"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("summary.md")).unwrap(),
+        "the user's own notes"
+    );
 }

@@ -5,7 +5,8 @@
 //! finished exactly when that row is present. On opening an existing file, a torn last line
 //! (no trailing newline: the process died mid-write) and the rows of runs without a `status` row
 //! are dropped, by rewriting the file through a temporary and a rename; a file that needs no
-//! repair is left byte-for-byte untouched.
+//! repair is left byte-for-byte untouched. Any other line that does not parse is an error that
+//! names it (see [`parse`]).
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -83,26 +84,60 @@ fn parse_line(line: &str) -> Option<Row> {
 }
 
 /// Rows of a results file's content, split into those of finished runs and the set of finished
-/// runs. Lines that do not parse (a torn last line) are skipped.
-pub fn parse(content: &str) -> (Vec<Row>, BTreeSet<RunKey>) {
-    let rows: Vec<Row> = content
-        .lines()
-        .skip_while(|l| *l == HEADER)
-        .filter_map(parse_line)
-        .collect();
+/// runs.
+///
+/// The first line must be [`HEADER`] and every other line a row, except a torn last line (one
+/// without its newline: what a process killed mid-write leaves), which is dropped. Anything else
+/// that does not parse (a short or long row, a non-numeric value, a blank line) is an error
+/// naming its line: such a file was edited or damaged, and silently dropping the line would
+/// drop (or, on resume, re-run) part of a run.
+pub fn parse(content: &str) -> std::result::Result<(Vec<Row>, BTreeSet<RunKey>), String> {
+    let torn_tail = !content.is_empty() && !content.ends_with('\n');
+    let lines: Vec<&str> = content.lines().collect();
+    let mut rows = Vec::with_capacity(lines.len().saturating_sub(1));
+    for (i, line) in lines.iter().enumerate() {
+        let last = i + 1 == lines.len();
+        if i == 0 {
+            if *line == HEADER || (last && torn_tail && HEADER.starts_with(line)) {
+                continue;
+            }
+            return Err(format!(
+                "line 1 is {line:?}, not the header {HEADER:?} (not a results.csv of this crate?)"
+            ));
+        }
+        match parse_line(line) {
+            Some(row) => rows.push(row),
+            None if last && torn_tail => {}
+            None => {
+                return Err(format!(
+                    "line {} is {line:?}, not a row `{HEADER}` (field,arm,variant,task, an \
+                     integer simulation, metric, a number); the file was edited or damaged — \
+                     fix or delete that line",
+                    i + 1
+                ))
+            }
+        }
+    }
     let done: BTreeSet<RunKey> = rows
         .iter()
         .filter(|r| r.metric == STATUS)
         .map(|r| r.key.clone())
         .collect();
     let rows = rows.into_iter().filter(|r| done.contains(&r.key)).collect();
-    (rows, done)
+    Ok((rows, done))
+}
+
+fn format_err(path: &Path) -> impl FnOnce(String) -> Error + '_ {
+    move |reason| Error::Format {
+        path: path.to_path_buf(),
+        reason,
+    }
 }
 
 /// Read all finished rows of `path` (missing file: none).
 pub fn read(path: &Path) -> Result<Vec<Row>> {
     match fs::read_to_string(path) {
-        Ok(s) => Ok(parse(&s).0),
+        Ok(s) => Ok(parse(&s).map_err(format_err(path))?.0),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(io(path)(e)),
     }
@@ -132,7 +167,7 @@ impl ResultsFile {
             }
             Some(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
-                let (rows, done) = parse(&text);
+                let (rows, done) = parse(&text).map_err(format_err(path))?;
                 let expected = rebuild(&rows);
                 if expected.as_bytes() != bytes.as_slice() {
                     // Keep the surviving lines in their original order: rebuild() already does.

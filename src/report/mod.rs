@@ -162,6 +162,23 @@ pub struct ReportOutcome {
 /// `export/…/*_raw.csv` into `out` (default: `dir` itself).
 pub fn report(dir: &Path, out: Option<&Path>) -> Result<ReportOutcome> {
     let res = Results::load(dir)?;
+    if let Some(o) = out {
+        let same = match (dir.canonicalize(), o.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        if !same && (o.join("results.csv").exists() || o.join("config.json").exists()) {
+            // Its summary.md would then describe another experiment than its results.csv.
+            return Err(Error::Invalid {
+                what: "report output directory".into(),
+                reason: format!(
+                    "{} holds another ablation's results; write the report into the results' \
+                     own folder (no --out) or into a new one",
+                    o.display()
+                ),
+            });
+        }
+    }
     let out = out.unwrap_or(dir);
     std::fs::create_dir_all(out).map_err(io_err(out))?;
     let field = res

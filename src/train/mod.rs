@@ -110,6 +110,19 @@ impl TrainConfig {
                 ),
             );
         }
+        if self
+            .epochs
+            .checked_mul(self.batches_per_epoch)
+            .is_none_or(|steps| steps > MAX_STEPS)
+        {
+            return bad(
+                "epochs",
+                format!(
+                    "{} epochs × {} batches per epoch is more than {MAX_STEPS} training steps",
+                    self.epochs, self.batches_per_epoch
+                ),
+            );
+        }
         for (what, v) in [
             ("lambda", self.lambda),
             ("lambda_emd", self.lambda_emd),
@@ -124,6 +137,10 @@ impl TrainConfig {
         Ok(())
     }
 }
+
+/// Largest number of Adam steps (epochs × batches per epoch) of one fit
+/// [`TrainConfig::validate`] accepts; the paper's fits take 10 × 40 = 400.
+pub const MAX_STEPS: usize = 10_000_000;
 
 /// Trials of one task split: inputs `[steps, trials, channels]` (time-major, like
 /// `tasks::TaskData`) and class labels.
