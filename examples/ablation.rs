@@ -206,6 +206,14 @@ fn data_source(args: &DataArgs, preset: Preset) -> Result<Option<(PathBuf, Strin
             return Ok(None);
         }
     };
+    if let Some(f) = &args.field {
+        if f.trim().is_empty() || f.contains(['/', '\\']) || f == ".." {
+            return Err(Error::Invalid {
+                what: "--field".into(),
+                reason: format!("{f:?} is not a field id (a folder name such as 6_6_2)"),
+            });
+        }
+    }
     let field = args.field.clone().unwrap_or_else(|| {
         match preset {
             Preset::Paper => "6_6_2",
@@ -332,6 +340,30 @@ fn compare(dir: &std::path::Path) -> Result<(), Error> {
 }
 
 fn run(cli: Cli) -> Result<u8, Error> {
+    if let Some(cmd @ (Command::Report { .. } | Command::Merge { .. } | Command::Compare { .. })) =
+        &cli.command
+    {
+        // These read an output folder; its config.json says which data it came from.
+        let name = match cmd {
+            Command::Report { .. } => "report",
+            Command::Merge { .. } => "merge",
+            _ => "compare",
+        };
+        for (flag, given) in [
+            ("--data", cli.data.data.is_some()),
+            ("--field", cli.data.field.is_some()),
+        ] {
+            if given {
+                return Err(Error::Invalid {
+                    what: flag.into(),
+                    reason: format!(
+                        "`ablation {name}` reads an output folder, whose config.json names its \
+                         data; drop {flag}"
+                    ),
+                });
+            }
+        }
+    }
     match &cli.command {
         Some(Command::Inspect) => return inspect(&cli.data, cli.preset).map(|()| 0),
         Some(Command::Compare { dir }) => return compare(dir).map(|()| 0),

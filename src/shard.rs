@@ -346,9 +346,11 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeOutcome> {
     // One experiment: every experiment section equals the first input's.
     let base = &read[0];
     for other in &read[1..] {
-        if let Some((key, a, b)) =
-            first_difference(&base.config[EXPERIMENT], &other.config[EXPERIMENT], "")
-        {
+        if let Some((key, a, b)) = first_difference(
+            &json::resolved(&base.config[EXPERIMENT]),
+            &json::resolved(&other.config[EXPERIMENT]),
+            "",
+        ) {
             return Err(Error::MergeConflict {
                 first: base.config_path.clone(),
                 second: other.config_path.clone(),
@@ -504,7 +506,11 @@ fn prepare_out(out: &Path, experiment: &Value, runs: &BTreeSet<&RunKey>) -> Resu
                 .into(),
         ));
     }
-    if let Some((key, was, now)) = first_difference(&old[EXPERIMENT], experiment, "") {
+    if let Some((key, was, now)) = first_difference(
+        &json::resolved(&old[EXPERIMENT]),
+        &json::resolved(experiment),
+        "",
+    ) {
         return Err(refuse(format!(
             "holds a merge of a different experiment: key `{EXPERIMENT}.{key}` was {was}, now \
              {now}; choose another directory"

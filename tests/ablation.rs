@@ -409,3 +409,46 @@ fn impossible_configurations_are_refused_before_anything_is_written() {
         "the user's own notes"
     );
 }
+
+/// The data folder is compared as the folder it is, not as text: a resume that spells it
+/// differently (here with a trailing `/.`) resumes instead of being refused.
+#[test]
+fn a_resume_may_spell_the_data_folder_differently() {
+    let Some(dir) = cortical_priors::data::default_data_dir().filter(|d| d.join("5_3_8").is_dir())
+    else {
+        println!(
+            "skipped: MICrONS field 5_3_8 not found (../shared/data/microns or $CORTICAL_DATA)"
+        );
+        return;
+    };
+    let out = out_dir("ablation-data-spelling");
+    let mut exp = tiny(DataSource::Dir {
+        dir: dir.clone(),
+        field: "5_3_8".into(),
+    });
+    exp.variants.truncate(1);
+    exp.simulations = 1;
+    let first = ablation::run(&exp, &exec(&out), &quiet).unwrap();
+    assert_eq!(first.ran, 1);
+    exp.data = DataSource::Dir {
+        dir: dir.join("."),
+        field: "5_3_8".into(),
+    };
+    let again = ablation::run(&exp, &exec(&out), &quiet).unwrap();
+    assert_eq!((again.skipped, again.ran), (1, 0));
+    // A different folder (holding a copy of the same field) is still a different experiment.
+    let other = out_dir("ablation-data-spelling-other");
+    std::fs::create_dir_all(other.join("5_3_8")).unwrap();
+    for f in std::fs::read_dir(dir.join("5_3_8")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, other.join("5_3_8").join(f.file_name().unwrap())).unwrap();
+    }
+    exp.data = DataSource::Dir {
+        dir: other.clone(),
+        field: "5_3_8".into(),
+    };
+    let err = ablation::run(&exp, &exec(&out), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("data.dir.dir"), "{err}");
+}

@@ -464,6 +464,20 @@ fn format_errors_name_the_file() {
         Field::load(&dir).unwrap_err(),
         Error::Format { .. }
     ));
+    // A fractional count, and synapses of a neuron onto itself (the diagonal is empty).
+    for (row0, needle) in [("\n0,1.5", "not a synapse count"), ("\n0,2", "onto itself")] {
+        std::fs::write(&path, text.replacen("\n0,0", row0, 1)).unwrap();
+        match Field::load(&dir).unwrap_err() {
+            Error::Format { path: p, reason } => {
+                assert!(
+                    reason.contains(needle) && reason.contains("[0, 0]"),
+                    "{reason}"
+                );
+                assert_eq!(p, path);
+            }
+            e => panic!("wrong error: {e}"),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -270,10 +270,24 @@ impl Field {
             if !v.is_finite() {
                 return Err(non_finite(&cpath, format!("[{}, {}]", k / n, k % n), v));
             }
-            if v < 0.0 {
+            if v < 0.0 || v.fract() != 0.0 {
                 return Err(Error::Format {
                     path: cpath,
-                    reason: format!("negative synapse count {v} at [{}, {}]", k / n, k % n),
+                    reason: format!(
+                        "{v} at [{}, {}] is not a synapse count (a whole number ≥ 0)",
+                        k / n,
+                        k % n
+                    ),
+                });
+            }
+            if v != 0.0 && k / n == k % n {
+                return Err(Error::Format {
+                    path: cpath,
+                    reason: format!(
+                        "{v} synapses of neuron {} onto itself at [{0}, {0}]; the connectome's \
+                         diagonal is empty (METHOD.md §1)",
+                        k / n
+                    ),
                 });
             }
         }

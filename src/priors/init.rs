@@ -103,11 +103,16 @@ pub fn w_bio_steps(
     source: FunctionalSource,
     rng: &mut Xoshiro256PlusPlus,
 ) -> Result<WBioSteps> {
+    const STTC: &str = "sttc (sttc_matrix.npy)";
     let n = sttc.nrows();
     let inputs: Vec<(&str, MatRef<'_, f64>)> = match source {
-        FunctionalSource::CorrSttc => vec![("corr", corr), ("sttc", sttc)],
-        FunctionalSource::PrecisionSttc => vec![("precision", precision), ("sttc", sttc)],
-        FunctionalSource::Sttc => vec![("sttc", sttc)],
+        // Named as a field folder holds them, so that an error points at the file.
+        FunctionalSource::CorrSttc => vec![("corr (corr_matrix.npy)", corr), (STTC, sttc)],
+        FunctionalSource::PrecisionSttc => vec![
+            ("precision (precision_matrix.npy)", precision),
+            (STTC, sttc),
+        ],
+        FunctionalSource::Sttc => vec![(STTC, sttc)],
     };
     let mut scaled = Vec::with_capacity(inputs.len());
     for (name, m) in inputs {

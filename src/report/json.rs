@@ -70,6 +70,19 @@ fn normalized(stored: &Value) -> Value {
         .unwrap_or_else(|| stored.clone())
 }
 
+/// An experiment with its data folder resolved to the canonical path when it exists, so that
+/// `base`, `./base/` and its absolute path compare as the one folder they are (on resume and
+/// in `merge`). The recorded spelling itself is left as the user gave it.
+pub fn resolved(experiment: &Value) -> Value {
+    let mut v = experiment.clone();
+    if let Some(Value::String(d)) = v.pointer_mut("/data/dir/dir") {
+        if let Ok(c) = std::fs::canonicalize(&*d) {
+            *d = c.to_string_lossy().into_owned();
+        }
+    }
+    v
+}
+
 /// The keys of an experiment that a resume may grow: more simulations, and more arms, tasks or
 /// variants. Run seeds derive from each run's own label ([`crate::ablation::derive_seed`]), so
 /// the runs already in `results.csv` are exactly the ones the grown grid would compute: growing
@@ -146,13 +159,16 @@ pub fn write_or_check(path: &Path, config: &Value, may_grow: bool) -> Result<Res
         reason: format!("not valid JSON ({e}); delete it or choose another output directory"),
     })?;
     let dir = path.parent().unwrap_or(path).display();
-    let (stored, new) = (normalized(&old[EXPERIMENT]), &config[EXPERIMENT]);
-    if first_difference(&stored, new, "").is_none() {
+    let (stored, new) = (
+        resolved(&normalized(&old[EXPERIMENT])),
+        resolved(&config[EXPERIMENT]),
+    );
+    if first_difference(&stored, &new, "").is_none() {
         return Ok(Resume::Same);
     }
-    let (adjusted, keys) = grown(&stored, new);
+    let (adjusted, keys) = grown(&stored, &new);
     // Name the first difference that is not growth.
-    if let Some((key, was, now)) = first_difference(&adjusted, new, "") {
+    if let Some((key, was, now)) = first_difference(&adjusted, &new, "") {
         return Err(Error::Invalid {
             what: "output directory".into(),
             reason: format!(
@@ -172,7 +188,7 @@ pub fn write_or_check(path: &Path, config: &Value, may_grow: bool) -> Result<Res
             ),
         });
     }
-    old[EXPERIMENT] = new.clone();
+    old[EXPERIMENT] = config[EXPERIMENT].clone();
     // Which build added runs: the file's own `git_commit` is the one that started the folder.
     let entry = serde_json::json!({ "keys": keys, "git_commit": config["git_commit"] });
     match old.get_mut(GROWN_BY) {
