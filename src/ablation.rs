@@ -476,8 +476,27 @@ pub fn run_shard(
     let config_path = out.join("config.json");
     let mut config = config_document(exp, exec);
     config[SHARD_KEY] = shard.to_string().into();
+    config[json::DATA_FINGERPRINT] = field.fingerprint().into();
     if config_path.exists() {
         crate::shard::check_recorded(&config_path, shard)?;
+        let stored: serde_json::Value = std::fs::read_to_string(&config_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        json::check_fingerprints(
+            stored.get(json::DATA_FINGERPRINT),
+            config.get(json::DATA_FINGERPRINT),
+            |was, now| Error::Invalid {
+                what: "output directory".into(),
+                reason: format!(
+                    "{} holds runs computed on other data: field {}'s content changed \
+                     (fingerprint {was}, now {now}) under the same configuration; choose \
+                     another output directory or restore the data",
+                    out.display(),
+                    field.id
+                ),
+            },
+        )?;
     }
     // Only the whole grid may grow: a shard's slice is cut from the whole grid, so a grown
     // grid would slice differently.

@@ -361,6 +361,31 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeOutcome> {
             });
         }
     }
+    // One dataset: every known data fingerprint equals the first known one (folders written
+    // before the fingerprint existed lack it).
+    let known = read
+        .iter()
+        .find(|i| i.config.get(json::DATA_FINGERPRINT).is_some());
+    if let Some(first) = known {
+        for other in &read {
+            json::check_fingerprints(
+                first.config.get(json::DATA_FINGERPRINT),
+                other.config.get(json::DATA_FINGERPRINT),
+                |a, b| Error::MergeConflict {
+                    first: first.config_path.clone(),
+                    second: other.config_path.clone(),
+                    reason: format!(
+                        "computed on different data under the same configuration \
+                         (`{}` {a} in the first, {b} in the second)",
+                        json::DATA_FINGERPRINT
+                    ),
+                },
+            )?;
+        }
+    }
+    let fingerprint = known
+        .and_then(|i| i.config.get(json::DATA_FINGERPRINT).cloned())
+        .unwrap_or(Value::Null);
     let exp_value = base.config[EXPERIMENT].clone();
     let exp: Experiment = serde_json::from_value(exp_value.clone()).map_err(|e| Error::Format {
         path: base.config_path.clone(),
@@ -431,6 +456,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeOutcome> {
             "git_commit": i.config.get("git_commit").cloned().unwrap_or(Value::Null),
             "runs": i.runs.len(),
         })).collect::<Vec<_>>(),
+        json::DATA_FINGERPRINT: fingerprint,
         EXPERIMENT: exp_value,
     });
     let text = serde_json::to_string_pretty(&config).expect("a Value serializes") + "\n";

@@ -411,7 +411,8 @@ fn impossible_configurations_are_refused_before_anything_is_written() {
 }
 
 /// The data folder is compared as the folder it is, not as text: a resume that spells it
-/// differently (here with a trailing `/.`) resumes instead of being refused.
+/// differently (here with a trailing `/.`) resumes instead of being refused, while another
+/// folder, or the same folder whose data changed, is refused.
 #[test]
 fn a_resume_may_spell_the_data_folder_differently() {
     let Some(dir) = cortical_priors::data::default_data_dir().filter(|d| d.join("5_3_8").is_dir())
@@ -451,4 +452,24 @@ fn a_resume_may_spell_the_data_folder_differently() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("data.dir.dir"), "{err}");
+
+    // Data that changed under the same folder (one synapse more in the copy) is refused on
+    // resume, naming the field; the results are left as they were.
+    let copy_out = out_dir("ablation-data-changed");
+    let first = ablation::run(&exp, &exec(&copy_out), &quiet).unwrap();
+    assert_eq!(first.ran, 1);
+    let before = read(&copy_out.join("results.csv"));
+    let csv_path = other.join("5_3_8").join("connectome_5_3_8.csv");
+    let text = std::fs::read_to_string(&csv_path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut cells: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+    let j = (2..cells.len()).find(|&j| cells[j] == "0").unwrap();
+    cells[j] = "1".into();
+    lines[1] = cells.join(",");
+    std::fs::write(&csv_path, lines.join("\n") + "\n").unwrap();
+    let err = ablation::run(&exp, &exec(&copy_out), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("other data") && err.contains("5_3_8"), "{err}");
+    assert_eq!(read(&copy_out.join("results.csv")), before);
 }

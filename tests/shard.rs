@@ -324,3 +324,35 @@ fn refusals(exp: &Experiment, s: &[PathBuf], whole: &Path) {
     let e = shard::merge(s, &m2).unwrap_err().to_string();
     assert!(e.contains("experiment.seed"), "{e}");
 }
+
+/// Shards computed on different data (a different `data_fingerprint` in their config.json) are
+/// not merged; shards without the key (written before it existed) still are.
+#[test]
+fn shards_of_different_data_are_not_merged() {
+    let exp = tiny();
+    let s: Vec<PathBuf> = (0..2).map(|k| dir(&format!("fp-s{k}"))).collect();
+    for (k, d) in s.iter().enumerate() {
+        ablation::run_shard(&exp, &exec(d, 1), Shard::new(k, 2).unwrap(), &quiet).unwrap();
+    }
+    let fp = |d: &Path| json(&d.join("config.json"))["data_fingerprint"].clone();
+    assert_eq!(fp(&s[0]), fp(&s[1]));
+    assert_eq!(fp(&s[0]).as_str().map(str::len), Some(16));
+    let edit = |d: &Path, v: serde_json::Value| {
+        let mut c = json(&d.join("config.json"));
+        c["data_fingerprint"] = v;
+        std::fs::write(d.join("config.json"), c.to_string()).unwrap();
+    };
+    edit(&s[1], "0123456789abcdef".into());
+    let err = shard::merge(&s, &dir("fp-merged")).unwrap_err();
+    assert!(
+        matches!(&err, Error::MergeConflict { reason, .. } if reason.contains("different data")),
+        "{err}"
+    );
+    // An older shard without the key merges with one that has it.
+    let mut c = json(&s[1].join("config.json"));
+    c.as_object_mut().unwrap().remove("data_fingerprint");
+    std::fs::write(s[1].join("config.json"), c.to_string()).unwrap();
+    let m = shard::merge(&s, &dir("fp-merged2")).unwrap();
+    assert_eq!(m.runs, 4);
+    assert_eq!(fp(&m.out_dir), fp(&s[0]));
+}

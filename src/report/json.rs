@@ -83,6 +83,25 @@ pub fn resolved(experiment: &Value) -> Value {
     v
 }
 
+/// The `config.json` key holding [`crate::data::Field::fingerprint`] of the data a folder's
+/// runs were computed on, outside the compared experiment section (folders written before it
+/// existed lack it and resume as before).
+pub const DATA_FINGERPRINT: &str = "data_fingerprint";
+
+/// An error when the two fingerprints are both known and differ.
+pub fn check_fingerprints(
+    stored: Option<&Value>,
+    now: Option<&Value>,
+    what: impl FnOnce(String, String) -> Error,
+) -> Result<()> {
+    match (stored, now) {
+        (Some(Value::String(a)), Some(Value::String(b))) if a != b => {
+            Err(what(a.clone(), b.clone()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The keys of an experiment that a resume may grow: more simulations, and more arms, tasks or
 /// variants. Run seeds derive from each run's own label ([`crate::ablation::derive_seed`]), so
 /// the runs already in `results.csv` are exactly the ones the grown grid would compute: growing
