@@ -1,9 +1,10 @@
 //! The RNN kernels against a plain triple-loop reference written here, and their gradients
 //! against central finite differences in f64, for both activations, batch 1 and odd sizes
 //! (hidden 1, 7, 33, 312), steps 1 and 50, including the softmax cross-entropy readout.
+use cortical_kernels::faer::Par;
 use cortical_kernels::rnn::{
-    backward, forward, softmax_xent_last, xent_last_eval, Activation, Dims, ReadoutDims,
-    RnnWorkspace,
+    backward, backward_with, forward, forward_with, softmax_xent_last, xent_last_eval, Activation,
+    Dims, ReadoutDims, RnnWorkspace,
 };
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -12,13 +13,17 @@ const ACTS: [Activation; 2] = [Activation::Relu, Activation::Tanh];
 
 /// (steps, batch, input, hidden): batch 1, hidden 1/7/33/312, steps 1 and 50. The 312 case
 /// keeps steps and batch small so the suite stays fast in debug.
-const SHAPES: [(usize, usize, usize, usize); 6] = [
+/// The last case is large enough (2·B·n² ≥ 4 MFLOP per step) for the kernels to split the
+/// recurrence over the batch when the rayon pool has two or more threads, into parts of 18 and
+/// 19 trials.
+const SHAPES: [(usize, usize, usize, usize); 7] = [
     (1, 1, 1, 1),
     (50, 1, 3, 7),
     (1, 4, 2, 33),
     (50, 3, 8, 33),
     (50, 2, 1, 1),
     (2, 3, 8, 312),
+    (3, 37, 5, 240),
 ];
 
 fn uniform(rng: &mut Xoshiro256PlusPlus, n: usize, a: f64) -> Vec<f64> {
@@ -508,4 +513,67 @@ fn out_of_range_label_panics_naming_it() {
     };
     let mut ws = RnnWorkspace::new(2, 3);
     xent_last_eval(rd, &[0.0f32, 1.0], &[0.0; 3], &[0.0; 3], &[0, 3], &mut ws);
+}
+
+/// The recurrence split over the batch (one part per rayon thread, each walking all steps of
+/// its trials with sequential products) gives the same bits as one sequential pass.
+#[test]
+fn batch_split_recurrence_equals_the_sequential_one() {
+    let d = Dims {
+        steps: 6,
+        batch: 45,
+        input: 3,
+        hidden: 230,
+    };
+    let p = Problem::new((d.steps, d.batch, d.input, d.hidden), 77);
+    let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
+    let (x, w_in, w_rec, b, r) = (f(&p.x), f(&p.w_in), f(&p.w_rec), f(&p.b), f(&p.r));
+    let bn = d.batch * d.hidden;
+    let run = |par: Par| {
+        let mut h = vec![0.0f32; (d.steps + 1) * bn];
+        h[..bn].copy_from_slice(&f(&p.h0));
+        forward_with(
+            d,
+            Activation::Tanh,
+            &x,
+            &w_in,
+            &w_rec,
+            &b,
+            &mut h,
+            Some(par),
+        );
+        let mut dh = r.clone();
+        let (mut gi, mut gr, mut gb) = (
+            vec![0.0f32; w_in.len()],
+            vec![0.0f32; w_rec.len()],
+            vec![0.0f32; b.len()],
+        );
+        let mut dh0 = vec![f32::NAN; bn];
+        backward_with(
+            d,
+            Activation::Tanh,
+            &x,
+            &w_in,
+            &w_rec,
+            &h,
+            &mut dh,
+            &mut gi,
+            &mut gr,
+            &mut gb,
+            &mut dh0,
+            Some(par),
+        );
+        (h, dh, dh0, gr)
+    };
+    let seq = run(Par::Seq);
+    let split = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+        .install(|| run(Par::rayon(2)));
+    let bits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&seq.0), bits(&split.0), "h");
+    assert_eq!(bits(&seq.1), bits(&split.1), "dh (Δ)");
+    assert_eq!(bits(&seq.2), bits(&split.2), "dh0");
+    assert!(seq.3.iter().all(|v| v.is_finite()));
 }

@@ -8,6 +8,11 @@
 //! * forward: the input projection of every step is one `[steps·batch, input] × [input, hidden]`
 //!   product written straight into `h[1..]`; each step then adds `h_{t−1}·W_rec` in place and
 //!   applies bias + activation in one SIMD pass. No scratch memory at all.
+//! * the recurrences (forward and backward) are independent across trials, so when a step's
+//!   product is large enough to run on several threads, the batch is split instead: each rayon
+//!   thread walks all steps of its own trials with sequential products, and the cores never
+//!   meet at a fork/join inside a step. Each trial's arithmetic is the same as in one pass over
+//!   the whole batch (bit for bit; `tests/rnn.rs`).
 //! * backward: `dh` doubles as the storage of `Δ_t = ∂L/∂(pre-activation)_t`. Walking back, the
 //!   step GEMM `Δ_t·W_recᵀ` *accumulates* into `dh[t−1]`, so the caller's incoming gradient at
 //!   every step costs nothing extra — the usual training case, `dh` zero except at the last
@@ -210,18 +215,78 @@ pub fn forward_with<T: RnnScalar>(
         }
     }
     let step_par = pick(2 * batch * n * n);
-    for t in 1..=steps {
-        let (prev, cur) = h.split_at_mut(t * bn);
-        let prev = &prev[(t - 1) * bn..];
-        let cur = &mut cur[..bn];
-        gemm(
-            rm_mut(cur, batch, n),
-            Accum::Add,
-            rm(prev, batch, n),
-            rm(w_rec, n, n),
-            step_par,
-        );
-        bias_act_rows(act, b, cur);
+    let parts = batch_parts(batch, step_par);
+    let hp = SendPtr(h.as_mut_ptr());
+    let recur = |part: usize| {
+        let (r0, r1) = part_rows(part, parts, batch);
+        let (rows, par) = (r1 - r0, if parts > 1 { Par::Seq } else { step_par });
+        for t in 1..=steps {
+            // SAFETY: `h` has (steps + 1)·bn elements (checked above); this part reads rows
+            // r0..r1 of step t − 1 and writes rows r0..r1 of step t, disjoint from every other
+            // part's rows, and `h` stays borrowed for the whole call.
+            let (prev, cur) = unsafe {
+                (
+                    std::slice::from_raw_parts(hp.at((t - 1) * bn + r0 * n), rows * n),
+                    std::slice::from_raw_parts_mut(hp.at(t * bn + r0 * n), rows * n),
+                )
+            };
+            gemm(
+                rm_mut(cur, rows, n),
+                Accum::Add,
+                rm(prev, rows, n),
+                rm(w_rec, n, n),
+                par,
+            );
+            bias_act_rows(act, b, cur);
+        }
+    };
+    run_parts(parts, &recur);
+}
+
+/// A raw pointer the batch parts of a recurrence share; each part touches only its own rows.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// SAFETY: used only to hand disjoint row ranges of one exclusively borrowed slice to the parts
+// of `run_parts`, which all finish before the borrow ends.
+unsafe impl<T: Send> Send for SendPtr<T> {}
+unsafe impl<T: Send> Sync for SendPtr<T> {}
+impl<T> SendPtr<T> {
+    /// The pointer `k` elements on (the caller keeps `k` in bounds).
+    fn at(self, k: usize) -> *mut T {
+        self.0.wrapping_add(k)
+    }
+}
+
+/// Fewest trials per part of a split recurrence: below this the per-part products are too
+/// thin for the GEMM's register tiles.
+const MIN_PART_ROWS: usize = 16;
+
+/// How many independent parts the recurrence over the batch is split into: one per rayon
+/// thread when the step product would run in parallel anyway (`step_par` is rayon), so that
+/// each core walks all steps of its own trials with sequential products instead of meeting
+/// the other at a fork/join in every step's GEMM; one otherwise.
+fn batch_parts(batch: usize, step_par: Par) -> usize {
+    match step_par {
+        Par::Seq => 1,
+        Par::Rayon(_) => {
+            let threads = rayon::current_num_threads().min(step_par.degree());
+            threads.min(batch / MIN_PART_ROWS).max(1)
+        }
+    }
+}
+
+/// Trials `r0..r1` of part `part` of `parts` (sizes differ by at most one).
+fn part_rows(part: usize, parts: usize, batch: usize) -> (usize, usize) {
+    (part * batch / parts, (part + 1) * batch / parts)
+}
+
+/// Run `f(part)` for `part` in `0..parts` on the rayon pool (inline when `parts == 1`).
+fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+    if parts == 1 {
+        f(0);
+    } else {
+        use rayon::prelude::*;
+        (0..parts).into_par_iter().for_each(f);
     }
 }
 
@@ -316,25 +381,42 @@ pub fn backward_with<T: RnnScalar>(
     let step_par = pick(2 * batch * n * n);
     let w_rec_t = rm(w_rec, n, n).transpose();
 
-    for t in (1..=steps).rev() {
-        // dh[t − 1] (0-based) is ∂L/∂h_t; the step before it is still waiting for Δ_t·W_recᵀ.
-        let (before, cur) = dh.split_at_mut((t - 1) * bn);
-        let delta = &mut cur[..bn];
-        act_grad_mul(act, &h[t * bn..(t + 1) * bn], delta);
-        let delta = rm(&*delta, batch, n);
-        if t > 1 {
-            let prev = &mut before[(t - 2) * bn..];
-            gemm(rm_mut(prev, batch, n), Accum::Add, delta, w_rec_t, step_par);
-        } else {
+    let parts = batch_parts(batch, step_par);
+    let (dhp, dh0p) = (SendPtr(dh.as_mut_ptr()), SendPtr(dh0.as_mut_ptr()));
+    let recur = |part: usize| {
+        let (r0, r1) = part_rows(part, parts, batch);
+        let (rows, par) = (r1 - r0, if parts > 1 { Par::Seq } else { step_par });
+        for t in (1..=steps).rev() {
+            // dh[t − 1] (0-based) is ∂L/∂h_t; the step before it still waits for Δ_t·W_recᵀ.
+            // SAFETY: `dh` has steps·bn and `dh0` bn elements (checked above); this part
+            // touches only rows r0..r1 of dh[t − 1], dh[t − 2] and dh0, disjoint from every
+            // other part's rows, and both stay borrowed for the whole call.
+            let delta =
+                unsafe { std::slice::from_raw_parts_mut(dhp.at((t - 1) * bn + r0 * n), rows * n) };
+            act_grad_mul(act, &h[t * bn + r0 * n..t * bn + r1 * n], delta);
+            let (prev, accum) = if t > 1 {
+                let p = dhp.at((t - 2) * bn + r0 * n);
+                (
+                    unsafe { std::slice::from_raw_parts_mut(p, rows * n) },
+                    Accum::Add,
+                )
+            } else {
+                let p = dh0p.at(r0 * n);
+                (
+                    unsafe { std::slice::from_raw_parts_mut(p, rows * n) },
+                    Accum::Replace,
+                )
+            };
             gemm(
-                rm_mut(dh0, batch, n),
-                Accum::Replace,
-                delta,
+                rm_mut(prev, rows, n),
+                accum,
+                rm(&*delta, rows, n),
                 w_rec_t,
-                step_par,
+                par,
             );
         }
-    }
+    };
+    run_parts(parts, &recur);
 
     let delta_all = rm(&*dh, rows, n);
     gemm(
