@@ -111,17 +111,20 @@ struct Cli {
 #[derive(clap::Args, Debug)]
 struct DataArgs {
     /// Folder of MICrONS fields (default: $CORTICAL_DATA; without either, the synthetic field).
-    #[arg(long, global = true)]
+    #[arg(long)]
     data: Option<PathBuf>,
     /// Field id, e.g. 6_6_2 (default: 6_6_2 for --preset paper, 5_3_8 for quick).
-    #[arg(long, global = true)]
+    #[arg(long)]
     field: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Print a summary of a field as JSON.
-    Inspect,
+    Inspect {
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Figures (SVG), summary.md and the seed-compatible *_raw.csv export of a finished (or
     /// partial) ablation directory.
     Report {
@@ -181,10 +184,16 @@ fn parse_task(s: &str) -> Result<TaskKind, String> {
     TaskKind::parse(s.trim()).map_err(|e| e.to_string())
 }
 
+/// `p` made absolute against the working directory (not resolved further), so that a folder
+/// recorded in `config.json` means the same folder when a resume runs from elsewhere.
+fn absolute(p: &std::path::Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
 /// The data folder and field: `--data`, else `$CORTICAL_DATA`; `None` for the synthetic field.
 fn data_source(args: &DataArgs, preset: Preset) -> Result<Option<(PathBuf, String)>, Error> {
     let dir = match (&args.data, std::env::var_os("CORTICAL_DATA")) {
-        (Some(d), _) => d.clone(),
+        (Some(d), _) => absolute(d),
         (None, Some(v)) if v.is_empty() => {
             return Err(Error::Invalid {
                 what: "$CORTICAL_DATA".into(),
@@ -192,7 +201,7 @@ fn data_source(args: &DataArgs, preset: Preset) -> Result<Option<(PathBuf, Strin
                     .into(),
             })
         }
-        (None, Some(v)) => PathBuf::from(v),
+        (None, Some(v)) => absolute(&PathBuf::from(v)),
         (None, None) => {
             if let Some(f) = &args.field {
                 return Err(Error::Invalid {
@@ -340,32 +349,15 @@ fn compare(dir: &std::path::Path) -> Result<(), Error> {
 }
 
 fn run(cli: Cli) -> Result<u8, Error> {
-    if let Some(cmd @ (Command::Report { .. } | Command::Merge { .. } | Command::Compare { .. })) =
-        &cli.command
-    {
-        // These read an output folder; its config.json says which data it came from.
-        let name = match cmd {
-            Command::Report { .. } => "report",
-            Command::Merge { .. } => "merge",
-            _ => "compare",
-        };
-        for (flag, given) in [
-            ("--data", cli.data.data.is_some()),
-            ("--field", cli.data.field.is_some()),
-        ] {
-            if given {
-                return Err(Error::Invalid {
-                    what: flag.into(),
-                    reason: format!(
-                        "`ablation {name}` reads an output folder, whose config.json names its \
-                         data; drop {flag}"
-                    ),
-                });
-            }
-        }
-    }
     match &cli.command {
-        Some(Command::Inspect) => return inspect(&cli.data, cli.preset).map(|()| 0),
+        Some(Command::Inspect { data }) => {
+            // `ablation --data X inspect` and `ablation inspect --data X` both work.
+            let args = DataArgs {
+                data: data.data.clone().or_else(|| cli.data.data.clone()),
+                field: data.field.clone().or_else(|| cli.data.field.clone()),
+            };
+            return inspect(&args, cli.preset).map(|()| 0);
+        }
         Some(Command::Compare { dir }) => return compare(dir).map(|()| 0),
         Some(Command::Merge {
             dirs,
@@ -522,6 +514,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
         println!("\n{table}");
         println!("sweep: {}/sweep.md", exec.out_dir.display());
         return Ok(0);
+    }
+    if shard != Shard::ALL && shard.select(&ablation::enumerate(&exp)).is_empty() {
+        eprintln!(
+            "note: shard {shard} of this {}-run grid holds no runs (more shards than runs)",
+            ablation::enumerate(&exp).len()
+        );
     }
     let outcome = ablation::run_shard(&exp, &exec, shard, &progress);
     bar.finish_and_clear();

@@ -115,6 +115,16 @@ pub fn load_field(data: &DataSource) -> Result<Field> {
                     reason: format!("{} does not exist or is not a directory", dir.display()),
                 });
             }
+            if !dir.join(field).is_dir() && dir.join(format!("connectome_{field}.csv")).is_file() {
+                return Err(Error::Invalid {
+                    what: "data directory".into(),
+                    reason: format!(
+                        "{} is field {field}'s own folder; give the folder that holds the \
+                         field folders (its parent) as --data",
+                        dir.display()
+                    ),
+                });
+            }
             Field::load_from(dir, field)
         }
     }
@@ -404,12 +414,12 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Create the output directory, or check that an existing one is a directory this crate wrote.
+/// Check that `out` is new, empty, or an ablation's output (it has `config.json`).
 ///
 /// A non-empty directory without `config.json` is refused: there is no telling what its
 /// results were computed with (appending could mix two experiments in one file), and its other
 /// files (a `summary.md` of the user's own, say) would be overwritten.
-fn prepare_out_dir(out: &Path) -> Result<()> {
+fn check_out_dir(out: &Path) -> Result<()> {
     let bad = |reason: String| {
         Err(Error::Invalid {
             what: "output directory".into(),
@@ -432,10 +442,36 @@ fn prepare_out_dir(out: &Path) -> Result<()> {
         }
         Err(_) => {}
     }
+    Ok(())
+}
+
+/// [`check_out_dir`], then create the directory if it is new.
+fn prepare_out_dir(out: &Path) -> Result<()> {
+    check_out_dir(out)?;
     std::fs::create_dir_all(out).map_err(|e| Error::Invalid {
         what: "output directory".into(),
         reason: format!("cannot create {}: {e}", out.display()),
     })
+}
+
+/// Whether `exp` could run (or resume) into `out` as a whole grid, checked without writing
+/// anything: the configuration, the directory, and a stored `config.json`'s experiment. (The
+/// data fingerprint is checked when the run loads its field.) The λ sweep checks every λ's
+/// folder this way before any of them trains.
+pub fn check_resumable(exp: &Experiment, out: &Path) -> Result<()> {
+    exp.validate()?;
+    check_out_dir(out)?;
+    let config_path = out.join("config.json");
+    if config_path.exists() {
+        crate::shard::check_recorded(&config_path, Shard::ALL)?;
+        let exec = Execution {
+            threads: 0,
+            out_dir: out.to_path_buf(),
+            parallel: Parallel::Runs,
+        };
+        json::check(&config_path, &config_document(exp, &exec), true)?;
+    }
+    Ok(())
 }
 
 /// Run (or resume) the ablation.

@@ -20,7 +20,12 @@ pub fn lambda_dir(out: &Path, lambda: f64) -> PathBuf {
     out.join(format!("lambda-{lambda}"))
 }
 
-/// Check the λ grid: non-empty, finite, ≥ 0, no duplicates.
+/// Smallest non-zero λ of a sweep.
+pub const LAMBDA_MIN: f64 = 1e-12;
+/// Largest λ of a sweep.
+pub const LAMBDA_MAX: f64 = 1e12;
+
+/// Check the λ grid: non-empty, 0 or within [`LAMBDA_MIN`]..=[`LAMBDA_MAX`], no duplicates.
 pub fn check_lambdas(lambdas: &[f64]) -> Result<()> {
     let bad = |reason: String| {
         Err(Error::Invalid {
@@ -35,8 +40,54 @@ pub fn check_lambdas(lambdas: &[f64]) -> Result<()> {
         if !(l.is_finite() && l >= 0.0) {
             return bad(format!("λ = {l} (must be finite and ≥ 0)"));
         }
+        if l == 0.0 && l.is_sign_negative() {
+            return bad("λ = -0 (write 0: each λ names a folder, lambda-<λ>)".into());
+        }
+        // Each λ names a folder; outside this range its decimal name grows past what file
+        // systems accept (1e-300 is 300 digits).
+        if l != 0.0 && !(LAMBDA_MIN..=LAMBDA_MAX).contains(&l) {
+            return bad(format!(
+                "λ = {l:e} is outside {LAMBDA_MIN:e}..={LAMBDA_MAX:e} (or 0)"
+            ));
+        }
         if lambdas[..i].contains(&l) {
             return bad(format!("λ = {l} given twice"));
+        }
+    }
+    Ok(())
+}
+
+/// The sweep's own folder: new, empty, or one a sweep wrote (only `lambda-*` folders and
+/// `sweep.md`). Anything else — an ordinary run's output, a merge, a user's files — is refused,
+/// because the sweep would add its folders and `sweep.md` to it.
+fn check_sweep_dir(out: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(out) {
+        Ok(e) => e,
+        Err(_) if !out.exists() => return Ok(()),
+        Err(source) => {
+            return Err(Error::Io {
+                path: out.to_path_buf(),
+                source,
+            })
+        }
+    };
+    for entry in entries {
+        let entry = entry.map_err(|source| Error::Io {
+            path: out.to_path_buf(),
+            source,
+        })?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !((is_dir && name.starts_with("lambda-")) || (!is_dir && name == "sweep.md")) {
+            return Err(Error::Invalid {
+                what: "output directory".into(),
+                reason: format!(
+                    "{} holds {name:?}, so it is not a λ sweep's folder (only lambda-*/ and \
+                     sweep.md); choose a new or empty directory for --lambda-sweep",
+                    out.display()
+                ),
+            });
         }
     }
     Ok(())
@@ -51,6 +102,14 @@ pub fn run(
     progress: &(dyn Fn(f64, &Event) + Sync),
 ) -> Result<(Vec<(f64, Outcome)>, String)> {
     check_lambdas(lambdas)?;
+    check_sweep_dir(&exec.out_dir)?;
+    // Every λ's folder is checked before any trains, so that a configuration a folder cannot
+    // resume is found before the others have run (and `sweep.md` is never left stale).
+    for &lambda in lambdas {
+        let mut e = exp.clone();
+        e.train.lambda = lambda;
+        ablation::check_resumable(&e, &lambda_dir(&exec.out_dir, lambda))?;
+    }
     let mut outcomes = Vec::with_capacity(lambdas.len());
     for &lambda in lambdas {
         let mut e = exp.clone();
@@ -122,6 +181,18 @@ pub fn cells(out: &Path, lambdas: &[f64]) -> Result<BTreeMap<CellKey, Cell>> {
         .collect())
 }
 
+/// `mean ± half-width`, the half-width left out when undefined (one simulation), and `(n=…)`
+/// when `n` is given, as `summary.md` writes its cells.
+fn ci_cell(mean: f64, half: f64, n: Option<usize>) -> String {
+    let ci = if half.is_nan() {
+        String::new()
+    } else {
+        format!(" ± {half:.3}")
+    };
+    let n = n.map(|n| format!(" (n={n})")).unwrap_or_default();
+    format!("{mean:.3}{ci}{n}")
+}
+
 /// Write `OUT/sweep.md` and return its table.
 pub fn write_table(exp: &Experiment, out: &Path, lambdas: &[f64]) -> Result<String> {
     let cells = cells(out, lambdas)?;
@@ -139,7 +210,7 @@ pub fn write_table(exp: &Experiment, out: &Path, lambdas: &[f64]) -> Result<Stri
                     c.per_lambda
                         .iter()
                         .find(|x| x.0 == l)
-                        .map(|x| format!("{:.3} ± {:.3}", x.2, x.3))
+                        .map(|x| ci_cell(x.2, x.3, None))
                         .unwrap_or_else(|| "–".into())
                 };
                 let per: Vec<String> = c
@@ -148,14 +219,12 @@ pub fn write_table(exp: &Experiment, out: &Path, lambdas: &[f64]) -> Result<Stri
                     .map(|x| format!("{}: {:.3}", x.0, x.1))
                     .collect();
                 s.push_str(&format!(
-                    "| {} | {} | {} | {} | {:.3} ± {:.3} (n={}) | {} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} |\n",
                     key.0,
                     key.1,
                     key.2,
                     b.0,
-                    b.2,
-                    b.3,
-                    b.4,
+                    ci_cell(b.2, b.3, Some(b.4)),
                     at(0.3),
                     per.join(", ")
                 ));

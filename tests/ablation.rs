@@ -148,6 +148,17 @@ fn exercise(exp: &Experiment, name: &str) {
         .unwrap_err()
         .to_string();
     assert!(err.contains("line 4 "), "{err}");
+    // A run's metric written twice (two files concatenated, an edit) is refused as well.
+    let repeated = text.clone() + text.lines().nth(2).unwrap() + "\n";
+    std::fs::write(out.join("results.csv"), &repeated).unwrap();
+    let err = cortical_priors::report::report(&out, None)
+        .unwrap_err()
+        .to_string();
+    let last = repeated.lines().count();
+    assert!(
+        err.contains(&format!("line {last} repeats metric")),
+        "{err}"
+    );
     std::fs::write(out.join("results.csv"), &good).unwrap();
 
     // A different configuration is refused, naming the key.

@@ -66,8 +66,50 @@ fn bad_lambda_grids_are_refused() {
         (vec![0.1, 0.1], "twice"),
         (vec![-1.0], "≥ 0"),
         (vec![f64::NAN], "finite"),
+        (vec![-0.0], "-0"),
+        (vec![0.1, 1e-300], "outside"),
+        (vec![1e13], "outside"),
     ] {
         let err = check_lambdas(&grid).unwrap_err().to_string();
         assert!(err.contains(word), "{grid:?}: {err}");
     }
+}
+
+/// A sweep refuses a folder it did not write, and checks every λ's folder before any trains.
+#[test]
+fn a_sweep_checks_its_folders_before_training() {
+    let mut exp = common::tiny_experiment(
+        cortical_priors::config::DataSource::Synthetic { n: 16, seed: 2 },
+        &["W"],
+        &[TaskKind::GoNoGo],
+        1,
+    );
+    // An ordinary run's folder is not a sweep's.
+    let run_dir = common::fresh_dir("sweep-into-run");
+    cortical_priors::ablation::run(&exp, &common::execution(&run_dir, 1), &|_| {}).unwrap();
+    let err = sweep::run(&exp, &common::execution(&run_dir, 1), &[0.1], &|_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a λ sweep's folder"), "{err}");
+    assert!(!lambda_dir(&run_dir, 0.1).exists());
+
+    // λ = 1 trained with 2 epochs; a sweep over {0.1, 1} with 1 epoch is refused before λ = 0.1
+    // trains, naming the folder and the key.
+    let out = common::fresh_dir("sweep-preflight");
+    exp.train.epochs = 2;
+    sweep::run(&exp, &common::execution(&out, 1), &[1.0], &|_, _| {}).unwrap();
+    let sweep_md = std::fs::read(out.join("sweep.md")).unwrap();
+    exp.train.epochs = 1;
+    let err = sweep::run(&exp, &common::execution(&out, 1), &[0.1, 1.0], &|_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("lambda-1") && err.contains("train.epochs"),
+        "{err}"
+    );
+    assert!(
+        !lambda_dir(&out, 0.1).exists(),
+        "λ = 0.1 trained before the check"
+    );
+    assert_eq!(std::fs::read(out.join("sweep.md")).unwrap(), sweep_md);
 }

@@ -88,13 +88,14 @@ fn parse_line(line: &str) -> Option<Row> {
 ///
 /// The first line must be [`HEADER`] and every other line a row, except a torn last line (one
 /// without its newline: what a process killed mid-write leaves), which is dropped. Anything else
-/// that does not parse (a short or long row, a non-numeric value, a blank line) is an error
-/// naming its line: such a file was edited or damaged, and silently dropping the line would
-/// drop (or, on resume, re-run) part of a run.
+/// that does not parse (a short or long row, a non-numeric value, a blank line), or that repeats
+/// a run's metric, is an error naming its line: such a file was edited or damaged, and silently
+/// dropping (or picking one of) the lines would change a run's numbers.
 pub fn parse(content: &str) -> std::result::Result<(Vec<Row>, BTreeSet<RunKey>), String> {
     let torn_tail = !content.is_empty() && !content.ends_with('\n');
     let lines: Vec<&str> = content.lines().collect();
     let mut rows = Vec::with_capacity(lines.len().saturating_sub(1));
+    let mut seen: std::collections::HashSet<(RunKey, String)> = Default::default();
     for (i, line) in lines.iter().enumerate() {
         let last = i + 1 == lines.len();
         if i == 0 {
@@ -106,7 +107,23 @@ pub fn parse(content: &str) -> std::result::Result<(Vec<Row>, BTreeSet<RunKey>),
             ));
         }
         match parse_line(line) {
-            Some(row) => rows.push(row),
+            Some(row) => {
+                if !seen.insert((row.key.clone(), row.metric.clone())) {
+                    return Err(format!(
+                        "line {} repeats metric {:?} of run {} {} {} {} simulation {}; each run \
+                         writes each metric once — the file was edited or two files were \
+                         concatenated",
+                        i + 1,
+                        row.metric,
+                        row.key.field,
+                        row.key.arm,
+                        row.key.variant,
+                        row.key.task,
+                        row.key.simulation
+                    ));
+                }
+                rows.push(row)
+            }
             None if last && torn_tail => {}
             None => {
                 return Err(format!(

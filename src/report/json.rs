@@ -150,40 +150,20 @@ fn grown(old: &Value, new: &Value) -> (Value, Vec<String>) {
     (adjusted, keys)
 }
 
-/// Write `config` to `path`, or, if the file exists, check that its `experiment` part equals
-/// `config`'s (the error names the first differing key). With `may_grow`, a `config` whose grid
-/// is a superset of the stored one ([`GROWABLE`]) is accepted too and the stored experiment is
-/// replaced by it (everything else in the file is kept, and the growth is appended to
-/// [`GROWN_BY`]); otherwise the file is never rewritten.
-pub fn write_or_check(path: &Path, config: &Value, may_grow: bool) -> Result<Resume> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let text = serde_json::to_string_pretty(config).expect("a Value serializes");
-            fs::write(path, text + "\n").map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            return Ok(Resume::Fresh);
-        }
-        Err(source) => {
-            return Err(Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    };
-    let mut old: Value = serde_json::from_str(&text).map_err(|e| Error::Format {
-        path: path.to_path_buf(),
-        reason: format!("not valid JSON ({e}); delete it or choose another output directory"),
-    })?;
-    let dir = path.parent().unwrap_or(path).display();
+/// How the stored `old` document relates to `config`: `None` the same experiment, `Some(keys)`
+/// a grown grid (only with `may_grow`); otherwise the error names the first differing key.
+fn compare_stored(
+    old: &Value,
+    config: &Value,
+    dir: &str,
+    may_grow: bool,
+) -> Result<Option<Vec<String>>> {
     let (stored, new) = (
         resolved(&normalized(&old[EXPERIMENT])),
         resolved(&config[EXPERIMENT]),
     );
     if first_difference(&stored, &new, "").is_none() {
-        return Ok(Resume::Same);
+        return Ok(None);
     }
     let (adjusted, keys) = grown(&stored, &new);
     // Name the first difference that is not growth.
@@ -207,6 +187,56 @@ pub fn write_or_check(path: &Path, config: &Value, may_grow: bool) -> Result<Res
             ),
         });
     }
+    Ok(Some(keys))
+}
+
+fn read_stored(path: &Path) -> Result<Option<Value>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::Format {
+            path: path.to_path_buf(),
+            reason: format!("not valid JSON ({e}); delete it or choose another output directory"),
+        })
+}
+
+/// What [`write_or_check`] would decide, without writing: an error when `config` cannot resume
+/// the folder of `path`.
+pub fn check(path: &Path, config: &Value, may_grow: bool) -> Result<()> {
+    if let Some(old) = read_stored(path)? {
+        let dir = path.parent().unwrap_or(path).display().to_string();
+        compare_stored(&old, config, &dir, may_grow)?;
+    }
+    Ok(())
+}
+
+/// Write `config` to `path`, or, if the file exists, check that its `experiment` part equals
+/// `config`'s (the error names the first differing key). With `may_grow`, a `config` whose grid
+/// is a superset of the stored one ([`GROWABLE`]) is accepted too and the stored experiment is
+/// replaced by it (everything else in the file is kept, and the growth is appended to
+/// [`GROWN_BY`]); otherwise the file is never rewritten.
+pub fn write_or_check(path: &Path, config: &Value, may_grow: bool) -> Result<Resume> {
+    let Some(mut old) = read_stored(path)? else {
+        let text = serde_json::to_string_pretty(config).expect("a Value serializes");
+        fs::write(path, text + "\n").map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        return Ok(Resume::Fresh);
+    };
+    let dir = path.parent().unwrap_or(path).display().to_string();
+    let Some(keys) = compare_stored(&old, config, &dir, may_grow)? else {
+        return Ok(Resume::Same);
+    };
     old[EXPERIMENT] = config[EXPERIMENT].clone();
     // Which build added runs: the file's own `git_commit` is the one that started the folder.
     let entry = serde_json::json!({ "keys": keys, "git_commit": config["git_commit"] });
