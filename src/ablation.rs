@@ -515,10 +515,7 @@ pub fn run_shard(
     config[json::DATA_FINGERPRINT] = field.fingerprint().into();
     if config_path.exists() {
         crate::shard::check_recorded(&config_path, shard)?;
-        let stored: serde_json::Value = std::fs::read_to_string(&config_path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
+        let stored = json::read_stored(&config_path)?.unwrap_or_default();
         json::check_fingerprints(
             stored.get(json::DATA_FINGERPRINT),
             config.get(json::DATA_FINGERPRINT),

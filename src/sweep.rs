@@ -13,7 +13,7 @@ use crate::ablation::{self, Event, Outcome};
 use crate::config::{Execution, Experiment};
 use crate::error::{Error, Result};
 use crate::report::csv;
-use crate::report::summary::mean_ci95;
+use crate::report::summary::{ci_cell, mean_ci95};
 
 /// The folder of one λ inside the sweep's output folder.
 pub fn lambda_dir(out: &Path, lambda: f64) -> PathBuf {
@@ -105,15 +105,17 @@ pub fn run(
     check_sweep_dir(&exec.out_dir)?;
     // Every λ's folder is checked before any trains, so that a configuration a folder cannot
     // resume is found before the others have run (and `sweep.md` is never left stale).
-    for &lambda in lambdas {
+    let at_lambda = |lambda: f64| {
         let mut e = exp.clone();
         e.train.lambda = lambda;
-        ablation::check_resumable(&e, &lambda_dir(&exec.out_dir, lambda))?;
+        e
+    };
+    for &lambda in lambdas {
+        ablation::check_resumable(&at_lambda(lambda), &lambda_dir(&exec.out_dir, lambda))?;
     }
     let mut outcomes = Vec::with_capacity(lambdas.len());
     for &lambda in lambdas {
-        let mut e = exp.clone();
-        e.train.lambda = lambda;
+        let e = at_lambda(lambda);
         let x = Execution {
             out_dir: lambda_dir(&exec.out_dir, lambda),
             ..exec.clone()
@@ -179,18 +181,6 @@ pub fn cells(out: &Path, lambdas: &[f64]) -> Result<BTreeMap<CellKey, Cell>> {
             (k, Cell { per_lambda, best })
         })
         .collect())
-}
-
-/// `mean ± half-width`, the half-width left out when undefined (one simulation), and `(n=…)`
-/// when `n` is given, as `summary.md` writes its cells.
-fn ci_cell(mean: f64, half: f64, n: Option<usize>) -> String {
-    let ci = if half.is_nan() {
-        String::new()
-    } else {
-        format!(" ± {half:.3}")
-    };
-    let n = n.map(|n| format!(" (n={n})")).unwrap_or_default();
-    format!("{mean:.3}{ci}{n}")
 }
 
 /// Write `OUT/sweep.md` and return its table.

@@ -190,7 +190,9 @@ fn compare_stored(
     Ok(Some(keys))
 }
 
-fn read_stored(path: &Path) -> Result<Option<Value>> {
+/// The JSON document at `path`, `None` when there is no file; an error names the file when it
+/// cannot be read or is not JSON.
+pub fn read_stored(path: &Path) -> Result<Option<Value>> {
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

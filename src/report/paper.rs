@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::csv::Row;
-use super::summary::{collect_by_arm, mean_ci95};
+use super::summary::{ci_cell, collect_by_arm, mean_ci95};
 use crate::error::{Error, Result};
 
 /// The published tables (CSV with `#` comment lines).
@@ -130,10 +130,8 @@ pub fn compare(rows: &[Row]) -> Result<(String, Agreement)> {
             let (m, ci, n) = mean_ci95(xs);
             if n == 0 {
                 "–".to_string()
-            } else if ci.is_nan() {
-                format!("{m:.3} (n={n})")
             } else {
-                format!("{m:.3} ± {ci:.3} (n={n})")
+                ci_cell(m, ci, Some(n))
             }
         };
         let (m, _, n) = mean_ci95(train);

@@ -103,13 +103,21 @@ pub fn column_cells(_metric: &str, column: &[(&str, &[f64])]) -> Vec<String> {
                 return "–".to_string();
             }
             let (m, ci, n) = mean_ci95(xs);
-            if ci.is_nan() {
-                format!("{m:.3} (n={n})")
-            } else {
-                format!("{m:.3} ± {ci:.3} (n={n})")
-            }
+            ci_cell(m, ci, Some(n))
         })
         .collect()
+}
+
+/// A table cell `mean ± half-width (n=…)`: the half-width left out when it is undefined (one
+/// value), `(n=…)` only when `n` is given. Shared by `summary.md`, `sweep.md` and `compare`.
+pub fn ci_cell(mean: f64, half: f64, n: Option<usize>) -> String {
+    let ci = if half.is_nan() {
+        String::new()
+    } else {
+        format!(" ± {half:.3}")
+    };
+    let n = n.map(|n| format!(" (n={n})")).unwrap_or_default();
+    format!("{mean:.3}{ci}{n}")
 }
 
 /// The tables of `summary.md` after the two accuracy tables: (title, metric), in order.
