@@ -399,7 +399,7 @@ pub fn expm_into<T: ExpmScalar>(
         return Ok(());
     }
     ws.ensure(n);
-    let info = load_scaled(ws.a.as_mut(), a, T::from_f64(1.0));
+    let info = load_checked(ws.a.as_mut(), a);
     if !info.finite {
         out.fill(T::from_f64(f64::NAN));
         return Ok(());
@@ -483,13 +483,13 @@ pub fn expm_frechet_into<T: ExpmScalar>(
     }
     ws.ensure(n);
     ws.ensure_frechet();
-    let info = load_scaled(ws.a.as_mut(), a, T::from_f64(1.0));
+    let info = load_checked(ws.a.as_mut(), a);
     if !info.finite {
         exp_out.fill(T::from_f64(f64::NAN));
         l_out.fill(T::from_f64(f64::NAN));
         return Ok(());
     }
-    let e_info = load_scaled(ws.e.as_mut(), e, T::from_f64(1.0));
+    let e_info = load_checked(ws.e.as_mut(), e);
     if info.norm1 == 0.0 {
         // exp(0) = I and L(0, E) = E exactly.
         set_identity(exp_out);
@@ -636,27 +636,65 @@ fn col_mut<'a, T>(m: &'a mut MatMut<'_, T>, j: usize) -> &'a mut [T] {
         .as_slice_mut()
 }
 
-/// dst ← scale·src, returning whether src is finite, whether it is entrywise ≥ 0, and ‖src‖₁
-/// (of the unscaled source).
-fn load_scaled<T: ExpmScalar>(dst: MatMut<'_, T>, src: MatRef<'_, T>, scale: T) -> LoadInfo {
-    let block = |j0: usize, mut d: MatMut<'_, T>| {
-        let mut info = LoadInfo {
-            finite: true,
-            nonneg: true,
-            upper: true,
-            lower: true,
-            norm1: 0.0,
-        };
-        for jj in 0..d.ncols() {
-            let j = j0 + jj;
-            let out = col_mut(&mut d, jj);
-            let colsum = match src.col(j).try_as_col_major() {
-                Some(c) => load_column(c.as_slice().iter().copied(), j, scale, out, &mut info),
-                None => load_column(src.col(j).iter().copied(), j, scale, out, &mut info),
-            };
-            info.norm1 = info.norm1.max(colsum);
+/// Runs `f` compiled for the widest SIMD pulp is built for that the CPU has (AVX2+FMA by
+/// default, AVX-512 with the crate's `avx512` feature). The crate itself is compiled for the
+/// baseline x86-64 (SSE2), so a plain loop only gets the wider registers this way — and only
+/// if `f` is an `#[inline(always)]` closure and everything its loop calls is inlined too.
+/// Element-wise IEEE operations give the same bits at every width (no contraction to FMA).
+#[inline(always)]
+fn simd<R>(f: impl FnOnce() -> R) -> R {
+    pulp::Arch::new().dispatch(f)
+}
+
+/// Σ|x_i| in f64 with eight lane accumulators (lane l sums x_l, x_{l+8}, …, in that order; the
+/// lanes are then added pairwise, then the tail in row order): the same bits at any SIMD width.
+#[inline(always)]
+fn abs_col_sum<T: ExpmScalar>(col: &[T]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = col.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (acc, x) in acc.iter_mut().zip(c) {
+            *acc += x.to_f64().abs();
         }
-        info
+    }
+    let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for x in tail {
+        s += x.to_f64().abs();
+    }
+    s
+}
+
+/// dst ← src, returning whether src is finite, whether it is entrywise ≥ 0, whether it is
+/// triangular, and ‖src‖₁.
+fn load_checked<T: ExpmScalar>(dst: MatMut<'_, T>, src: MatRef<'_, T>) -> LoadInfo {
+    let block = |j0: usize, mut d: MatMut<'_, T>| {
+        simd(
+            #[inline(always)]
+            || {
+                let mut info = LoadInfo {
+                    finite: true,
+                    nonneg: true,
+                    upper: true,
+                    lower: true,
+                    norm1: 0.0,
+                };
+                for jj in 0..d.ncols() {
+                    let j = j0 + jj;
+                    let out = col_mut(&mut d, jj);
+                    match src.col(j).try_as_col_major() {
+                        Some(c) => out.copy_from_slice(c.as_slice()),
+                        None => {
+                            for (o, x) in out.iter_mut().zip(src.col(j).iter()) {
+                                *o = *x;
+                            }
+                        }
+                    }
+                    check_column(out, j, &mut info);
+                }
+                info
+            },
+        )
     };
     par_cols(dst, &block, &|a: LoadInfo, b: LoadInfo| LoadInfo {
         finite: a.finite & b.finite,
@@ -667,28 +705,39 @@ fn load_scaled<T: ExpmScalar>(dst: MatMut<'_, T>, src: MatRef<'_, T>, scale: T) 
     })
 }
 
-/// Column `j` of [`load_scaled`]: `out ← scale·values`, the flags of `info` updated; returns
-/// Σ|values| (in row order).
+/// Column `j` of [`load_checked`], already copied: updates the flags and ‖·‖₁ of `info`.
+/// One vectorised pass gives Σ|x| and min x; a column whose sum is not finite is checked entry
+/// by entry (finite entries whose sum overflows are still finite), and the triangular flags
+/// look for a non-zero on either side of the diagonal, stopping at the first.
 #[inline(always)]
-fn load_column<T: ExpmScalar>(
-    values: impl Iterator<Item = T>,
-    j: usize,
-    scale: T,
-    out: &mut [T],
-    info: &mut LoadInfo,
-) -> f64 {
-    let mut colsum = 0.0f64;
-    for ((i, x), o) in values.enumerate().zip(out.iter_mut()) {
-        let xf = x.to_f64();
-        info.finite &= xf.is_finite();
-        info.nonneg &= xf >= 0.0;
-        let zero = xf == 0.0;
-        info.upper &= zero | (i <= j);
-        info.lower &= zero | (i >= j);
-        colsum += xf.abs();
-        *o = x * scale;
+fn check_column<T: ExpmScalar>(col: &[T], j: usize, info: &mut LoadInfo) {
+    let colsum = abs_col_sum(col);
+    let mut lo = [0.0f64; 8];
+    let chunks = col.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (lo, x) in lo.iter_mut().zip(c) {
+            let x = x.to_f64();
+            *lo = if x < *lo { x } else { *lo };
+        }
     }
-    colsum
+    let lo = tail
+        .iter()
+        .map(|x| x.to_f64())
+        .chain(lo)
+        .fold(0.0f64, |m, x| if x < m { x } else { m });
+    if !colsum.is_finite() {
+        info.finite &= col.iter().all(|x| x.to_f64().is_finite());
+    }
+    info.nonneg &= lo >= 0.0;
+    let zero = T::from_f64(0.0);
+    if info.upper {
+        info.upper = col[(j + 1).min(col.len())..].iter().all(|x| *x == zero);
+    }
+    if info.lower {
+        info.lower = col[..j.min(col.len())].iter().all(|x| *x == zero);
+    }
+    info.norm1 = info.norm1.max(colsum);
 }
 
 fn set_identity<T: ExpmScalar>(mut out: MatMut<'_, T>) {
@@ -700,103 +749,121 @@ fn set_identity<T: ExpmScalar>(mut out: MatMut<'_, T>) {
 
 fn scale_in_place<T: ExpmScalar>(m: &mut Mat<T>, c: T) {
     for j in 0..m.ncols() {
-        for x in m.col_as_slice_mut(j) {
-            *x *= c;
-        }
+        let col = m.col_as_slice_mut(j);
+        simd(
+            #[inline(always)]
+            || {
+                for x in col {
+                    *x *= c;
+                }
+            },
+        );
     }
 }
 
 /// dst ← keep·dst + Σ c_t·M_t + diag·I, fused into one pass per column (keep = 0 means the
 /// old contents are ignored, so dst may hold garbage).
 fn lincomb<T: ExpmScalar>(dst: &mut Mat<T>, keep: T, terms: &[(T, &Mat<T>)], diag: T) {
-    let n = dst.nrows();
     let zero = T::from_f64(0.0);
     let keep_old = keep != zero;
     let block = |j0: usize, mut dm: MatMut<'_, T>| {
-        for jj in 0..dm.ncols() {
-            let j = j0 + jj;
-            let d = col_mut(&mut dm, jj);
-            match (keep_old, terms) {
-                (false, [(c0, m0)]) => {
-                    let s0 = m0.col_as_slice(j);
-                    for i in 0..n {
-                        d[i] = *c0 * s0[i];
-                    }
+        simd(
+            #[inline(always)]
+            || {
+                for jj in 0..dm.ncols() {
+                    let j = j0 + jj;
+                    let d = col_mut(&mut dm, jj);
+                    lincomb_column(d, j, keep_old, keep, terms);
+                    d[j] += diag;
                 }
-                (false, [(c0, m0), (c1, m1)]) => {
-                    let (s0, s1) = (m0.col_as_slice(j), m1.col_as_slice(j));
-                    for i in 0..n {
-                        d[i] = *c0 * s0[i] + *c1 * s1[i];
-                    }
-                }
-                (false, [(c0, m0), (c1, m1), (c2, m2)]) => {
-                    let (s0, s1, s2) = (m0.col_as_slice(j), m1.col_as_slice(j), m2.col_as_slice(j));
-                    for i in 0..n {
-                        d[i] = *c0 * s0[i] + *c1 * s1[i] + *c2 * s2[i];
-                    }
-                }
-                _ => {
-                    if !keep_old {
-                        d.fill(zero);
-                    }
-                    if keep_old && keep != T::from_f64(1.0) {
-                        for x in d.iter_mut() {
-                            *x *= keep;
-                        }
-                    }
-                    for (c, m) in terms {
-                        let s = m.col_as_slice(j);
-                        for i in 0..n {
-                            d[i] += *c * s[i];
-                        }
-                    }
-                }
-            }
-            d[j] += diag;
-        }
+            },
+        )
     };
     par_cols(dst.as_mut(), &block, &|(), ()| ());
+}
+
+/// Column `j` of [`lincomb`] without the diagonal term.
+#[inline(always)]
+fn lincomb_column<T: ExpmScalar>(
+    d: &mut [T],
+    j: usize,
+    keep_old: bool,
+    keep: T,
+    terms: &[(T, &Mat<T>)],
+) {
+    let zero = T::from_f64(0.0);
+    match (keep_old, terms) {
+        (false, [(c0, m0)]) => {
+            for (d, &x0) in d.iter_mut().zip(m0.col_as_slice(j)) {
+                *d = *c0 * x0;
+            }
+        }
+        (false, [(c0, m0), (c1, m1)]) => {
+            let s = m0.col_as_slice(j).iter().zip(m1.col_as_slice(j));
+            for (d, (&x0, &x1)) in d.iter_mut().zip(s) {
+                *d = *c0 * x0 + *c1 * x1;
+            }
+        }
+        (false, [(c0, m0), (c1, m1), (c2, m2)]) => {
+            let s = m0
+                .col_as_slice(j)
+                .iter()
+                .zip(m1.col_as_slice(j))
+                .zip(m2.col_as_slice(j));
+            for (d, ((&x0, &x1), &x2)) in d.iter_mut().zip(s) {
+                *d = *c0 * x0 + *c1 * x1 + *c2 * x2;
+            }
+        }
+        _ => {
+            if !keep_old {
+                d.fill(zero);
+            }
+            if keep_old && keep != T::from_f64(1.0) {
+                for x in d.iter_mut() {
+                    *x *= keep;
+                }
+            }
+            for (c, m) in terms {
+                for (d, &x) in d.iter_mut().zip(m.col_as_slice(j)) {
+                    *d += *c * x;
+                }
+            }
+        }
+    }
 }
 
 /// Fused P = U + V into `p` and Q = V − U in place of `v`.
 fn sum_and_diff<T: ExpmScalar>(p: &mut Mat<T>, u: &Mat<T>, v: &mut Mat<T>) {
     let block = |j0: usize, (mut pm, mut vm): (MatMut<'_, T>, MatMut<'_, T>)| {
-        for jj in 0..pm.ncols() {
-            let uj = u.col_as_slice(j0 + jj);
-            let pj = col_mut(&mut pm, jj);
-            let vj = col_mut(&mut vm, jj);
-            for i in 0..pj.len() {
-                pj[i] = vj[i] + uj[i];
-                vj[i] -= uj[i];
-            }
-        }
+        simd(
+            #[inline(always)]
+            || {
+                for jj in 0..pm.ncols() {
+                    let uj = u.col_as_slice(j0 + jj);
+                    let pj = col_mut(&mut pm, jj);
+                    let vj = col_mut(&mut vm, jj);
+                    for ((p, v), &u) in pj.iter_mut().zip(vj.iter_mut()).zip(uj) {
+                        *p = *v + u;
+                        *v -= u;
+                    }
+                }
+            },
+        )
     };
     par_cols((p.as_mut(), v.as_mut()), &block, &|(), ()| ());
 }
 
-/// ‖M‖₁ of a formed matrix. Four columns are summed at a time (each in row order, so the
-/// result is that of column-by-column sums) to hide the latency of the dependent additions.
+/// ‖M‖₁ of a formed matrix, each column summed as [`abs_col_sum`] sums it.
 fn norm1<T: ExpmScalar>(m: &Mat<T>) -> f64 {
     let block = |j0: usize, c: Cols| {
-        let mut best = 0.0f64;
-        let (mut j, end) = (j0, j0 + c.0);
-        while j + 4 <= end {
-            let col = |k: usize| m.col_as_slice(j + k).iter();
-            let mut s = [0.0f64; 4];
-            for (((x0, x1), x2), x3) in col(0).zip(col(1)).zip(col(2)).zip(col(3)) {
-                s[0] += x0.to_f64().abs();
-                s[1] += x1.to_f64().abs();
-                s[2] += x2.to_f64().abs();
-                s[3] += x3.to_f64().abs();
-            }
-            best = best.max(s[0]).max(s[1]).max(s[2]).max(s[3]);
-            j += 4;
-        }
-        for j in j..end {
-            let s: f64 = m.col_as_slice(j).iter().map(|x| x.to_f64().abs()).sum();
-            best = best.max(s);
-        }
-        best
+        simd(
+            #[inline(always)]
+            || {
+                (j0..j0 + c.0)
+                    .map(|j| abs_col_sum(m.col_as_slice(j)))
+                    .fold(0.0f64, f64::max)
+            },
+        )
     };
     par_cols(Cols(m.ncols()), &block, &f64::max)
 }
@@ -898,8 +965,12 @@ fn abs_power_log2<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, kmax: usize) -> f64 
         // w2 = w·|A|, compiled for the widest SIMD pulp is built for that the CPU has (AVX2+FMA,
         // AVX-512 with the crate's `avx512` feature).
         let (a, w) = (&ws.a, &ws.abs_w[..]);
-        let block =
-            |j0: usize, w2: &mut [T]| pulp::Arch::new().dispatch(|| abs_dot_columns(a, w, j0, w2));
+        let block = |j0: usize, w2: &mut [T]| {
+            simd(
+                #[inline(always)]
+                || abs_dot_columns(a, w, j0, w2),
+            )
+        };
         let vmax = par_cols(&mut ws.abs_w2[..n], &block, &f64::max);
         if vmax == 0.0 {
             ws.abs_log2.push(f64::NEG_INFINITY);
@@ -1573,17 +1644,7 @@ fn frechet_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
     // R = (V − U)⁻¹(U + V) in t1; L = (V − U)⁻¹(Lu + Lv + (Lu − Lv)R) in t2.
     sum_and_diff(t1, u, v);
     // t2 = Lu + Lv, t3 = Lu − Lv.
-    for j in 0..t2.ncols() {
-        let (d, l_u, l_v) = (
-            t2.col_as_slice_mut(j),
-            t3.col_as_slice_mut(j),
-            t4.col_as_slice(j),
-        );
-        for i in 0..d.len() {
-            d[i] = l_u[i] + l_v[i];
-            l_u[i] -= l_v[i];
-        }
-    }
+    sum_and_diff(t2, t4, t3);
     lu_factor_in_place(v, &mut ws.perm, &mut ws.perm_inv, &mut ws.stack);
     lu_solve_factored(v, &ws.perm, &ws.perm_inv, &mut ws.stack, t1);
     gemm(p, t2, Accum::Add, t3, t1, one);
