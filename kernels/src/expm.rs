@@ -748,17 +748,16 @@ fn set_identity<T: ExpmScalar>(mut out: MatMut<'_, T>) {
 }
 
 fn scale_in_place<T: ExpmScalar>(m: &mut Mat<T>, c: T) {
-    for j in 0..m.ncols() {
-        let col = m.col_as_slice_mut(j);
-        simd(
-            #[inline(always)]
-            || {
-                for x in col {
+    simd(
+        #[inline(always)]
+        || {
+            for j in 0..m.ncols() {
+                for x in m.col_as_slice_mut(j) {
                     *x *= c;
                 }
-            },
-        );
-    }
+            }
+        },
+    );
 }
 
 /// dst ← keep·dst + Σ c_t·M_t + diag·I, fused into one pass per column (keep = 0 means the
