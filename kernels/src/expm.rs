@@ -1725,6 +1725,53 @@ mod tests {
         assert!(est >= exact / 3.0, "{est} ≪ {exact}");
     }
 
+    /// The flags and norm `load_checked` derives in its vectorised pass: a column of finite
+    /// entries whose sum overflows is still finite, NaN or ±∞ anywhere is not, −0 counts as
+    /// non-negative, and the triangular flags look at both sides of the diagonal.
+    #[test]
+    fn load_checked_flags_and_norm() {
+        let load = |m: &Mat<f64>| {
+            let mut dst = Mat::<f64>::zeros(m.nrows(), m.ncols());
+            let info = load_checked(dst.as_mut(), m.as_ref());
+            assert!(
+                dst.col_iter().zip(m.col_iter()).all(|(d, s)| d
+                    .iter()
+                    .zip(s.iter())
+                    .all(|(x, y)| x.to_bits() == y.to_bits())),
+                "the copy is bit-exact"
+            );
+            info
+        };
+        // 19 rows: two full chunks of eight and a tail of three.
+        let n = 19;
+        let upper = Mat::from_fn(n, n, |i, j| if i <= j { (i + j) as f64 + 1.0 } else { 0.0 });
+        let info = load(&upper);
+        assert!(info.finite && info.nonneg && info.upper && !info.lower);
+        let colsum = |j: usize| (0..n).map(|i| upper[(i, j)].abs()).sum::<f64>();
+        assert_eq!(info.norm1, (0..n).map(colsum).fold(0.0, f64::max));
+        let lower = upper.transpose().to_owned();
+        let info = load(&lower);
+        assert!(info.finite && info.nonneg && info.lower && !info.upper);
+        let mut signed = upper.clone();
+        signed[(3, 17)] = -0.0;
+        assert!(load(&signed).nonneg, "−0 is ≥ 0");
+        signed[(18, 18)] = -1e-300;
+        assert!(!load(&signed).nonneg);
+        let huge = Mat::from_fn(n, n, |_, _| 1e308);
+        let info = load(&huge);
+        assert!(info.finite && info.norm1 == f64::INFINITY);
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            for (i, j) in [(0, 0), (9, 4), (18, 18)] {
+                let mut m = upper.clone();
+                m[(i, j)] = bad;
+                assert!(!load(&m).finite, "{bad} at ({i}, {j})");
+            }
+        }
+        let diag = Mat::from_fn(n, n, |i, j| if i == j { -2.0 } else { 0.0 });
+        let info = load(&diag);
+        assert!(info.upper && info.lower && !info.nonneg && info.norm1 == 2.0);
+    }
+
     #[test]
     fn abs_power_norms_are_exact() {
         let n = 7;
