@@ -1642,7 +1642,7 @@ fn frechet_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
     }
     // R = (V − U)⁻¹(U + V) in t1; L = (V − U)⁻¹(Lu + Lv + (Lu − Lv)R) in t2.
     sum_and_diff(t1, u, v);
-    // t2 = Lu + Lv, t3 = Lu − Lv.
+    // t2 = Lu + Lv, t3 = Lu − Lv (Lu is in t3, Lv in t4).
     sum_and_diff(t2, t4, t3);
     lu_factor_in_place(v, &mut ws.perm, &mut ws.perm_inv, &mut ws.stack);
     lu_solve_factored(v, &ws.perm, &ws.perm_inv, &mut ws.stack, t1);
