@@ -181,12 +181,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
+/// [`json::read_json`] of a file that must exist (missing: the I/O error naming it).
 fn read_json(path: &Path) -> Result<Value> {
-    let text = fs::read_to_string(path).map_err(io_err(path))?;
-    serde_json::from_str(&text).map_err(|e| Error::Format {
-        path: path.to_path_buf(),
-        reason: format!("not valid JSON ({e})"),
-    })
+    json::read_json(path)?
+        .ok_or_else(|| io_err(path)(std::io::Error::from(std::io::ErrorKind::NotFound)))
 }
 
 /// The id the experiment's field will have (what `results.csv` rows carry).

@@ -192,7 +192,7 @@ fn compare_stored(
 
 /// The JSON document at `path`, `None` when there is no file; an error names the file when it
 /// cannot be read or is not JSON.
-pub fn read_stored(path: &Path) -> Result<Option<Value>> {
+pub fn read_json(path: &Path) -> Result<Option<Value>> {
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -207,8 +207,20 @@ pub fn read_stored(path: &Path) -> Result<Option<Value>> {
         .map(Some)
         .map_err(|e| Error::Format {
             path: path.to_path_buf(),
-            reason: format!("not valid JSON ({e}); delete it or choose another output directory"),
+            reason: format!("not valid JSON ({e})"),
         })
+}
+
+/// [`read_json`] of an output folder's `config.json`: a damaged one is an error that says what
+/// to do about it.
+pub fn read_stored(path: &Path) -> Result<Option<Value>> {
+    read_json(path).map_err(|e| match e {
+        Error::Format { path, reason } => Error::Format {
+            path,
+            reason: format!("{reason}; delete it or choose another output directory"),
+        },
+        e => e,
+    })
 }
 
 /// What [`write_or_check`] would decide, without writing: an error when `config` cannot resume

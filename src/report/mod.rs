@@ -52,21 +52,13 @@ impl Results {
             });
         }
         let config = dir.join("config.json");
-        let text = match std::fs::read_to_string(&config) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::MissingFile {
-                    path: config,
-                    what: "the ablation's configuration (written beside results.csv by every run)"
-                        .into(),
-                })
-            }
-            Err(e) => return Err(io_err(&config)(e)),
+        let Some(doc) = json::read_json(&config)? else {
+            return Err(Error::MissingFile {
+                path: config,
+                what: "the ablation's configuration (written beside results.csv by every run)"
+                    .into(),
+            });
         };
-        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Format {
-            path: config.clone(),
-            reason: format!("not valid JSON ({e})"),
-        })?;
         let exp: Experiment =
             serde_json::from_value(doc[json::EXPERIMENT].clone()).map_err(|e| Error::Format {
                 path: config.clone(),
