@@ -2,9 +2,10 @@
 //! (standard normal, seeded, scaled to that 1-norm), each next to its *floor*: the same number
 //! of n×n products the algorithm performed on that input (read from
 //! `ExpmWorkspace::last_plan`) plus one LU of an n×n matrix and its solve(s) with n right-hand
-//! sides, with the same parallelism — i.e. what the call would cost with zero overhead. At the
-//! end a table prints our median, the floor's and their ratio. Group `expm_floor_parts` times
-//! the floor's pieces alone (one product, one LU, one LU + solve).
+//! sides, with the same parallelism (the LU and solves through the kernel's own `LuSolver`) —
+//! i.e. what the call would cost with zero overhead. At the end a table prints our median, the
+//! floor's and their ratio. Group `expm_floor_parts` times the floor's pieces alone (one
+//! product, one LU, one LU + solve).
 //!
 //! Filter as usual: `cargo bench --bench expm -- 'expm/f64/n256'`. Peers (scipy) are measured
 //! by ../shared/peers/bench_peers.py (sections expm_scipy, frechet_scipy).
@@ -13,10 +14,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use cortical_kernels::expm::{expm_frechet_into, expm_into, ExpmScalar, ExpmWorkspace, PAR_MIN_N};
-use cortical_kernels::faer::dyn_stack::{MemBuffer, MemStack};
-use cortical_kernels::faer::linalg::lu::partial_pivoting::{factor, solve};
 use cortical_kernels::faer::linalg::matmul::matmul;
 use cortical_kernels::faer::{Accum, Mat, Par};
+use cortical_kernels::lu::LuSolver;
 use criterion::{criterion_group, BenchmarkId, Criterion};
 
 use rand::SeedableRng;
@@ -63,16 +63,12 @@ struct Floor<T> {
     z: Mat<T>,
     q: Mat<T>,
     rhs: Mat<T>,
-    perm: Vec<usize>,
-    perm_inv: Vec<usize>,
-    stack: MemBuffer,
+    lu: LuSolver<T>,
 }
 
 impl<T: ExpmScalar + From<f32>> Floor<T> {
     fn new(a: &Mat<T>) -> Self {
         let n = a.nrows();
-        let req = factor::lu_in_place_scratch::<usize, T>(n, n, par(n), Default::default())
-            .or(solve::solve_in_place_scratch::<usize, T>(n, n, par(n)));
         // A well-conditioned system, like V − U.
         let q = Mat::from_fn(n, n, |i, j| if i == j { T::from(4.0) } else { a[(i, j)] });
         Floor {
@@ -81,9 +77,7 @@ impl<T: ExpmScalar + From<f32>> Floor<T> {
             z: a.clone(),
             q,
             rhs: a.clone(),
-            perm: vec![0; n],
-            perm_inv: vec![0; n],
-            stack: MemBuffer::new(req),
+            lu: LuSolver::new(n),
         }
     }
 
@@ -113,33 +107,16 @@ impl<T: ExpmScalar + From<f32>> Floor<T> {
         );
     }
 
-    /// One LU of (a copy of) `q0` and `solves` solves with n right-hand sides.
+    /// One LU of (a copy of) `q0` and `solves` solves with n right-hand sides, through the
+    /// kernel's own [`LuSolver`] (the parallelism expm uses).
     fn lu_solve(&mut self, solves: usize, q0: &Mat<T>) {
-        let n = self.x.nrows();
-        let p = par(n);
         self.q.copy_from(q0);
-        factor::lu_in_place(
-            self.q.as_mut(),
-            &mut self.perm,
-            &mut self.perm_inv,
-            p,
-            MemStack::new(&mut self.stack),
-            Default::default(),
-        );
+        self.lu.factor(self.q.as_mut());
         for _ in 0..solves {
             // Fresh right-hand side every time (as the kernel forms U + V): solving in place
             // repeatedly would drift the values into Inf or subnormals.
             self.rhs.copy_from(&self.x);
-            let perm =
-                cortical_kernels::faer::perm::PermRef::new_checked(&self.perm, &self.perm_inv, n);
-            solve::solve_in_place(
-                self.q.as_ref(),
-                self.q.as_ref(),
-                perm,
-                self.rhs.as_mut(),
-                p,
-                MemStack::new(&mut self.stack),
-            );
+            self.lu.solve(self.q.as_ref(), self.rhs.as_mut());
         }
     }
 }

@@ -547,3 +547,100 @@ fn transposed_views_and_parallel_passes_give_the_owned_result() {
         assert!(x1 == x2 && l1 == l2, "Fréchet, n = {n}");
     }
 }
+
+/// The Padé step's LU solve splits its right-hand sides into one block of columns per rayon
+/// thread (from `SPLIT_SOLVE_MIN_N` on). Every column must come out bit for bit as from one
+/// sequential solve of all columns, whatever the number of blocks (uneven ones included), and
+/// the solution must solve the system.
+#[test]
+fn lu_solver_blocks_match_one_sequential_solve() {
+    use cortical_kernels::faer::dyn_stack::{MemBuffer, MemStack};
+    use cortical_kernels::faer::linalg::lu::partial_pivoting::{factor, solve};
+    use cortical_kernels::faer::perm::PermRef;
+    use cortical_kernels::faer::Par;
+    use cortical_kernels::lu::{LuSolver, SPLIT_SOLVE_MIN_N};
+
+    for (n, threads) in [
+        (SPLIT_SOLVE_MIN_N, 2),
+        (301, 3),
+        (301, 1),
+        (SPLIT_SOLVE_MIN_N - 1, 2),
+    ] {
+        // A well-conditioned system like V − U, and a right-hand side like U + V.
+        let mut q = gaussian(n, 1.0, 77 + n as u64);
+        for i in 0..n {
+            q[(i, i)] += 4.0;
+        }
+        let p = gaussian(n, 1.0, 78);
+
+        // faer's sequential LU and one sequential solve of all n columns.
+        let mut q_ref = q.clone();
+        let mut x_ref = p.clone();
+        let (mut perm, mut perm_inv) = (vec![0usize; n], vec![0usize; n]);
+        let mut stack = MemBuffer::new(
+            factor::lu_in_place_scratch::<usize, f64>(n, n, Par::Seq, Default::default())
+                .or(solve::solve_in_place_scratch::<usize, f64>(n, n, Par::Seq)),
+        );
+        factor::lu_in_place(
+            q_ref.as_mut(),
+            &mut perm,
+            &mut perm_inv,
+            Par::Seq,
+            MemStack::new(&mut stack),
+            Default::default(),
+        );
+        let pr = PermRef::new_checked(&perm, &perm_inv, n);
+        solve::solve_in_place(
+            q_ref.as_ref(),
+            q_ref.as_ref(),
+            pr,
+            x_ref.as_mut(),
+            Par::Seq,
+            MemStack::new(&mut stack),
+        );
+
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool");
+        let (lu, x) = pool.install(|| {
+            let mut solver = LuSolver::<f64>::new(n);
+            let mut lu = q.clone();
+            let mut x = p.clone();
+            solver.factor(lu.as_mut());
+            solver.solve(lu.as_ref(), x.as_mut());
+            (lu, x)
+        });
+        assert!(lu == q_ref, "n = {n}, {threads} threads: factors differ");
+        assert!(x == x_ref, "n = {n}, {threads} threads: solution differs");
+        let residual = &q * &x - &p;
+        assert!(
+            fro(residual.as_ref()) <= 1e-13 * fro(p.as_ref()),
+            "n = {n}: residual {:e}",
+            fro(residual.as_ref())
+        );
+    }
+}
+
+/// A matrix of the wrong size is a kernel-contract panic that names the argument and both
+/// shapes.
+#[test]
+fn lu_solver_names_a_wrong_shape() {
+    use cortical_kernels::lu::LuSolver;
+    let mut solver = LuSolver::<f64>::new(4);
+    let mut q = Mat::<f64>::identity(5, 5);
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        solver.factor(q.as_mut());
+    }))
+    .expect_err("a 5×5 matrix in a 4×4 solver must panic");
+    let msg = err.downcast_ref::<String>().expect("formatted message");
+    assert!(msg.contains("q is 5×5") && msg.contains("4×4"), "{msg}");
+    let lu = Mat::<f64>::identity(4, 4);
+    let mut rhs = Mat::<f64>::zeros(3, 4);
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        solver.solve(lu.as_ref(), rhs.as_mut());
+    }))
+    .expect_err("a 3-row right-hand side must panic");
+    let msg = err.downcast_ref::<String>().expect("formatted message");
+    assert!(msg.contains("rhs is 3×4"), "{msg}");
+}

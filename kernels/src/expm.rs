@@ -42,9 +42,8 @@
 //! [`expm_into`] and [`expm_frechet_into`] write into caller-owned outputs and use an
 //! [`ExpmWorkspace`]; once the workspace has been used at size n (the Fréchet buffers are
 //! allocated on the first Fréchet call), further calls of that size allocate nothing.
+use crate::lu::LuSolver;
 use crate::KernelError;
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::lu::partial_pivoting::{factor as lu_factor, solve as lu_solve};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
@@ -261,10 +260,8 @@ pub struct ExpmWorkspace<T> {
     abs_w2: Vec<T>,
     /// log2 ‖|A|^k‖₁ for k = 0..=abs_log2.len()-1 (k = 0: log2 1 = 0).
     abs_log2: Vec<f64>,
-    // LU.
-    perm: Vec<usize>,
-    perm_inv: Vec<usize>,
-    stack: MemBuffer,
+    // LU of V − U and its solves.
+    lu: LuSolver<T>,
     plan: ExpmPlan,
 }
 
@@ -273,9 +270,6 @@ impl<T: ExpmScalar> ExpmWorkspace<T> {
     pub fn new(n: usize) -> Self {
         let z = || Mat::<T>::zeros(n, n);
         let col = || Mat::<T>::zeros(n, 1);
-        let par = gemm_par(n);
-        let req = lu_factor::lu_in_place_scratch::<usize, T>(n, n, par, Default::default())
-            .or(lu_solve::solve_in_place_scratch::<usize, T>(n, n, par));
         ExpmWorkspace {
             n,
             a: z(),
@@ -300,9 +294,7 @@ impl<T: ExpmScalar> ExpmWorkspace<T> {
             abs_w: vec![T::from_f64(0.0); n],
             abs_w2: vec![T::from_f64(0.0); n],
             abs_log2: Vec::with_capacity(32),
-            perm: vec![0; n],
-            perm_inv: vec![0; n],
-            stack: MemBuffer::new(req),
+            lu: LuSolver::new(n),
             plan: ExpmPlan::default(),
         }
     }
@@ -871,8 +863,9 @@ fn norm1<T: ExpmScalar>(m: &Mat<T>) -> f64 {
 // Matrix products
 // ---------------------------------------------------------------------------------------------
 
-/// Size from which the n×n products (and the LU) run on the rayon pool: below this size the rayon fork/join costs more than the
-/// second core gives (measured with benches/expm.rs on the 2-core machine).
+/// Size from which the n×n products run on the rayon pool: below this size the rayon fork/join
+/// costs more than the second core gives (measured with benches/expm.rs on the 2-core machine).
+/// The LU and its solves choose their own parallelism ([`crate::lu`]).
 pub const PAR_MIN_N: usize = 96;
 
 fn gemm_par(n: usize) -> Par {
@@ -896,47 +889,6 @@ fn gemm<T: ExpmScalar>(
     plan.products += 1;
     let par = gemm_par(dst.nrows());
     matmul(dst.as_mut(), accum, lhs.as_ref(), rhs.as_ref(), alpha, par);
-}
-
-/// LU-factor `q` in place (partial pivoting; the row permutation goes to `perm`/`perm_inv`).
-fn lu_factor_in_place<T: ExpmScalar>(
-    q: &mut Mat<T>,
-    perm: &mut [usize],
-    perm_inv: &mut [usize],
-    stack: &mut MemBuffer,
-) {
-    let par = gemm_par(q.nrows());
-    lu_factor::lu_in_place(
-        q.as_mut(),
-        perm,
-        perm_inv,
-        par,
-        MemStack::new(stack),
-        Default::default(),
-    );
-}
-
-/// Solve q·X = rhs in place with the factors left in `q` by [`lu_factor_in_place`].
-fn lu_solve_factored<T: ExpmScalar>(
-    q: &Mat<T>,
-    perm: &[usize],
-    perm_inv: &[usize],
-    stack: &mut MemBuffer,
-    rhs: &mut Mat<T>,
-) {
-    let n = q.nrows();
-    let par = gemm_par(n);
-    let p = faer::perm::PermRef::new_checked(perm, perm_inv, n);
-    // L and U share the factored matrix: the unit-lower solve reads only the strict lower
-    // triangle and the upper solve only the upper one.
-    lu_solve::solve_in_place(
-        q.as_ref(),
-        q.as_ref(),
-        p,
-        rhs.as_mut(),
-        par,
-        MemStack::new(stack),
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1454,8 +1406,8 @@ fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
     }
     // (V − U) R = U + V, one LU.
     sum_and_diff(t2, u, v);
-    lu_factor_in_place(v, &mut ws.perm, &mut ws.perm_inv, &mut ws.stack);
-    lu_solve_factored(v, &ws.perm, &ws.perm_inv, &mut ws.stack, t2);
+    ws.lu.factor(v.as_mut());
+    ws.lu.solve(v.as_ref(), t2.as_mut());
     plan.lu = true;
     // Line 18: R ← R^{2^s} (ping-pong between t2 and t3; the result ends in t2). For
     // triangular A, Code Fragment 2.1 of the paper: after the Padé step and after every
@@ -1644,10 +1596,10 @@ fn frechet_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
     sum_and_diff(t1, u, v);
     // t2 = Lu + Lv, t3 = Lu − Lv (Lu is in t3, Lv in t4).
     sum_and_diff(t2, t4, t3);
-    lu_factor_in_place(v, &mut ws.perm, &mut ws.perm_inv, &mut ws.stack);
-    lu_solve_factored(v, &ws.perm, &ws.perm_inv, &mut ws.stack, t1);
+    ws.lu.factor(v.as_mut());
+    ws.lu.solve(v.as_ref(), t1.as_mut());
     gemm(p, t2, Accum::Add, t3, t1, one);
-    lu_solve_factored(v, &ws.perm, &ws.perm_inv, &mut ws.stack, t2);
+    ws.lu.solve(v.as_ref(), t2.as_mut());
     p.lu = true;
     // Squaring phase: L ← R·L + L·R, R ← R² (R in t1, L in t2).
     for _ in 0..s {

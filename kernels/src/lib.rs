@@ -7,6 +7,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`expm`] | Padé scaling-and-squaring matrix exponential and its Fréchet derivative (and adjoint) |
+//! | [`lu`] | dense LU with partial pivoting and its many-right-hand-side solve, as expm uses them |
 //! | [`emd`] | O(n log n) 1-D Wasserstein-1 distance with subgradients |
 //! | [`reg`] | masked wiring-cost regularizers, communicability and its vector–Jacobian product |
 //! | [`rnn`] | batched RNN forward and BPTT backward (f32), softmax cross-entropy readout |
@@ -23,6 +24,7 @@ pub mod error;
 pub mod expm;
 pub mod fpenv;
 pub mod gemm;
+pub mod lu;
 pub mod reg;
 pub mod rnn;
 pub mod simd;
