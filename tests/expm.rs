@@ -22,8 +22,9 @@
 //! computation, so the bound is 1e-13 for moderate κ_L and the "as good as scipy" clause is
 //! void (scipy's error against itself is 0).
 use cortical_kernels::expm::{
-    expm, expm_frechet, expm_frechet_adjoint, expm_frechet_into, expm_into, try_expm,
-    try_expm_frechet, ExpmWorkspace, PASS_PAR_MIN_N,
+    expm, expm_frechet, expm_frechet_adjoint, expm_frechet_adjoint_into, expm_frechet_into,
+    expm_into, release_cached_workspaces, try_expm, try_expm_frechet, ExpmWorkspace,
+    CACHED_WORKSPACE_MAX_BYTES, PASS_PAR_MIN_N,
 };
 use cortical_kernels::faer::{Mat, MatRef};
 use cortical_kernels::KernelError;
@@ -500,6 +501,76 @@ fn workspace_reuse_matches_fresh_calls_and_reports_the_plan() {
     let mut out4 = Mat::<f64>::zeros(4, 4);
     expm_into(a.as_ref(), out4.as_mut(), &mut ws).expect("square");
     assert_eq!(out4, expm(a.as_ref()));
+}
+
+/// The allocating functions reuse a per-thread workspace: whatever ran before on the thread
+/// (other sizes, other inputs and plans, the Fréchet buffers, f32 beside f64, a size above
+/// the cache's cap, a release), each result must be bit-for-bit the one a fresh workspace
+/// gives.
+#[test]
+fn cached_workspace_gives_the_bits_of_a_fresh_one() {
+    fn fresh(a: &Mat<f64>, e: &Mat<f64>) -> [Mat<f64>; 5] {
+        let n = a.nrows();
+        let z = || Mat::<f64>::zeros(n, n);
+        let (mut x, mut fx, mut fl, mut gx, mut gl) = (z(), z(), z(), z(), z());
+        expm_into(a.as_ref(), x.as_mut(), &mut ExpmWorkspace::new(n)).expect("square");
+        let mut ws = ExpmWorkspace::new(n);
+        expm_frechet_into(a.as_ref(), e.as_ref(), fx.as_mut(), fl.as_mut(), &mut ws)
+            .expect("square");
+        let mut ws = ExpmWorkspace::new(n);
+        expm_frechet_adjoint_into(a.as_ref(), e.as_ref(), gx.as_mut(), gl.as_mut(), &mut ws)
+            .expect("square");
+        [x, fx, fl, gx, gl]
+    }
+    fn cached(a: &Mat<f64>, e: &Mat<f64>) -> [Mat<f64>; 5] {
+        let x = expm(a.as_ref());
+        let (fx, fl) = expm_frechet(a.as_ref(), e.as_ref());
+        let (gx, gl) = expm_frechet_adjoint(a.as_ref(), e.as_ref());
+        [x, fx, fl, gx, gl]
+    }
+    // One above the cap: 14·n²·8 bytes > CACHED_WORKSPACE_MAX_BYTES.
+    let above = ((CACHED_WORKSPACE_MAX_BYTES / (14 * 8)) as f64).sqrt() as usize + 1;
+    // (n, ‖A‖₁, non-negative): a non-negative A at ‖A‖₁ = 1 needs the ℓ correction's extra
+    // squaring, a Gaussian one of that size and norm right after it does not.
+    let inputs = [
+        (12, 1e-3, false),
+        (12, 300.0, false),
+        (12, 1.0, true),
+        (12, 1.0, false),
+        (40, 1.0, false),
+        (5, 50.0, false),
+        (40, 1e-6, false),
+        (above, 1.0, false),
+        (12, 2.0, false),
+    ];
+    for (k, &(n, norm, nonneg)) in inputs.iter().enumerate() {
+        let mut a = gaussian(n, norm, 40 + k as u64);
+        if nonneg {
+            a = Mat::from_fn(n, n, |i, j| a[(i, j)].abs());
+        }
+        let e = gaussian(n, 1.0, 60 + k as u64);
+        let want = fresh(&a, &e);
+        let got = cached(&a, &e);
+        for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+            assert!(
+                w == g,
+                "n = {n}, ‖A‖₁ = {norm}, output {i} differs from a fresh workspace's"
+            );
+        }
+        // f32 on the same thread has its own cache and must not disturb the f64 one.
+        let a32 = Mat::<f32>::from_fn(n.min(40), n.min(40), |i, j| a[(i, j)] as f32);
+        let mut x32 = Mat::<f32>::zeros(a32.nrows(), a32.nrows());
+        expm_into(
+            a32.as_ref(),
+            x32.as_mut(),
+            &mut ExpmWorkspace::new(a32.nrows()),
+        )
+        .expect("square");
+        assert!(expm(a32.as_ref()) == x32, "f32 n = {n}");
+        if k == 5 {
+            release_cached_workspaces();
+        }
+    }
 }
 
 #[test]

@@ -41,7 +41,11 @@
 //! # Allocation
 //! [`expm_into`] and [`expm_frechet_into`] write into caller-owned outputs and use an
 //! [`ExpmWorkspace`]; once the workspace has been used at size n (the Fréchet buffers are
-//! allocated on the first Fréchet call), further calls of that size allocate nothing.
+//! allocated on the first Fréchet call), further calls of that size allocate nothing. The
+//! allocating [`expm`], [`expm_frechet`], [`expm_frechet_adjoint`] (and `try_` forms) keep
+//! one workspace per thread and type between calls, up to [`CACHED_WORKSPACE_MAX_BYTES`]
+//! (f64 n ≤ 547), so that repeated calls do not pay for fresh memory each time; they allocate
+//! only their outputs. [`release_cached_workspaces`] frees this thread's.
 use crate::lu::LuSolver;
 use crate::KernelError;
 use faer::linalg::matmul::matmul;
@@ -165,6 +169,12 @@ mod sealed {
         fn from_f64(x: f64) -> Self;
         fn to_f64(self) -> f64;
         fn abs_val(self) -> Self;
+        /// This thread's cached workspace of the allocating functions (see `with_workspace`).
+        fn cached_workspace() -> &'static std::thread::LocalKey<super::WorkspaceCache<Self>>;
+    }
+    thread_local! {
+        static CACHE_F64: super::WorkspaceCache<f64> = const { std::cell::RefCell::new(None) };
+        static CACHE_F32: super::WorkspaceCache<f32> = const { std::cell::RefCell::new(None) };
     }
     impl Sealed for f64 {
         const UNIT_ROUNDOFF: f64 = 1.1102230246251565e-16; // 2^-53
@@ -182,6 +192,9 @@ mod sealed {
         #[inline(always)]
         fn abs_val(self) -> Self {
             self.abs()
+        }
+        fn cached_workspace() -> &'static std::thread::LocalKey<super::WorkspaceCache<Self>> {
+            &CACHE_F64
         }
     }
     impl Sealed for f32 {
@@ -201,7 +214,56 @@ mod sealed {
         fn abs_val(self) -> Self {
             self.abs()
         }
+        fn cached_workspace() -> &'static std::thread::LocalKey<super::WorkspaceCache<Self>> {
+            &CACHE_F32
+        }
     }
+}
+
+/// A thread's workspace kept between calls of the allocating functions.
+type WorkspaceCache<T> = std::cell::RefCell<Option<ExpmWorkspace<T>>>;
+
+/// Largest workspace (bytes, counted as 14 n×n matrices: the exp(A) buffers, the LU and the
+/// Fréchet buffers) the allocating functions keep per thread between calls: f64 n ≤ 547, f32
+/// n ≤ 774. [`release_cached_workspaces`] frees this thread's.
+///
+/// Why keep one: a fresh workspace is 10–15 n×n matrices, and the allocator hands blocks that
+/// large back to the kernel when they are freed (glibc unmaps the blocks it mapped and trims
+/// the heap top), so every call paid the page faults again, and on this project's virtual
+/// machine a fault is expensive. Measured with a scratch program, medians of 500–2000 calls,
+/// 2026-11-28: `ExpmWorkspace::new` took 56–77 µs at n = 64 (nine `Mat::zeros(64, 64)` take
+/// 7 µs), 0.34 ms at 128, 1.7 ms at 256, 7.5 ms at 512; `expm` took 221–254 µs against
+/// `expm_into`'s 133–137 µs at n = 64, and 34.2 against 24.0 ms at n = 512 (f64, ‖A‖₁ ≈ 1).
+pub const CACHED_WORKSPACE_MAX_BYTES: usize = 32 << 20;
+
+/// Free the workspaces the allocating functions ([`expm`], [`expm_frechet`],
+/// [`expm_frechet_adjoint`] and their `try_` forms) keep on this thread, f32 and f64. They
+/// are also freed when the thread ends.
+pub fn release_cached_workspaces() {
+    fn release<T: ExpmScalar>() {
+        // A workspace in use (only possible from inside a call on this thread) is left alone.
+        T::cached_workspace().with(|c| {
+            if let Ok(mut slot) = c.try_borrow_mut() {
+                *slot = None;
+            }
+        });
+    }
+    release::<f64>();
+    release::<f32>();
+}
+
+/// Run `f` with this thread's cached workspace when one of size n fits the cap (made or
+/// resized on first use), else with a fresh one. The cache cannot change a result: every
+/// buffer a call reads it has written first in the same call.
+fn with_workspace<T: ExpmScalar, R>(n: usize, f: impl FnOnce(&mut ExpmWorkspace<T>) -> R) -> R {
+    if 14 * n * n * std::mem::size_of::<T>() > CACHED_WORKSPACE_MAX_BYTES {
+        return f(&mut ExpmWorkspace::new(n));
+    }
+    T::cached_workspace().with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => f(slot.get_or_insert_with(|| ExpmWorkspace::new(n))),
+        // Only reachable if `f` itself called an allocating function on this thread.
+        Err(_) => f(&mut ExpmWorkspace::new(n)),
+    })
 }
 
 /// The real scalar types the matrix exponential is implemented for: `f32` and `f64` (sealed).
@@ -370,8 +432,7 @@ pub fn expm<T: ExpmScalar>(a: MatRef<'_, T>) -> Mat<T> {
 pub fn try_expm<T: ExpmScalar>(a: MatRef<'_, T>) -> Result<Mat<T>, KernelError> {
     let n = check_square("expm: a", a.shape())?;
     let mut out = Mat::zeros(n, n);
-    let mut ws = ExpmWorkspace::new(n);
-    expm_into(a, out.as_mut(), &mut ws)?;
+    with_workspace(n, |ws| expm_into(a, out.as_mut(), ws))?;
     Ok(out)
 }
 
@@ -426,8 +487,7 @@ pub fn try_expm_frechet<T: ExpmScalar>(
     let n = check_square("expm_frechet: a", a.shape())?;
     let mut x = Mat::zeros(n, n);
     let mut l = Mat::zeros(n, n);
-    let mut ws = ExpmWorkspace::new(n);
-    expm_frechet_into(a, e, x.as_mut(), l.as_mut(), &mut ws)?;
+    with_workspace(n, |ws| expm_frechet_into(a, e, x.as_mut(), l.as_mut(), ws))?;
     Ok((x, l))
 }
 
@@ -451,8 +511,9 @@ pub fn try_expm_frechet_adjoint<T: ExpmScalar>(
     let n = check_square("expm_frechet_adjoint: a", a.shape())?;
     let mut x = Mat::zeros(n, n);
     let mut l = Mat::zeros(n, n);
-    let mut ws = ExpmWorkspace::new(n);
-    expm_frechet_adjoint_into(a, g, x.as_mut(), l.as_mut(), &mut ws)?;
+    with_workspace(n, |ws| {
+        expm_frechet_adjoint_into(a, g, x.as_mut(), l.as_mut(), ws)
+    })?;
     Ok((x, l))
 }
 
