@@ -9,12 +9,11 @@
 //! raw float64) and alternates: per round one block of ours and one block of the peer's,
 //! in alternating order, each block ≈ 0.1 s of back-to-back calls timed one by one, with a
 //! pause before each block (scipy's OpenBLAS threads keep a core busy for ≈ 130 ms after its
-//! last call). Each block
-//! gives its median call; each round a ratio peer / ours. Printed per case: the medians over
+//! last call). Each block gives its median call; each round a ratio peer / ours. Printed per case: the medians over
 //! rounds of both sides, and the median ratio with its range over the rounds.
 //!
 //! Cases: expm f64 n ∈ {32, 64, 128, 256, 512}, ‖A‖₁ ∈ {1, 50} (ours: `expm_into` with a
-//! reused workspace, and `expm`, which allocates like scipy); expm_frechet f64 n ∈ {64, 128,
+//! reused workspace, and `expm`, which allocates its output and reuses a per-thread workspace); expm_frechet f64 n ∈ {64, 128,
 //! 256} (scipy's `expm_frechet(A, E)` returns exp(A) too, as ours does); RNN tanh forward +
 //! BPTT f32, T = 100, 8 inputs, (n, B) ∈ {(100, 32), (256, 128), (512, 128)} against
 //! `torch.nn.RNN` + `backward()` (ours: the criterion bench's unit, without the 3-output
@@ -35,16 +34,17 @@ use std::time::{Duration, Instant};
 
 use cortical_kernels::expm::{expm, expm_frechet, expm_into, ExpmWorkspace};
 use cortical_kernels::faer::Mat;
-use cortical_kernels::rnn::{backward, forward, Activation, Dims};
+use cortical_kernels::rnn::Activation;
 use std::hint::black_box;
+
+mod common;
+use common::RnnCase;
 
 /// Target length of one block of back-to-back calls.
 const BLOCK: Duration = Duration::from_millis(100);
 /// Default pause before each block, so the other side's idle threads have stopped spinning
 /// (scipy's OpenBLAS threads keep about one core busy for ≈ 130 ms after its last call here).
 const PAUSE_MS: u64 = 300;
-const T: usize = 100;
-const IN: usize = 8;
 
 struct Peer {
     child: Child,
@@ -222,16 +222,6 @@ fn mat(v: &[f64], n: usize) -> Mat<f64> {
     Mat::from_fn(n, n, |i, j| v[i * n + j])
 }
 
-fn seq(len: usize, a: f32, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            ((s >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0) * a
-        })
-        .collect()
-}
-
 /// How many rounds per case, and the pause before each block.
 #[derive(Clone, Copy)]
 struct Settings {
@@ -338,47 +328,11 @@ fn run_case(case: Case, set: Settings, peer: &mut Peer, tmp: &Path) -> Result<()
         }
         Case::Rnn { n, batch } => {
             peer.ask(&format!("rnn {n} {batch}"))?;
-            let d = Dims {
-                steps: T,
-                batch,
-                input: IN,
-                hidden: n,
-            };
-            let k = 1.0 / (n as f32).sqrt();
-            let (x, w_in, w_rec, b) = (
-                seq(T * batch * IN, 1.0, 1),
-                seq(IN * n, k, 2),
-                seq(n * n, k, 3),
-                seq(n, k, 4),
-            );
-            let dh_in = seq(T * batch * n, 1e-3, 5);
-            let mut h = vec![0.0f32; (T + 1) * batch * n];
-            let mut dh = vec![0.0f32; T * batch * n];
-            let (mut g_in, mut g_rec, mut g_b) =
-                (vec![0.0f32; IN * n], vec![0.0f32; n * n], vec![0.0f32; n]);
-            let mut dh0 = vec![0.0f32; batch * n];
-            let mut step = || {
-                dh.copy_from_slice(&dh_in);
-                forward(d, Activation::Tanh, &x, &w_in, &w_rec, &b, &mut h);
-                backward(
-                    d,
-                    Activation::Tanh,
-                    &x,
-                    &w_in,
-                    &w_rec,
-                    &h,
-                    &mut dh,
-                    &mut g_in,
-                    &mut g_rec,
-                    &mut g_b,
-                    &mut dh0,
-                );
-                black_box(&g_rec);
-            };
-            step();
+            let mut case = RnnCase::new(n, batch, Activation::Tanh);
+            case.run();
             let mut ours = [Ours {
                 name: "forward + backward",
-                f: Box::new(step),
+                f: Box::new(|| case.run()),
             }];
             pair(
                 &format!("torch.nn.RNN {name}"),

@@ -10,95 +10,15 @@
 //! here nonzero at every step, as in the peer's per-step readout), forward, backward.
 use cortical_kernels::faer::{Accum, Par};
 use cortical_kernels::gemm::{gemm, rm, rm_mut, sgemm_matrixmultiply};
-use cortical_kernels::rnn::{backward, forward, Activation, Dims};
+use cortical_kernels::rnn::Activation;
 use criterion::{criterion_group, Criterion, Throughput};
+
+mod common;
+use common::{seq, RnnCase, IN, T};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-const T: usize = 100;
-const IN: usize = 8;
 const SHAPES: [(usize, usize); 4] = [(100, 32), (256, 128), (312, 128), (512, 128)];
-
-fn seq(len: usize, a: f32, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            ((s >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0) * a
-        })
-        .collect()
-}
-
-struct Case {
-    d: Dims,
-    act: Activation,
-    x: Vec<f32>,
-    w_in: Vec<f32>,
-    w_rec: Vec<f32>,
-    b: Vec<f32>,
-    h: Vec<f32>,
-    dh_in: Vec<f32>,
-    dh: Vec<f32>,
-    g_in: Vec<f32>,
-    g_rec: Vec<f32>,
-    g_b: Vec<f32>,
-    dh0: Vec<f32>,
-}
-
-impl Case {
-    fn new(n: usize, batch: usize, act: Activation) -> Case {
-        let d = Dims {
-            steps: T,
-            batch,
-            input: IN,
-            hidden: n,
-        };
-        // torch.nn.RNN's init scale U(−1/√n, 1/√n), as in the peer.
-        let k = 1.0 / (n as f32).sqrt();
-        Case {
-            d,
-            act,
-            x: seq(T * batch * IN, 1.0, 1),
-            w_in: seq(IN * n, k, 2),
-            w_rec: seq(n * n, k, 3),
-            b: seq(n, k, 4),
-            h: vec![0.0; (T + 1) * batch * n],
-            dh_in: seq(T * batch * n, 1e-3, 5),
-            dh: vec![0.0; T * batch * n],
-            g_in: vec![0.0; IN * n],
-            g_rec: vec![0.0; n * n],
-            g_b: vec![0.0; n],
-            dh0: vec![0.0; batch * n],
-        }
-    }
-
-    fn run(&mut self) {
-        self.dh.copy_from_slice(&self.dh_in);
-        forward(
-            self.d,
-            self.act,
-            &self.x,
-            &self.w_in,
-            &self.w_rec,
-            &self.b,
-            &mut self.h,
-        );
-        backward(
-            self.d,
-            self.act,
-            &self.x,
-            &self.w_in,
-            &self.w_rec,
-            &self.h,
-            &mut self.dh,
-            &mut self.g_in,
-            &mut self.g_rec,
-            &mut self.g_b,
-            &mut self.dh0,
-        );
-        black_box(&self.g_rec);
-    }
-}
 
 /// Plain GEMM cases: the RNN's step product at n = 512, B = 128 and its weight-gradient
 /// product (k = T·B), plus a square 1024³ for the machine's peak.
@@ -179,7 +99,7 @@ fn bench_rnn(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2));
     for act in [Activation::Tanh, Activation::Relu] {
         for &(n, batch) in &SHAPES {
-            let mut case = Case::new(n, batch, act);
+            let mut case = RnnCase::new(n, batch, act);
             group.throughput(Throughput::Elements(case.d.flops_fwd_bwd() as u64));
             group.bench_function(format!("{act:?}/n{n}_B{batch}"), |bch| {
                 bch.iter(|| case.run())
@@ -241,7 +161,7 @@ fn summary() {
     println!("| act | n | B | ms | GFLOP/s | % of GEMM peak |\n|---|---:|---:|---:|---:|---:|");
     for act in [Activation::Tanh, Activation::Relu] {
         for &(n, batch) in &SHAPES {
-            let mut case = Case::new(n, batch, act);
+            let mut case = RnnCase::new(n, batch, act);
             let s = median_secs(11, || case.run());
             let gf = case.d.flops_fwd_bwd() / s / 1e9;
             println!(

@@ -8,6 +8,9 @@ use cortical_kernels::rnn::{backward_with, forward_with, Activation, Dims};
 use gungraun::{library_benchmark, library_benchmark_group, main};
 use std::hint::black_box;
 
+mod common;
+use common::seq;
+
 const D: Dims = Dims {
     steps: 20,
     batch: 8,
@@ -23,18 +26,6 @@ struct Inputs {
     b: Vec<f32>,
     h: Vec<f32>,
     dh: Vec<f32>,
-}
-
-/// Deterministic inputs in (−a, a) from a fixed linear congruential sequence (the values do not
-/// matter for the cost, only that they are not all equal).
-fn seq(len: usize, a: f32, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            ((s >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0) * a
-        })
-        .collect()
 }
 
 fn setup(act: Activation) -> Inputs {
