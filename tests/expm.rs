@@ -530,8 +530,8 @@ fn cached_workspace_gives_the_bits_of_a_fresh_one() {
     }
     // One above the cap: 14·n²·8 bytes > CACHED_WORKSPACE_MAX_BYTES.
     let above = ((CACHED_WORKSPACE_MAX_BYTES / (14 * 8)) as f64).sqrt() as usize + 1;
-    // (n, ‖A‖₁, non-negative): a non-negative A at ‖A‖₁ = 1 needs the ℓ correction's extra
-    // squaring, a Gaussian one of that size and norm right after it does not.
+    // (n, ‖A‖₁, non-negative): the sizes go up and down, the plans change (degree 3 to 13, 0 to
+    // 6 squarings), and a non-negative A (exact norms of |A|^k) is followed by a Gaussian one.
     let inputs = [
         (12, 1e-3, false),
         (12, 300.0, false),
