@@ -24,7 +24,7 @@
 use cortical_kernels::expm::{
     expm, expm_frechet, expm_frechet_adjoint, expm_frechet_adjoint_into, expm_frechet_into,
     expm_into, release_cached_workspaces, try_expm, try_expm_frechet, ExpmWorkspace,
-    CACHED_WORKSPACE_MAX_BYTES, PASS_PAR_MIN_N,
+    CACHED_WORKSPACE_MAX_BYTES, PASS_PAR_MIN_N, WORKSPACE_MATRICES,
 };
 use cortical_kernels::faer::{Mat, MatRef};
 use cortical_kernels::KernelError;
@@ -528,8 +528,9 @@ fn cached_workspace_gives_the_bits_of_a_fresh_one() {
         let (gx, gl) = expm_frechet_adjoint(a.as_ref(), e.as_ref());
         [x, fx, fl, gx, gl]
     }
-    // One above the cap: 14·n²·8 bytes > CACHED_WORKSPACE_MAX_BYTES.
-    let above = ((CACHED_WORKSPACE_MAX_BYTES / (14 * 8)) as f64).sqrt() as usize + 1;
+    // One above the cap: WORKSPACE_MATRICES·n²·8 bytes > CACHED_WORKSPACE_MAX_BYTES.
+    let above =
+        ((CACHED_WORKSPACE_MAX_BYTES / (WORKSPACE_MATRICES * 8)) as f64).sqrt() as usize + 1;
     // (n, ‖A‖₁, non-negative): the sizes go up and down, the plans change (degree 3 to 13, 0 to
     // 6 squarings), and a non-negative A (exact norms of |A|^k) is followed by a Gaussian one.
     let inputs = [

@@ -223,11 +223,12 @@ mod sealed {
 /// A thread's workspace kept between calls of the allocating functions.
 type WorkspaceCache<T> = std::cell::RefCell<Option<ExpmWorkspace<T>>>;
 
-/// Largest workspace (bytes, counted as 14 n×n matrices: the exp(A) buffers, the LU and the
-/// Fréchet buffers) the allocating functions keep per thread between calls: f64 n ≤ 547, f32
-/// n ≤ 774. [`release_cached_workspaces`] frees this thread's.
+/// Largest workspace (bytes, counted as [`WORKSPACE_MATRICES`] n×n matrices) the allocating
+/// functions keep per thread between calls: f64 n ≤ 547, f32 n ≤ 774.
+/// [`release_cached_workspaces`] frees this thread's.
 ///
-/// Why keep one: a fresh workspace is 10–15 n×n matrices, and the allocator hands blocks that
+/// Why keep one: a fresh workspace is 9 n×n matrices (14 with the Fréchet buffers) besides the
+/// LU's scratch, and the allocator hands blocks that
 /// large back to the kernel when they are freed (glibc unmaps the blocks it mapped and trims
 /// the heap top), so every call paid the page faults again, and on this project's virtual
 /// machine a fault is expensive. Measured with a scratch program, medians of 500–2000 calls,
@@ -235,6 +236,10 @@ type WorkspaceCache<T> = std::cell::RefCell<Option<ExpmWorkspace<T>>>;
 /// 7 µs), 0.34 ms at 128, 1.7 ms at 256, 7.5 ms at 512; `expm` took 221–254 µs against
 /// `expm_into`'s 133–137 µs at n = 64, and 34.2 against 24.0 ms at n = 512 (f64, ‖A‖₁ ≈ 1).
 pub const CACHED_WORKSPACE_MAX_BYTES: usize = 32 << 20;
+
+/// The n×n matrices an [`ExpmWorkspace`] holds once it has served a Fréchet derivative: 9 for
+/// exp(A), 5 more for L (see `ExpmWorkspace::new` and `ensure_frechet`).
+pub const WORKSPACE_MATRICES: usize = 14;
 
 /// Free the workspaces the allocating functions ([`expm`], [`expm_frechet`],
 /// [`expm_frechet_adjoint`] and their `try_` forms) keep on this thread, f32 and f64. They
@@ -256,7 +261,7 @@ pub fn release_cached_workspaces() {
 /// resized on first use), else with a fresh one. The cache cannot change a result: every
 /// buffer a call reads it has written first in the same call.
 fn with_workspace<T: ExpmScalar, R>(n: usize, f: impl FnOnce(&mut ExpmWorkspace<T>) -> R) -> R {
-    if 14 * n * n * std::mem::size_of::<T>() > CACHED_WORKSPACE_MAX_BYTES {
+    if WORKSPACE_MATRICES * n * n * std::mem::size_of::<T>() > CACHED_WORKSPACE_MAX_BYTES {
         return f(&mut ExpmWorkspace::new(n));
     }
     T::cached_workspace().with(|cell| match cell.try_borrow_mut() {
