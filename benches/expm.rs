@@ -96,7 +96,11 @@ impl<T: ExpmScalar + From<f32>> Floor<T> {
         // Always A·A from the same inputs: chaining the products would let the entries grow
         // or decay geometrically across iterations into Inf or subnormals, whose slow paths
         // would distort the floor.
-        let dst = if k % 2 == 0 { &mut self.z } else { &mut self.y };
+        let dst = if k.is_multiple_of(2) {
+            &mut self.z
+        } else {
+            &mut self.y
+        };
         matmul(
             dst.as_mut(),
             Accum::Replace,

@@ -25,6 +25,7 @@ pub mod expm;
 pub mod fpenv;
 pub mod gemm;
 pub mod lu;
+pub mod packed;
 pub mod reg;
 pub mod rnn;
 pub mod simd;

@@ -8,6 +8,11 @@
 //! * forward: the input projection of every step is one `[steps·batch, input] × [input, hidden]`
 //!   product written straight into `h[1..]`; each step then adds `h_{t−1}·W_rec` in place and
 //!   applies bias + activation in one SIMD pass. No scratch memory at all.
+//! * the step products of the recurrences multiply by the same `W_rec` (`W_recᵀ` going back)
+//!   `T` times: in f32 on a CPU with AVX-512 it is packed once per pass for the
+//!   [`crate::packed`] kernel (the `B` operand a general GEMM would repack at every step),
+//!   elsewhere — f64, no AVX-512, or a step product that runs on several threads — each step
+//!   is one faer GEMM.
 //! * the recurrences (forward and backward) are independent across trials, so when a step's
 //!   product is large enough to run on several threads, the batch is split instead: each rayon
 //!   thread walks all steps of its own trials with sequential products, and the cores never
@@ -26,9 +31,11 @@
 //! Slice lengths are a contract, as in BLAS: a mismatch panics with a message naming the
 //! argument, its length and the length the dimensions require.
 use crate::gemm::{auto_par, gemm, rm, rm_mut, GemmScalar};
+use crate::packed::{self, gemm_packed_rhs, PackedRhs};
 use crate::simd::{act_grad_mul, add_col_sums, bias_act_rows, ActScalar};
+use core::cell::RefCell;
 use core::ops::{Add, AddAssign, Div, Mul, MulAssign, Sub, SubAssign};
-use faer::{Accum, Par};
+use faer::{Accum, MatRef, Par};
 
 /// Hidden-unit nonlinearity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -93,6 +100,11 @@ pub trait RnnScalar:
     fn to_f64(self) -> f64;
     #[doc(hidden)]
     fn exp(self) -> Self;
+    /// `Some` for `f32`: the step products then run on the packed-`W_rec` kernel.
+    #[doc(hidden)]
+    fn as_f32(s: &[Self]) -> Option<&[f32]>;
+    #[doc(hidden)]
+    fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]>;
 }
 
 impl RnnScalar for f32 {
@@ -107,6 +119,14 @@ impl RnnScalar for f32 {
     #[inline]
     fn exp(self) -> Self {
         f32::exp(self)
+    }
+    #[inline]
+    fn as_f32(s: &[Self]) -> Option<&[f32]> {
+        Some(s)
+    }
+    #[inline]
+    fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]> {
+        Some(s)
     }
 }
 
@@ -123,6 +143,14 @@ impl RnnScalar for f64 {
     fn exp(self) -> Self {
         f64::exp(self)
     }
+    #[inline]
+    fn as_f32(_: &[Self]) -> Option<&[f32]> {
+        None
+    }
+    #[inline]
+    fn as_f32_mut(_: &mut [Self]) -> Option<&mut [f32]> {
+        None
+    }
 }
 
 #[track_caller]
@@ -137,8 +165,9 @@ fn check_len(func: &str, what: &str, got: usize, expected: usize, shape: &str) {
 ///
 /// `x`: `[steps, batch, input]`; `w_in`: `[input, hidden]`; `w_rec`: `[hidden, hidden]`;
 /// `b`: `[hidden]`; `h`: `[steps + 1, batch, hidden]` with `h[0] = h_0` given by the caller and
-/// `h[1..]` written. Allocates nothing; parallelism is chosen per product by size
-/// ([`forward_with`] takes it explicitly).
+/// `h[1..]` written. Parallelism is chosen per product by size ([`forward_with`] takes it
+/// explicitly). Allocates nothing after the first f32 call of a size on a thread: the step
+/// products read `W_rec` packed into a per-thread buffer ([`release_packed_weights`]).
 ///
 /// # Panics
 /// If a slice's length does not match `d` (the message names the argument and both lengths).
@@ -216,31 +245,101 @@ pub fn forward_with<T: RnnScalar>(
     }
     let step_par = pick(2 * batch * n * n);
     let parts = batch_parts(batch, step_par);
+    let par = if parts > 1 { Par::Seq } else { step_par };
     let hp = SendPtr(h.as_mut_ptr());
-    let recur = |part: usize| {
-        let (r0, r1) = part_rows(part, parts, batch);
-        let (rows, par) = (r1 - r0, if parts > 1 { Par::Seq } else { step_par });
-        for t in 1..=steps {
-            // SAFETY: `h` has (steps + 1)·bn elements (checked above); this part reads rows
-            // r0..r1 of step t − 1 and writes rows r0..r1 of step t, disjoint from every other
-            // part's rows, and `h` stays borrowed for the whole call.
-            let (prev, cur) = unsafe {
-                (
-                    std::slice::from_raw_parts(hp.at((t - 1) * bn + r0 * n), rows * n),
-                    std::slice::from_raw_parts_mut(hp.at(t * bn + r0 * n), rows * n),
-                )
-            };
-            gemm(
-                rm_mut(cur, rows, n),
-                Accum::Add,
-                rm(prev, rows, n),
-                rm(w_rec, n, n),
-                par,
-            );
-            bias_act_rows(act, b, cur);
+    with_step_rhs(w_rec, n, false, par, |rhs| {
+        let recur = |part: usize| {
+            let (r0, r1) = part_rows(part, parts, batch);
+            let rows = r1 - r0;
+            for t in 1..=steps {
+                // SAFETY: `h` has (steps + 1)·bn elements (checked above); this part reads rows
+                // r0..r1 of step t − 1 and writes rows r0..r1 of step t, disjoint from every
+                // other part's rows, and `h` stays borrowed for the whole call.
+                let (prev, cur) = unsafe {
+                    (
+                        std::slice::from_raw_parts(hp.at((t - 1) * bn + r0 * n), rows * n),
+                        std::slice::from_raw_parts_mut(hp.at(t * bn + r0 * n), rows * n),
+                    )
+                };
+                rhs.product(cur, Accum::Add, prev, rows, n, par);
+                bias_act_rows(act, b, cur);
+            }
+        };
+        run_parts(parts, &recur);
+    });
+}
+
+/// The right-hand side of a recurrence's step products: `W_rec` (forward) or `W_recᵀ`
+/// (backward), either packed for the f32 AVX-512 kernel or as faer's view of the slice.
+#[derive(Clone, Copy)]
+enum StepRhs<'a, T> {
+    Packed(&'a PackedRhs),
+    Plain(MatRef<'a, T>),
+}
+
+impl<T: RnnScalar> StepRhs<'_, T> {
+    /// `cur (+)= prev · rhs` for `rows` rows of `n` (row-major, contiguous).
+    fn product(self, cur: &mut [T], accum: Accum, prev: &[T], rows: usize, n: usize, par: Par) {
+        match self {
+            StepRhs::Packed(p) => {
+                let (c, a) = match (T::as_f32_mut(cur), T::as_f32(prev)) {
+                    (Some(c), Some(a)) => (c, a),
+                    _ => unreachable!("W_rec is packed only for f32"),
+                };
+                gemm_packed_rhs(c, n, accum, a, n, rows, p);
+            }
+            StepRhs::Plain(w) => gemm(rm_mut(cur, rows, n), accum, rm(prev, rows, n), w, par),
         }
-    };
-    run_parts(parts, &recur);
+    }
+}
+
+thread_local! {
+    /// This thread's packed `W_rec` (or `W_recᵀ`), reused by the next pass.
+    static PACKED_W_REC: RefCell<PackedRhs> = RefCell::new(PackedRhs::new());
+}
+
+/// Frees this thread's packed copy of `W_rec` kept by [`forward`] and [`backward`] between
+/// calls (about `n²` floats; the next f32 call on this thread allocates it again).
+pub fn release_packed_weights() {
+    PACKED_W_REC.with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut() {
+            *p = PackedRhs::new();
+        }
+    });
+}
+
+/// Run `f` with the step products' right-hand side `W_rec` (`transposed`: `W_recᵀ`; `w_rec` is
+/// `[n, n]` row-major). f32 with sequential step products on a CPU with AVX-512 gets `W_rec`
+/// packed once for all steps (into this thread's buffer, kept for the next call; a fresh one
+/// when that buffer is in use further up this thread's stack); anything else gets faer's view.
+fn with_step_rhs<T: RnnScalar, R>(
+    w_rec: &[T],
+    n: usize,
+    transposed: bool,
+    par: Par,
+    f: impl FnOnce(StepRhs<'_, T>) -> R,
+) -> R {
+    fn view<U: GemmScalar>(w: &[U], n: usize, transposed: bool) -> MatRef<'_, U> {
+        let v = rm(w, n, n);
+        if transposed {
+            v.transpose()
+        } else {
+            v
+        }
+    }
+    match T::as_f32(w_rec) {
+        Some(w) if par == Par::Seq && packed::kernel_available() => PACKED_W_REC.with(|cell| {
+            let mut fresh = None;
+            let mut held = cell.try_borrow_mut().ok();
+            let p = match held.as_deref_mut() {
+                Some(p) => p,
+                None => fresh.insert(PackedRhs::new()),
+            };
+            p.pack(view(w, n, transposed));
+            f(StepRhs::Packed(p))
+        }),
+        _ => f(StepRhs::Plain(view(w_rec, n, transposed))),
+    }
 }
 
 /// A raw pointer the batch parts of a recurrence share; each part touches only its own rows.
@@ -295,7 +394,8 @@ fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
 /// `dh`: `[steps, batch, hidden]` = `∂L/∂h_t` for `t = 1..=steps`; it is overwritten (on return
 /// it holds `∂L/∂z_t`, the gradient at the pre-activations). `h` is the forward pass's
 /// `[steps + 1, batch, hidden]`. Adds `∂L/∂W_in`, `∂L/∂W_rec`, `∂L/∂b` into `g_w_in`, `g_w_rec`,
-/// `g_b`; writes `∂L/∂h_0` into `dh0` (`[batch, hidden]`). Allocates nothing.
+/// `g_b`; writes `∂L/∂h_0` into `dh0` (`[batch, hidden]`). Allocates nothing after the first
+/// f32 call of a size on a thread (`W_recᵀ` packed as in [`forward`]).
 ///
 /// A `dh` that is zero except at the last step (a loss read at the last step only) costs the
 /// same as any other: the incoming gradient is folded into the accumulating step GEMM.
@@ -379,44 +479,41 @@ pub fn backward_with<T: RnnScalar>(
     let rows = steps * batch;
     let pick = |flops: usize| par.unwrap_or_else(|| auto_par(flops));
     let step_par = pick(2 * batch * n * n);
-    let w_rec_t = rm(w_rec, n, n).transpose();
 
     let parts = batch_parts(batch, step_par);
+    let par = if parts > 1 { Par::Seq } else { step_par };
     let (dhp, dh0p) = (SendPtr(dh.as_mut_ptr()), SendPtr(dh0.as_mut_ptr()));
-    let recur = |part: usize| {
-        let (r0, r1) = part_rows(part, parts, batch);
-        let (rows, par) = (r1 - r0, if parts > 1 { Par::Seq } else { step_par });
-        for t in (1..=steps).rev() {
-            // dh[t − 1] (0-based) is ∂L/∂h_t; the step before it still waits for Δ_t·W_recᵀ.
-            // SAFETY: `dh` has steps·bn and `dh0` bn elements (checked above); this part
-            // touches only rows r0..r1 of dh[t − 1], dh[t − 2] and dh0, disjoint from every
-            // other part's rows, and both stay borrowed for the whole call.
-            let delta =
-                unsafe { std::slice::from_raw_parts_mut(dhp.at((t - 1) * bn + r0 * n), rows * n) };
-            act_grad_mul(act, &h[t * bn + r0 * n..t * bn + r1 * n], delta);
-            let (prev, accum) = if t > 1 {
-                let p = dhp.at((t - 2) * bn + r0 * n);
-                (
-                    unsafe { std::slice::from_raw_parts_mut(p, rows * n) },
-                    Accum::Add,
-                )
-            } else {
-                let p = dh0p.at(r0 * n);
-                (
-                    unsafe { std::slice::from_raw_parts_mut(p, rows * n) },
-                    Accum::Replace,
-                )
-            };
-            gemm(
-                rm_mut(prev, rows, n),
-                accum,
-                rm(&*delta, rows, n),
-                w_rec_t,
-                par,
-            );
-        }
-    };
-    run_parts(parts, &recur);
+    with_step_rhs(w_rec, n, true, par, |w_rec_t| {
+        let recur = |part: usize| {
+            let (r0, r1) = part_rows(part, parts, batch);
+            let rows = r1 - r0;
+            for t in (1..=steps).rev() {
+                // dh[t − 1] (0-based) is ∂L/∂h_t; the step before it still waits for Δ_t·W_recᵀ.
+                // SAFETY: `dh` has steps·bn and `dh0` bn elements (checked above); this part
+                // touches only rows r0..r1 of dh[t − 1], dh[t − 2] and dh0, disjoint from every
+                // other part's rows, and both stay borrowed for the whole call.
+                let delta = unsafe {
+                    std::slice::from_raw_parts_mut(dhp.at((t - 1) * bn + r0 * n), rows * n)
+                };
+                act_grad_mul(act, &h[t * bn + r0 * n..t * bn + r1 * n], delta);
+                let (prev, accum) = if t > 1 {
+                    let p = dhp.at((t - 2) * bn + r0 * n);
+                    (
+                        unsafe { std::slice::from_raw_parts_mut(p, rows * n) },
+                        Accum::Add,
+                    )
+                } else {
+                    let p = dh0p.at(r0 * n);
+                    (
+                        unsafe { std::slice::from_raw_parts_mut(p, rows * n) },
+                        Accum::Replace,
+                    )
+                };
+                w_rec_t.product(prev, accum, delta, rows, n, par);
+            }
+        };
+        run_parts(parts, &recur);
+    });
 
     let delta_all = rm(&*dh, rows, n);
     gemm(

@@ -64,7 +64,11 @@ pub fn add_col_sums<T: ActScalar>(x: &[T], out: &mut [T]) {
 }
 
 fn check_rows(func: &str, what: &str, len: usize, cols: usize) {
-    let ok = if cols == 0 { len == 0 } else { len % cols == 0 };
+    let ok = if cols == 0 {
+        len == 0
+    } else {
+        len.is_multiple_of(cols)
+    };
     assert!(
         ok,
         "{func}: {what} has length {len}, not a multiple of the row length {cols}"

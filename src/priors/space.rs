@@ -109,7 +109,7 @@ pub fn notebook_grid_tuple(n: usize) -> [usize; 3] {
         if c * c * c > n {
             break;
         }
-        if n % c != 0 {
+        if !n.is_multiple_of(c) {
             continue;
         }
         let m = n / c;
@@ -117,7 +117,7 @@ pub fn notebook_grid_tuple(n: usize) -> [usize; 3] {
             if b * b > m {
                 break;
             }
-            if m % b == 0 {
+            if m.is_multiple_of(b) {
                 let d = [m / b, b, c];
                 if spread(&d) < spread(&best) {
                     best = d;

@@ -1,0 +1,202 @@
+//! The packed-right-hand-side GEMM (`cortical_kernels::packed`) against a plain f64 triple loop:
+//! every edge of the AVX-512 tiling (rows 1–9 and 17 around the 8-row tile, columns around the
+//! 16/48-column vectors and panels, `k` around the 256-row slab, `k = 0`), row strides above the
+//! row length, a transposed right-hand side, `Accum::Add` and `Replace`, the columns past `n`
+//! left alone, and the bits unchanged when the rows are split over several calls. Each check
+//! runs on both layouts: the AVX-512 panels (where the CPU has AVX-512F; otherwise `pack` also
+//! builds the plain one) and the plain copy the fallback path hands to faer.
+use cortical_kernels::faer::{Accum, MatRef};
+use cortical_kernels::packed::{gemm_packed_rhs, PackedRhs};
+use rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+fn uniform(rng: &mut Xoshiro256PlusPlus, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|_| ((rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0)
+        .collect()
+}
+
+/// One product `c (+)= a·b` checked element by element against the f64 triple loop, with the
+/// forward error bound of a dot product of length k: |ĉ − c| ≤ (k + 2)·u·(|c₀| + Σ|a||b|).
+#[allow(clippy::too_many_arguments)]
+fn check(
+    m: usize,
+    k: usize,
+    n: usize,
+    lda: usize,
+    ldc: usize,
+    accum: Accum,
+    trans: bool,
+    seed: u64,
+) {
+    check_layout(m, k, n, lda, ldc, accum, trans, seed, false);
+    check_layout(m, k, n, lda, ldc, accum, trans, seed, true);
+}
+
+/// `plain`: pack for the fallback (faer) path instead of the AVX-512 panels.
+#[allow(clippy::too_many_arguments)]
+fn check_layout(
+    m: usize,
+    k: usize,
+    n: usize,
+    lda: usize,
+    ldc: usize,
+    accum: Accum,
+    trans: bool,
+    seed: u64,
+    plain: bool,
+) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let a = uniform(&mut rng, m.saturating_sub(1) * lda + k);
+    // b is k × n; stored as n × k row-major when the test packs its transpose view.
+    let b = uniform(&mut rng, k * n);
+    let bv = if trans {
+        MatRef::from_row_major_slice(&b, n, k).transpose()
+    } else {
+        MatRef::from_row_major_slice(&b, k, n)
+    };
+    let c0 = uniform(&mut rng, m.saturating_sub(1) * ldc + n + 3);
+    let mut c = c0.clone();
+    let mut p = PackedRhs::new();
+    if plain {
+        p.pack_plain(bv);
+    } else {
+        p.pack(bv);
+    }
+    assert_eq!((p.k(), p.n()), (k, n));
+    gemm_packed_rhs(&mut c, ldc, accum, &a, lda, m, &p);
+    let u = f32::EPSILON as f64 / 2.0;
+    for i in 0..m {
+        for j in 0..n {
+            let (mut exact, mut mag) = (0.0f64, 0.0f64);
+            for l in 0..k {
+                let t = a[i * lda + l] as f64 * bv[(l, j)] as f64;
+                exact += t;
+                mag += t.abs();
+            }
+            let base = if accum == Accum::Add {
+                c0[i * ldc + j] as f64
+            } else {
+                0.0
+            };
+            let want = base + exact;
+            let bound = (k as f64 + 2.0) * u * (base.abs() + mag) + f64::MIN_POSITIVE;
+            let got = c[i * ldc + j] as f64;
+            assert!(
+                (got - want).abs() <= bound,
+                "m={m} k={k} n={n} lda={lda} ldc={ldc} {accum:?} trans={trans} plain={plain}: c[{i},{j}] = {got}, \
+                 want {want} (error {:e} > bound {bound:e})",
+                (got - want).abs()
+            );
+        }
+        // Columns n..ldc of the row (and the 3 floats past the last row) stay untouched.
+        let end = if i + 1 == m { c.len() } else { (i + 1) * ldc };
+        for j in i * ldc + n..end {
+            assert_eq!(
+                c[j].to_bits(),
+                c0[j].to_bits(),
+                "m={m} k={k} n={n}: c[{j}] past the row was written"
+            );
+        }
+    }
+}
+
+#[test]
+fn matches_the_triple_loop_on_every_tile_edge() {
+    let mut seed = 0;
+    for &m in &[1, 2, 7, 8, 9, 17] {
+        for &k in &[1, 5, 256, 257] {
+            for &n in &[1, 15, 16, 17, 33, 47, 48, 49, 97] {
+                for accum in [Accum::Replace, Accum::Add] {
+                    seed += 1;
+                    check(m, k, n, k, n, accum, false, seed);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn strides_transposes_and_the_rnn_shapes() {
+    let cases = [
+        // (m, k, n, lda, ldc)
+        (64, 312, 312, 312, 312),
+        (64, 512, 512, 512, 512),
+        (37, 100, 100, 103, 131),
+        (9, 600, 50, 611, 64),
+    ];
+    for (s, &(m, k, n, lda, ldc)) in cases.iter().enumerate() {
+        for trans in [false, true] {
+            check(m, k, n, lda, ldc, Accum::Add, trans, 1000 + s as u64);
+        }
+    }
+}
+
+#[test]
+fn empty_inner_dimension_zeroes_or_keeps_c() {
+    for accum in [Accum::Replace, Accum::Add] {
+        check(5, 0, 20, 0, 20, accum, false, 7);
+    }
+    // m = 0 and n = 0 touch nothing.
+    let p = PackedRhs::new();
+    let mut c = [1.0f32; 4];
+    gemm_packed_rhs(&mut c, 0, Accum::Replace, &[], 0, 3, &p);
+    gemm_packed_rhs(&mut c, 4, Accum::Replace, &[], 0, 0, &p);
+    assert_eq!(c, [1.0; 4]);
+}
+
+/// A row's result depends only on that row: the RNN splits the batch over threads this way.
+#[test]
+fn splitting_the_rows_changes_no_bit() {
+    let (m, k, n) = (45, 300, 230);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+    let a = uniform(&mut rng, m * k);
+    let b = uniform(&mut rng, k * n);
+    let c0 = uniform(&mut rng, m * n);
+    let mut p = PackedRhs::new();
+    p.pack(MatRef::from_row_major_slice(&b, k, n));
+    let mut whole = c0.clone();
+    gemm_packed_rhs(&mut whole, n, Accum::Add, &a, k, m, &p);
+    let mut parts = c0.clone();
+    for (r0, r1) in [(0, 18), (18, 19), (19, 45)] {
+        gemm_packed_rhs(
+            &mut parts[r0 * n..r1 * n],
+            n,
+            Accum::Add,
+            &a[r0 * k..r1 * k],
+            k,
+            r1 - r0,
+            &p,
+        );
+    }
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&whole), bits(&parts));
+}
+
+/// Repacking a different shape into the same `PackedRhs` forgets the old one.
+#[test]
+fn repacking_reuses_the_buffer_for_a_new_shape() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+    let mut p = PackedRhs::new();
+    let big = uniform(&mut rng, 300 * 200);
+    p.pack(MatRef::from_row_major_slice(&big, 300, 200));
+    let (k, n) = (20, 33);
+    let small = uniform(&mut rng, k * n);
+    p.pack(MatRef::from_row_major_slice(&small, k, n));
+    let a = uniform(&mut rng, 3 * k);
+    let mut c = vec![0.0f32; 3 * n];
+    gemm_packed_rhs(&mut c, n, Accum::Replace, &a, k, 3, &p);
+    let mut fresh = PackedRhs::new();
+    fresh.pack(MatRef::from_row_major_slice(&small, k, n));
+    let mut c2 = vec![0.0f32; 3 * n];
+    gemm_packed_rhs(&mut c2, n, Accum::Replace, &a, k, 3, &fresh);
+    assert_eq!(c, c2);
+}
+
+#[test]
+#[should_panic(expected = "gemm_packed_rhs: a has length 10 < (m − 1)·lda + k = 11")]
+fn short_a_panics_naming_it() {
+    let mut p = PackedRhs::new();
+    p.pack(MatRef::from_row_major_slice(&[0.0f32; 6], 3, 2));
+    gemm_packed_rhs(&mut [0.0; 8], 2, Accum::Replace, &[0.0; 10], 4, 3, &p);
+}
