@@ -134,7 +134,7 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn calls_per_block(one_call_ns: f64) -> usize {
-    ((BLOCK.as_nanos() as f64 / one_call_ns.max(1.0)) as usize).clamp(1, 5000)
+    ((BLOCK.as_nanos() as f64 / one_call_ns.max(1.0)) as usize).clamp(3, 5000)
 }
 
 fn fmt_time(ns: f64) -> String {

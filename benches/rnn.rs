@@ -10,6 +10,7 @@
 //! here nonzero at every step, as in the peer's per-step readout), forward, backward.
 use cortical_kernels::faer::{Accum, Par};
 use cortical_kernels::gemm::{gemm, rm, rm_mut, sgemm_matrixmultiply};
+use cortical_kernels::packed::{gemm_at_b, gemm_packed_rhs, PackedRhs};
 use cortical_kernels::rnn::Activation;
 use criterion::{criterion_group, Criterion, Throughput};
 
@@ -20,8 +21,9 @@ use std::time::{Duration, Instant};
 
 const SHAPES: [(usize, usize); 4] = [(100, 32), (256, 128), (312, 128), (512, 128)];
 
-/// Plain GEMM cases: the RNN's step product at n = 512, B = 128 and its weight-gradient
-/// product (k = T·B), plus a square 1024³ for the machine's peak.
+/// Plain GEMM cases: the RNN's step product at n = 512, B = 128 (and at B = 64, the half batch
+/// each core takes when the recurrence is split over two) and its weight-gradient product
+/// (k = T·B), plus a square 1024³ for the machine's peak.
 struct GemmCase {
     name: &'static str,
     m: usize,
@@ -30,7 +32,14 @@ struct GemmCase {
     trans_a: bool,
 }
 
-const GEMMS: [GemmCase; 3] = [
+const GEMMS: [GemmCase; 4] = [
+    GemmCase {
+        name: "half step [64,512]x[512,512]",
+        m: 64,
+        k: 512,
+        n: 512,
+        trans_a: false,
+    },
     GemmCase {
         name: "step [128,512]x[512,512]",
         m: 128,
@@ -58,6 +67,11 @@ const GEMMS: [GemmCase; 3] = [
 enum GemmImpl {
     Faer(Par),
     MatrixMultiply,
+    /// `packed::gemm_packed_rhs` (sequential), `b` packed once outside the timed call as the
+    /// RNN's passes do for all their steps.
+    PackedRhs,
+    /// `packed::gemm_at_b` (the weight-gradient product).
+    AtB(Par),
 }
 
 fn gemm_runner(g: &GemmCase, imp: GemmImpl) -> impl FnMut() {
@@ -65,8 +79,12 @@ fn gemm_runner(g: &GemmCase, imp: GemmImpl) -> impl FnMut() {
     let b = seq(g.k * g.n, 1.0, 8);
     let mut c = vec![0.0f32; g.m * g.n];
     let (m, k, n, ta) = (g.m, g.k, g.n, g.trans_a);
+    let mut packed = PackedRhs::new();
+    packed.pack(rm(&b, k, n));
     move || {
         match imp {
+            GemmImpl::PackedRhs => gemm_packed_rhs(&mut c, n, Accum::Replace, &a, k, m, &packed),
+            GemmImpl::AtB(par) => gemm_at_b(&mut c, n, Accum::Replace, &a, m, &b, n, k, m, n, par),
             GemmImpl::Faer(par) => {
                 let a = if ta {
                     rm(&a, k, m).transpose()
@@ -83,12 +101,21 @@ fn gemm_runner(g: &GemmCase, imp: GemmImpl) -> impl FnMut() {
     }
 }
 
-fn gemm_impls() -> [(&'static str, GemmImpl); 3] {
-    [
+/// The implementations compared on `g`: faer and matrixmultiply everywhere, and the kernel of
+/// `cortical_kernels::packed` the RNN uses for that kind of product.
+fn gemm_impls(g: &GemmCase) -> Vec<(&'static str, GemmImpl)> {
+    let mut v = vec![
         ("faer par", GemmImpl::Faer(Par::rayon(0))),
         ("faer seq", GemmImpl::Faer(Par::Seq)),
         ("matrixmultiply", GemmImpl::MatrixMultiply),
-    ]
+    ];
+    if g.trans_a {
+        v.push(("gemm_at_b par", GemmImpl::AtB(Par::rayon(0))));
+        v.push(("gemm_at_b seq", GemmImpl::AtB(Par::Seq)));
+    } else {
+        v.push(("packed seq", GemmImpl::PackedRhs));
+    }
+    v
 }
 
 fn bench_rnn(c: &mut Criterion) {
@@ -117,7 +144,7 @@ fn bench_gemm(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(1));
     for g in &GEMMS {
         group.throughput(Throughput::Elements(2 * (g.m * g.k * g.n) as u64));
-        for (name, imp) in gemm_impls() {
+        for (name, imp) in gemm_impls(g) {
             let mut f = gemm_runner(g, imp);
             group.bench_function(format!("{}/{name}", g.name), |bch| bch.iter(&mut f));
         }
@@ -145,7 +172,7 @@ fn summary() {
     let mut peak: f64 = 0.0;
     for g in &GEMMS {
         let flops = 2.0 * (g.m * g.k * g.n) as f64;
-        for (name, imp) in gemm_impls() {
+        for (name, imp) in gemm_impls(g) {
             let s = median_secs(15, gemm_runner(g, imp));
             peak = peak.max(flops / s / 1e9);
             println!(

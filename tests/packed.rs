@@ -5,8 +5,8 @@
 //! left alone, and the bits unchanged when the rows are split over several calls. Each check
 //! runs on both layouts: the AVX-512 panels (where the CPU has AVX-512F; otherwise `pack` also
 //! builds the plain one) and the plain copy the fallback path hands to faer.
-use cortical_kernels::faer::{Accum, MatRef};
-use cortical_kernels::packed::{gemm_packed_rhs, PackedRhs};
+use cortical_kernels::faer::{Accum, MatRef, Par};
+use cortical_kernels::packed::{gemm_at_b, gemm_packed_rhs, PackedRhs};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -199,4 +199,127 @@ fn short_a_panics_naming_it() {
     let mut p = PackedRhs::new();
     p.pack(MatRef::from_row_major_slice(&[0.0f32; 6], 3, 2));
     gemm_packed_rhs(&mut [0.0; 8], 2, Accum::Replace, &[0.0; 10], 4, 3, &p);
+}
+
+/// `c (+)= aᵀ·b` checked against the f64 triple loop (same bound as `check`), sequential and on
+/// a two-thread pool (which must give the same bits: each element of c is summed in one order).
+#[allow(clippy::too_many_arguments)]
+fn check_at_b(
+    k: usize,
+    m: usize,
+    n: usize,
+    lda: usize,
+    ldb: usize,
+    ldc: usize,
+    accum: Accum,
+    seed: u64,
+) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let a = uniform(&mut rng, k.saturating_sub(1) * lda + m);
+    let b = uniform(&mut rng, k.saturating_sub(1) * ldb + n);
+    let c0 = uniform(&mut rng, m.saturating_sub(1) * ldc + n + 3);
+    let run = |par: Par| {
+        let mut c = c0.clone();
+        gemm_at_b(&mut c, ldc, accum, &a, lda, &b, ldb, k, m, n, par);
+        c
+    };
+    let c = run(Par::Seq);
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+        .install(|| run(Par::rayon(2)));
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&c),
+        bits(&two),
+        "k={k} m={m} n={n}: two threads changed bits"
+    );
+    let u = f32::EPSILON as f64 / 2.0;
+    for i in 0..m {
+        for j in 0..n {
+            let (mut exact, mut mag) = (0.0f64, 0.0f64);
+            for l in 0..k {
+                let t = a[l * lda + i] as f64 * b[l * ldb + j] as f64;
+                exact += t;
+                mag += t.abs();
+            }
+            let base = if accum == Accum::Add {
+                c0[i * ldc + j] as f64
+            } else {
+                0.0
+            };
+            let want = base + exact;
+            let bound = (k as f64 + 2.0) * u * (base.abs() + mag) + f64::MIN_POSITIVE;
+            let got = c[i * ldc + j] as f64;
+            assert!(
+                (got - want).abs() <= bound,
+                "aᵀ·b k={k} m={m} n={n} {accum:?}: c[{i},{j}] = {got}, want {want} (bound {bound:e})"
+            );
+        }
+        let end = if i + 1 == m { c.len() } else { (i + 1) * ldc };
+        for j in i * ldc + n..end {
+            assert_eq!(
+                c[j].to_bits(),
+                c0[j].to_bits(),
+                "aᵀ·b k={k} m={m} n={n}: c[{j}] past the row was written"
+            );
+        }
+    }
+}
+
+#[test]
+fn transposed_product_matches_the_triple_loop() {
+    let mut seed = 500;
+    for &k in &[0, 1, 257, 600] {
+        for &m in &[1, 7, 8, 9, 17] {
+            for &n in &[1, 16, 17, 48, 49, 97] {
+                for accum in [Accum::Replace, Accum::Add] {
+                    seed += 1;
+                    check_at_b(k, m, n, m, n, n, accum, seed);
+                }
+            }
+        }
+    }
+    // Row strides above the row lengths, and the backward pass's shape (k = T·B, m = n).
+    check_at_b(300, 33, 70, 41, 75, 90, Accum::Add, 9);
+    check_at_b(1300, 130, 130, 130, 130, 130, Accum::Add, 10);
+}
+
+#[test]
+#[should_panic(expected = "gemm_at_b: b has length 20 < (rows − 1)·stride + cols = 21")]
+fn short_b_panics_naming_it() {
+    // k = 3, m = 2, n = 7: b needs 2·7 + 7 = 21 floats.
+    gemm_at_b(
+        &mut [0.0; 14],
+        7,
+        Accum::Replace,
+        &[0.0; 6],
+        2,
+        &[0.0; 20],
+        7,
+        3,
+        2,
+        7,
+        Par::Seq,
+    );
+}
+
+/// A clone of a packing gives the same products (its buffer is aligned on its own).
+#[test]
+fn a_cloned_packing_gives_the_same_bits() {
+    let (m, k, n) = (9, 40, 50);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+    let a = uniform(&mut rng, m * k);
+    let b = uniform(&mut rng, k * n);
+    let mut p = PackedRhs::new();
+    p.pack(MatRef::from_row_major_slice(&b, k, n));
+    let clones: Vec<PackedRhs> = (0..8).map(|_| p.clone()).collect();
+    let mut want = vec![0.0f32; m * n];
+    gemm_packed_rhs(&mut want, n, Accum::Replace, &a, k, m, &p);
+    for q in &clones {
+        let mut c = vec![0.0f32; m * n];
+        gemm_packed_rhs(&mut c, n, Accum::Replace, &a, k, m, q);
+        assert_eq!(c, want);
+    }
 }

@@ -1,29 +1,35 @@
-//! `C (+)= A·B` in f32 with the right-hand side packed once and reused for many products.
+//! f32 GEMM kernels for the RNN's products, on AVX-512 where the CPU has it.
 //!
-//! The RNN's recurrences multiply a fresh `[rows, n]` block of states (or gradients) by the
-//! same `W_rec` (or `W_recᵀ`) at every one of `T` steps. A general GEMM repacks `B` in every
-//! call; here [`PackedRhs::pack`] lays `B` out once per pass in the order the micro-kernel
-//! reads it, and [`gemm_packed_rhs`] only packs the small `A` block it is working on.
+//! * [`gemm_packed_rhs`]: `C (+)= A·B` with `B` packed once ([`PackedRhs`]) and reused for
+//!   many products. The RNN's recurrences multiply a fresh `[rows, n]` block of states (or
+//!   gradients) by the same `W_rec` (or `W_recᵀ`) at every one of `T` steps; a general GEMM
+//!   repacks `B` in every call, here it is laid out once per pass and `A` is read in place
+//!   (eight row streams). Sequential: the RNN splits the batch over threads itself.
+//! * [`gemm_at_b`]: `C (+)= Aᵀ·B` for the weight gradients `H[0..T)ᵀ·Δ` (`k = T·B` rows): each
+//!   thread takes a range of columns, packs its slab of `B` per [`KC`] rows, and copies the
+//!   `8 × KC` block of `Aᵀ` it is working on into one sequential buffer.
 //!
 //! Layout: `B` (`k × n`) is cut into column panels of [`NR`] = 48 columns (three AVX-512
-//! vectors; the last panel is 16, 32 or 48 wide, the columns past `n` zero), and each panel
-//! into slabs of [`KC`] rows; a slab stores its rows one after another, each `width` floats.
-//! The micro-kernel keeps an `MR × 48` block of `C` (`MR` ≤ 8: 24 of the 32 vector registers)
-//! in registers and, for each `k`, loads three vectors of `B` and broadcasts `MR` values of the
-//! packed `A`.
+//! vectors; the last panel is 16, 32 or 48 wide, the columns past `n` zero); a panel stores its
+//! `k` rows one after another, each `width` floats. The micro-kernel keeps an `MR × 48` block of
+//! `C` (`MR` ≤ 8: 24 of the 32 vector registers) in registers and, for each `k` of a slab of
+//! [`KC`] rows, loads three vectors of `B` and broadcasts `MR` values of `A`; the block of `C`
+//! is prefetched at the start and read (accumulating) and written once at the end. Loops: slab,
+//! panel, then row block, so one slab of one panel (48 KiB) serves all rows while it is in
+//! cache.
 //!
 //! Arithmetic: every element of `C` is `c + Σ_slab (Σ_{k in slab} a_ik·b_kj)` with each inner sum
-//! accumulated in order of `k` by fused multiply-adds — a row's result depends only on that
-//! row of `A`, so splitting the rows over threads changes no bit.
+//! accumulated in order of `k` by fused multiply-adds — it depends only on that row of `A` and
+//! column of `B`, so splitting rows or columns over threads changes no bit.
 //!
-//! The AVX-512 path runs where the CPU has AVX-512F (detected at run time); elsewhere
-//! [`gemm_packed_rhs`] calls faer's GEMM on the unpacked copy [`PackedRhs`] keeps for it.
+//! Without AVX-512F (detected at run time) both are faer's GEMM: [`PackedRhs`] then keeps a
+//! plain row-major copy of `B`.
 use crate::gemm::{gemm, rm};
 use faer::{Accum, MatRef, Par};
 
 /// Columns per panel of the packed `B` (three 16-float vectors).
 pub const NR: usize = 48;
-/// Rows of `B` per slab (the `k` extent of one pass of the micro-kernel).
+/// Rows of `B` per slab (the `k` extent of one pass of the micro-kernel over a block of `C`).
 pub const KC: usize = 256;
 /// Rows of `A` (and `C`) per micro-kernel call.
 const MR: usize = 8;
@@ -35,11 +41,9 @@ const LINE: usize = 16;
 pub struct PackedRhs {
     k: usize,
     n: usize,
-    /// Whether `data` holds the panel layout (AVX-512 path) or a row-major copy (fallback).
+    /// Whether `buf` holds the panel layout (AVX-512 path) or a row-major copy (fallback).
     panels: bool,
-    data: Vec<f32>,
-    /// Offset of the first 64-byte-aligned float in `data`.
-    start: usize,
+    buf: AlignedBuf,
 }
 
 /// Whether this CPU runs the packed AVX-512 kernel (AVX-512F, detected at run time);
@@ -58,6 +62,48 @@ pub fn kernel_available() -> bool {
 /// Floats of the packed panel layout for a `k × n` matrix.
 fn packed_len(k: usize, n: usize) -> usize {
     k * n.div_ceil(LINE) * LINE
+}
+
+/// Write `b` (`k × n`, any strides) into `out` (`packed_len(k, n)` floats) in the panel layout:
+/// panels of [`NR`] columns one after another, each `k` rows of `width` floats (`width` = the
+/// panel's columns rounded up to 16; the padding is written as zeros).
+fn pack_panels(out: &mut [f32], b: MatRef<'_, f32>) {
+    let (k, n) = (b.nrows(), b.ncols());
+    assert_eq!(out.len(), packed_len(k, n), "pack_panels: output length");
+    let (ptr, rs, cs) = (b.as_ptr(), b.row_stride(), b.col_stride());
+    // SAFETY: i < k and j < n, the view's own bounds.
+    let at = |i: usize, j: usize| unsafe { *ptr.offset(i as isize * rs + j as isize * cs) };
+    // Walk the source along its unit stride: rows of `b` when it is row-major, columns when it
+    // is a transposed row-major matrix (Bᵀ, the backward pass's case).
+    let by_rows = cs.unsigned_abs() <= rs.unsigned_abs();
+    let mut off = 0;
+    for j0 in (0..n).step_by(NR) {
+        let w = (n - j0).min(NR);
+        let width = w.div_ceil(LINE) * LINE;
+        let panel = &mut out[off..off + k * width];
+        if cs == 1 {
+            for (i, row) in panel.chunks_exact_mut(width).enumerate() {
+                // SAFETY: row i, columns j0..j0 + w of the view, contiguous (unit column stride).
+                let src =
+                    unsafe { core::slice::from_raw_parts(ptr.offset(i as isize * rs).add(j0), w) };
+                row[..w].copy_from_slice(src);
+                row[w..].fill(0.0);
+            }
+        } else if by_rows {
+            for (i, row) in panel.chunks_exact_mut(width).enumerate() {
+                for (jj, v) in row.iter_mut().enumerate() {
+                    *v = if jj < w { at(i, j0 + jj) } else { 0.0 };
+                }
+            }
+        } else {
+            for jj in 0..width {
+                for i in 0..k {
+                    panel[i * width + jj] = if jj < w { at(i, j0 + jj) } else { 0.0 };
+                }
+            }
+        }
+        off += k * width;
+    }
 }
 
 impl PackedRhs {
@@ -93,11 +139,8 @@ impl PackedRhs {
         self.k = k;
         self.n = n;
         self.panels = panels;
-        let len = if self.panels { packed_len(k, n) } else { k * n };
-        self.data.clear();
-        self.data.resize(len + LINE, 0.0);
-        self.start = self.data.as_ptr().align_offset(64).min(LINE);
-        let out = &mut self.data[self.start..self.start + len];
+        let len = self.len();
+        let out = self.buf.scratch(len);
         if !self.panels {
             for (i, row) in out.chunks_exact_mut(n.max(1)).take(k).enumerate() {
                 for (j, v) in row.iter_mut().enumerate() {
@@ -106,38 +149,20 @@ impl PackedRhs {
             }
             return;
         }
-        // Walk the source along its unit stride: rows of `b` when it is row-major, columns
-        // when it is a transposed row-major matrix (Bᵀ, the backward pass's case).
-        let by_rows = b.col_stride().unsigned_abs() <= b.row_stride().unsigned_abs();
-        let mut off = 0;
-        for j0 in (0..n).step_by(NR) {
-            let w = (n - j0).min(NR);
-            let width = w.div_ceil(LINE) * LINE;
-            let panel = &mut out[off..off + k * width];
-            if by_rows {
-                for (i, row) in panel.chunks_exact_mut(width).enumerate() {
-                    for (jj, v) in row[..w].iter_mut().enumerate() {
-                        *v = b[(i, j0 + jj)];
-                    }
-                }
-            } else {
-                for jj in 0..w {
-                    for i in 0..k {
-                        panel[i * width + jj] = b[(i, j0 + jj)];
-                    }
-                }
-            }
-            off += k * width;
+        pack_panels(out, b);
+    }
+
+    /// Floats of the packing.
+    fn len(&self) -> usize {
+        if self.panels {
+            packed_len(self.k, self.n)
+        } else {
+            self.k * self.n
         }
     }
 
     fn packed(&self) -> &[f32] {
-        let len = if self.panels {
-            packed_len(self.k, self.n)
-        } else {
-            self.k * self.n
-        };
-        &self.data[self.start..self.start + len]
+        self.buf.get(self.len())
     }
 }
 
@@ -203,6 +228,192 @@ pub fn gemm_packed_rhs(
     unreachable!("the panel layout is only built on x86_64");
 }
 
+/// `c ← aᵀ·b` (`Accum::Replace`) or `c += aᵀ·b` (`Accum::Add`) for row-major `a` (`[k, m]`, row
+/// stride `lda`), `b` (`[k, n]`, row stride `ldb`) and `c` (`[m, n]`, row stride `ldc`): the
+/// weight gradients of BPTT, `H[0..T)ᵀ·Δ` with `k = T·B`.
+///
+/// On AVX-512 the columns of `c` are split over `par`'s threads (in multiples of 16), each
+/// packing its columns of `b` slab by slab into a per-thread buffer and reading `a` in place;
+/// every element of `c` is accumulated in the same order whatever the number of threads.
+/// Elsewhere this is faer's GEMM.
+///
+/// # Panics
+/// If a slice is too short for its shape and stride, or a stride is below its row length.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_at_b(
+    c: &mut [f32],
+    ldc: usize,
+    accum: Accum,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    k: usize,
+    m: usize,
+    n: usize,
+    par: Par,
+) {
+    assert!(
+        lda >= m && ldb >= n && ldc >= n,
+        "gemm_at_b: strides lda = {lda}, ldb = {ldb}, ldc = {ldc} below the row lengths m = {m}, n = {n}"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    let need =
+        |rows: usize, ld: usize, cols: usize| if rows == 0 { 0 } else { (rows - 1) * ld + cols };
+    for (name, len, rows, ld, cols) in [
+        ("a", a.len(), k, lda, m),
+        ("b", b.len(), k, ldb, n),
+        ("c", c.len(), m, ldc, n),
+    ] {
+        assert!(
+            len >= need(rows, ld, cols),
+            "gemm_at_b: {name} has length {len} < (rows − 1)·stride + cols = {}",
+            need(rows, ld, cols)
+        );
+    }
+    if k == 0 || !kernel_available() {
+        let cv =
+            faer::MatMut::from_column_major_slice_with_stride_mut(c, n, m, ldc).transpose_mut();
+        let av = MatRef::from_row_major_slice_with_stride(&a[..need(k, lda, m)], k, m, lda);
+        let bv = MatRef::from_row_major_slice_with_stride(&b[..need(k, ldb, n)], k, n, ldb);
+        gemm(cv, accum, av.transpose(), bv, par);
+        return;
+    }
+    let vectors = n.div_ceil(LINE);
+    let parts = match par {
+        Par::Seq => 1,
+        Par::Rayon(_) => par
+            .degree()
+            .min(rayon::current_num_threads())
+            .min(vectors)
+            .max(1),
+    };
+    let cp = SendPtr(c.as_mut_ptr());
+    let part = |p: usize| {
+        let j0 = (p * vectors / parts) * LINE;
+        let j1 = (((p + 1) * vectors / parts) * LINE).min(n);
+        let w = j1 - j0;
+        SLAB.with(|cell| {
+            let mut fresh = AlignedBuf::default();
+            let mut held = cell.try_borrow_mut().ok();
+            let buf = match held.as_deref_mut() {
+                Some(buf) => buf,
+                None => &mut fresh,
+            };
+            let mut apack = APack([0.0; MR * KC]);
+            for k0 in (0..k).step_by(KC) {
+                let kc = (k - k0).min(KC);
+                let slab = buf.scratch(packed_len(kc, w));
+                let bv = MatRef::from_row_major_slice_with_stride(&b[k0 * ldb..], kc, n, ldb);
+                pack_panels(slab, bv.subcols(j0, w));
+                for r0 in (0..m).step_by(MR) {
+                    // Columns r0..r0 + mr of a's rows k0..k0 + kc, one row after another: the
+                    // micro-kernel then reads a from one short sequential stream instead of kc
+                    // strided lines that the slab of b pushes out of L1 between panels.
+                    let mr = (m - r0).min(MR);
+                    if mr == MR {
+                        for kk in 0..kc {
+                            let src = (k0 + kk) * lda + r0;
+                            let row: &[f32; MR] = a[src..src + MR].try_into().unwrap();
+                            apack.0[kk * MR..(kk + 1) * MR].copy_from_slice(row);
+                        }
+                    } else {
+                        for kk in 0..kc {
+                            let src = (k0 + kk) * lda + r0;
+                            apack.0[kk * mr..(kk + 1) * mr].copy_from_slice(&a[src..src + mr]);
+                        }
+                    }
+                    // SAFETY: AVX-512F was detected; apack holds kc rows of mr floats; rows
+                    // r0..r0 + mr and columns j0..j1 of c lie inside it (asserted above); this
+                    // part alone writes columns j0..j1 of c, which stays borrowed for the call.
+                    unsafe {
+                        avx512::panels::<true>(
+                            mr,
+                            kc,
+                            apack.0.as_ptr(),
+                            mr,
+                            slab.as_ptr(),
+                            kc,
+                            0,
+                            cp.at(r0 * ldc + j0),
+                            ldc,
+                            w,
+                            accum == Accum::Add || k0 > 0,
+                        );
+                    }
+                }
+            }
+        });
+    };
+    if parts == 1 {
+        part(0);
+    } else {
+        use rayon::prelude::*;
+        (0..parts).into_par_iter().for_each(part);
+    }
+}
+
+/// A block of `aᵀ` packed for the micro-kernel (`KC` rows of at most `MR` floats).
+#[repr(C, align(64))]
+struct APack([f32; MR * KC]);
+
+/// A raw pointer the parts of [`gemm_at_b`] share; each writes only its own columns.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: hands disjoint column ranges of one exclusively borrowed slice to the parts, which
+// all finish before the borrow ends.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    /// The pointer `k` floats on (the caller keeps `k` in bounds).
+    fn at(self, k: usize) -> *mut f32 {
+        self.0.wrapping_add(k)
+    }
+}
+
+/// A growable float buffer whose slice starts on a 64-byte boundary.
+#[derive(Debug, Default)]
+struct AlignedBuf {
+    data: Vec<f32>,
+    /// Offset of the first 64-byte-aligned float in `data`.
+    start: usize,
+}
+
+impl Clone for AlignedBuf {
+    /// A copy whose slice starts on a 64-byte boundary of its own allocation (a derived clone
+    /// would keep the offset of the original's).
+    fn clone(&self) -> Self {
+        let len = self.data.len().saturating_sub(LINE);
+        let mut copy = AlignedBuf::default();
+        copy.scratch(len).copy_from_slice(self.get(len));
+        copy
+    }
+}
+
+impl AlignedBuf {
+    /// `len` floats starting on a 64-byte boundary, holding whatever the last call left (the
+    /// allocation is kept for the next call).
+    fn scratch(&mut self, len: usize) -> &mut [f32] {
+        if self.data.len() < len + LINE {
+            self.data.resize(len + LINE, 0.0);
+        }
+        self.start = self.data.as_ptr().align_offset(64).min(LINE);
+        &mut self.data[self.start..self.start + len]
+    }
+
+    /// The first `len` floats of the last [`AlignedBuf::scratch`].
+    fn get(&self, len: usize) -> &[f32] {
+        &self.data[self.start..self.start + len]
+    }
+}
+
+thread_local! {
+    /// This thread's slab of `b` packed by [`gemm_at_b`].
+    static SLAB: core::cell::RefCell<AlignedBuf> = core::cell::RefCell::new(AlignedBuf::default());
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::{KC, LINE, MR, NR};
@@ -222,23 +433,76 @@ mod avx512 {
         n: usize,
         bp: &[f32],
     ) {
-        for r0 in (0..m).step_by(MR) {
-            let mr = (m - r0).min(MR);
-            for k0 in (0..k).step_by(KC) {
-                let kc = (k - k0).min(KC);
-                let ap = a.as_ptr().add(r0 * lda + k0);
-                let load_c = add || k0 > 0;
-                let mut off = 0;
-                for j0 in (0..n).step_by(NR) {
-                    let w = (n - j0).min(NR);
-                    let width = w.div_ceil(LINE) * LINE;
-                    let b = bp.as_ptr().add(off + k0 * width);
+        // Slab, then panel, then row block: one slab of one panel of B (KC × 48 floats, 48 KiB)
+        // serves every row block while it is in L1 / L2, so B larger than L2 still streams
+        // from memory only once per product.
+        for k0 in (0..k).step_by(KC) {
+            let kc = (k - k0).min(KC);
+            let mut off = 0;
+            for j0 in (0..n).step_by(NR) {
+                let w = (n - j0).min(NR);
+                let width = w.div_ceil(LINE) * LINE;
+                let b = bp.as_ptr().add(off + k0 * width);
+                let masks = [mask(w, 0), mask(w, 1), mask(w, 2)];
+                for r0 in (0..m).step_by(MR) {
+                    let mr = (m - r0).min(MR);
+                    let ap = a.as_ptr().add(r0 * lda + k0);
                     let cp = c.as_mut_ptr().add(r0 * ldc + j0);
-                    let masks = [mask(w, 0), mask(w, 1), mask(w, 2)];
-                    dispatch(mr, width / LINE, kc, ap, lda, b, cp, ldc, masks, load_c);
-                    off += k * width;
+                    dispatch::<false>(
+                        mr,
+                        width / LINE,
+                        kc,
+                        ap,
+                        lda,
+                        b,
+                        cp,
+                        ldc,
+                        masks,
+                        add || k0 > 0,
+                    );
                 }
+                off += k * width;
             }
+        }
+    }
+
+    /// One row block of `C` (`mr` rows, `n` columns from `c`) against every panel of the
+    /// packed `B` (`kb` rows in all, this slab from row `k0`, `kc` deep).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn panels<const AT: bool>(
+        mr: usize,
+        kc: usize,
+        a: *const f32,
+        lda: usize,
+        bp: *const f32,
+        kb: usize,
+        k0: usize,
+        c: *mut f32,
+        ldc: usize,
+        n: usize,
+        load_c: bool,
+    ) {
+        let mut off = 0;
+        for j0 in (0..n).step_by(NR) {
+            let w = (n - j0).min(NR);
+            let width = w.div_ceil(LINE) * LINE;
+            let b = bp.add(off + k0 * width);
+            let masks = [mask(w, 0), mask(w, 1), mask(w, 2)];
+            dispatch::<AT>(
+                mr,
+                width / LINE,
+                kc,
+                a,
+                lda,
+                b,
+                c.add(j0),
+                ldc,
+                masks,
+                load_c,
+            );
+            off += kb * width;
         }
     }
 
@@ -251,7 +515,7 @@ mod avx512 {
     #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn dispatch(
+    unsafe fn dispatch<const AT: bool>(
         mr: usize,
         nv: usize,
         kc: usize,
@@ -267,9 +531,9 @@ mod avx512 {
             ($($m:literal),*) => {
                 match (mr, nv) {
                     $(
-                        ($m, 3) => tile::<$m, 3>(kc, a, lda, b, c, ldc, masks, load_c),
-                        ($m, 2) => tile::<$m, 2>(kc, a, lda, b, c, ldc, masks, load_c),
-                        ($m, 1) => tile::<$m, 1>(kc, a, lda, b, c, ldc, masks, load_c),
+                        ($m, 3) => tile::<$m, 3, AT>(kc, a, lda, b, c, ldc, masks, load_c),
+                        ($m, 2) => tile::<$m, 2, AT>(kc, a, lda, b, c, ldc, masks, load_c),
+                        ($m, 1) => tile::<$m, 1, AT>(kc, a, lda, b, c, ldc, masks, load_c),
                     )*
                     _ => unreachable!("tile {mr} × {nv}"),
                 }
@@ -278,12 +542,13 @@ mod avx512 {
         go!(1, 2, 3, 4, 5, 6, 7, 8)
     }
 
-    /// `C[0..M, 0..16·NV] (+)= A[0..M, 0..kc] · Bslab[kc × 16·NV]` (`A` row-major with row
-    /// stride `lda`), the columns past the masks untouched.
+    /// `C[0..M, 0..16·NV] (+)= A[0..M, 0..kc] · Bslab[kc × 16·NV]`, the columns past the masks
+    /// untouched. `A[i, kk]` is at `a + i·lda + kk` (row-major), or at `a + kk·lda + i` when
+    /// `AT` (`A` stored transposed, as the weight gradient's `Hᵀ`).
     #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn tile<const M: usize, const NV: usize>(
+    unsafe fn tile<const M: usize, const NV: usize, const AT: bool>(
         kc: usize,
         a: *const f32,
         lda: usize,
@@ -307,18 +572,24 @@ mod avx512 {
         let mut acc = [[_mm512_setzero_ps(); NV]; M];
         let rows: [*const f32; M] = core::array::from_fn(|i| a.add(i * lda));
         let mut bp = b;
+        let mut at = a;
         for kk in 0..kc {
             let mut bv = [_mm512_setzero_ps(); NV];
             for (v, x) in bv.iter_mut().enumerate() {
                 *x = _mm512_load_ps(bp.add(v * LINE));
             }
             for (i, row) in acc.iter_mut().enumerate() {
-                let ai = _mm512_set1_ps(*rows[i].add(kk));
+                let ai = if AT {
+                    _mm512_set1_ps(*at.add(i))
+                } else {
+                    _mm512_set1_ps(*rows[i].add(kk))
+                };
                 for (v, x) in row.iter_mut().enumerate() {
                     *x = _mm512_fmadd_ps(ai, bv[v], *x);
                 }
             }
             bp = bp.add(NV * LINE);
+            at = at.add(lda);
         }
         for (i, row) in acc.iter().enumerate() {
             for (v, x) in row.iter().enumerate() {

@@ -31,7 +31,7 @@
 //! Slice lengths are a contract, as in BLAS: a mismatch panics with a message naming the
 //! argument, its length and the length the dimensions require.
 use crate::gemm::{auto_par, gemm, rm, rm_mut, GemmScalar};
-use crate::packed::{self, gemm_packed_rhs, PackedRhs};
+use crate::packed::{self, gemm_at_b, gemm_packed_rhs, PackedRhs};
 use crate::simd::{act_grad_mul, add_col_sums, bias_act_rows, ActScalar};
 use core::cell::RefCell;
 use core::ops::{Add, AddAssign, Div, Mul, MulAssign, Sub, SubAssign};
@@ -516,13 +516,23 @@ pub fn backward_with<T: RnnScalar>(
     });
 
     let delta_all = rm(&*dh, rows, n);
-    gemm(
-        rm_mut(g_w_rec, n, n),
-        Accum::Add,
-        rm(&h[..rows * n], rows, n).transpose(),
-        delta_all,
-        pick(2 * rows * n * n),
-    );
+    let wg_par = pick(2 * rows * n * n);
+    match (
+        T::as_f32_mut(g_w_rec),
+        T::as_f32(&h[..rows * n]),
+        T::as_f32(dh),
+    ) {
+        (Some(g), Some(h), Some(delta)) => {
+            gemm_at_b(g, n, Accum::Add, h, n, delta, n, rows, n, n, wg_par)
+        }
+        _ => gemm(
+            rm_mut(g_w_rec, n, n),
+            Accum::Add,
+            rm(&h[..rows * n], rows, n).transpose(),
+            delta_all,
+            wg_par,
+        ),
+    }
     if input > 0 {
         gemm(
             rm_mut(g_w_in, input, n),
