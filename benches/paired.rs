@@ -7,7 +7,9 @@
 //! peers' python) builds its inputs with the peers' own helpers and times scipy or PyTorch on
 //! request; this binary times our kernel on the same input (the matrices are handed over as
 //! raw float64) and alternates: per round one block of ours and one block of the peer's,
-//! in alternating order, each block ≈ 0.1 s of back-to-back calls timed one by one, with a
+//! in alternating order, each block ≈ 0.1 s (and at least 3 calls) of back-to-back calls timed
+//! one by one — the first call after the pause can be cold; the median of three is the steady
+//! state a training loop sees — with a
 //! pause before each block (scipy's OpenBLAS threads keep a core busy for ≈ 130 ms after its
 //! last call). Each block gives its median call; each round a ratio peer / ours. Printed per case: the medians over
 //! rounds of both sides, and the median ratio with its range over the rounds.
@@ -133,6 +135,8 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// Calls per block: ≈ 0.1 s of them, and at least 3 so that the block's median is not the one
+/// cold call after the pause (the RNN at n = 512 takes ≈ 0.1 s per call).
 fn calls_per_block(one_call_ns: f64) -> usize {
     ((BLOCK.as_nanos() as f64 / one_call_ns.max(1.0)) as usize).clamp(3, 5000)
 }
