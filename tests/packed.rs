@@ -16,6 +16,54 @@ fn uniform(rng: &mut Xoshiro256PlusPlus, n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// `c` (row stride `ldc`, computed from `c0`) against the f64 triple loop over `a(i, l)` and
+/// `b(l, j)`, element by element, with the forward error bound of a dot product of length k:
+/// |ĉ − c| ≤ (k + 2)·u·(|c₀| + Σ|a||b|); and the floats past each row's n columns untouched.
+#[allow(clippy::too_many_arguments)]
+fn verify(
+    what: &str,
+    (m, k, n, ldc): (usize, usize, usize, usize),
+    accum: Accum,
+    a: impl Fn(usize, usize) -> f32,
+    b: impl Fn(usize, usize) -> f32,
+    c0: &[f32],
+    c: &[f32],
+) {
+    let u = f32::EPSILON as f64 / 2.0;
+    for i in 0..m {
+        for j in 0..n {
+            let (mut exact, mut mag) = (0.0f64, 0.0f64);
+            for l in 0..k {
+                let t = a(i, l) as f64 * b(l, j) as f64;
+                exact += t;
+                mag += t.abs();
+            }
+            let base = if accum == Accum::Add {
+                c0[i * ldc + j] as f64
+            } else {
+                0.0
+            };
+            let want = base + exact;
+            let bound = (k as f64 + 2.0) * u * (base.abs() + mag) + f64::MIN_POSITIVE;
+            let got = c[i * ldc + j] as f64;
+            assert!(
+                (got - want).abs() <= bound,
+                "{what}: c[{i},{j}] = {got}, want {want} (error {:e} > bound {bound:e})",
+                (got - want).abs()
+            );
+        }
+        // Columns n..ldc of the row (and the floats past the last row) stay untouched.
+        let end = if i + 1 == m { c.len() } else { (i + 1) * ldc };
+        for j in i * ldc + n..end {
+            assert_eq!(
+                c[j].to_bits(),
+                c0[j].to_bits(),
+                "{what}: c[{j}] past the row was written"
+            );
+        }
+    }
+}
+
 /// One product `c (+)= a·b` checked element by element against the f64 triple loop, with the
 /// forward error bound of a dot product of length k: |ĉ − c| ≤ (k + 2)·u·(|c₀| + Σ|a||b|).
 #[allow(clippy::too_many_arguments)]
@@ -65,40 +113,17 @@ fn check_layout(
     }
     assert_eq!((p.k(), p.n()), (k, n));
     gemm_packed_rhs(&mut c, ldc, accum, &a, lda, m, &p);
-    let u = f32::EPSILON as f64 / 2.0;
-    for i in 0..m {
-        for j in 0..n {
-            let (mut exact, mut mag) = (0.0f64, 0.0f64);
-            for l in 0..k {
-                let t = a[i * lda + l] as f64 * bv[(l, j)] as f64;
-                exact += t;
-                mag += t.abs();
-            }
-            let base = if accum == Accum::Add {
-                c0[i * ldc + j] as f64
-            } else {
-                0.0
-            };
-            let want = base + exact;
-            let bound = (k as f64 + 2.0) * u * (base.abs() + mag) + f64::MIN_POSITIVE;
-            let got = c[i * ldc + j] as f64;
-            assert!(
-                (got - want).abs() <= bound,
-                "m={m} k={k} n={n} lda={lda} ldc={ldc} {accum:?} trans={trans} plain={plain}: c[{i},{j}] = {got}, \
-                 want {want} (error {:e} > bound {bound:e})",
-                (got - want).abs()
-            );
-        }
-        // Columns n..ldc of the row (and the 3 floats past the last row) stay untouched.
-        let end = if i + 1 == m { c.len() } else { (i + 1) * ldc };
-        for j in i * ldc + n..end {
-            assert_eq!(
-                c[j].to_bits(),
-                c0[j].to_bits(),
-                "m={m} k={k} n={n}: c[{j}] past the row was written"
-            );
-        }
-    }
+    let what =
+        format!("m={m} k={k} n={n} lda={lda} ldc={ldc} {accum:?} trans={trans} plain={plain}");
+    verify(
+        &what,
+        (m, k, n, ldc),
+        accum,
+        |i, l| a[i * lda + l],
+        |l, j| bv[(l, j)],
+        &c0,
+        &c,
+    );
 }
 
 #[test]
@@ -235,37 +260,16 @@ fn check_at_b(
         bits(&two),
         "k={k} m={m} n={n}: two threads changed bits"
     );
-    let u = f32::EPSILON as f64 / 2.0;
-    for i in 0..m {
-        for j in 0..n {
-            let (mut exact, mut mag) = (0.0f64, 0.0f64);
-            for l in 0..k {
-                let t = a[l * lda + i] as f64 * b[l * ldb + j] as f64;
-                exact += t;
-                mag += t.abs();
-            }
-            let base = if accum == Accum::Add {
-                c0[i * ldc + j] as f64
-            } else {
-                0.0
-            };
-            let want = base + exact;
-            let bound = (k as f64 + 2.0) * u * (base.abs() + mag) + f64::MIN_POSITIVE;
-            let got = c[i * ldc + j] as f64;
-            assert!(
-                (got - want).abs() <= bound,
-                "aᵀ·b k={k} m={m} n={n} {accum:?}: c[{i},{j}] = {got}, want {want} (bound {bound:e})"
-            );
-        }
-        let end = if i + 1 == m { c.len() } else { (i + 1) * ldc };
-        for j in i * ldc + n..end {
-            assert_eq!(
-                c[j].to_bits(),
-                c0[j].to_bits(),
-                "aᵀ·b k={k} m={m} n={n}: c[{j}] past the row was written"
-            );
-        }
-    }
+    let what = format!("aᵀ·b k={k} m={m} n={n} {accum:?}");
+    verify(
+        &what,
+        (m, k, n, ldc),
+        accum,
+        |i, l| a[l * lda + i],
+        |l, j| b[l * ldb + j],
+        &c0,
+        &c,
+    );
 }
 
 #[test]

@@ -329,19 +329,17 @@ pub fn gemm_at_b(
                     // r0..r0 + mr and columns j0..j1 of c lie inside it (asserted above); this
                     // part alone writes columns j0..j1 of c, which stays borrowed for the call.
                     unsafe {
-                        avx512::panels::<true>(
-                            mr,
+                        let tile = avx512::Tile {
                             kc,
-                            apack.0.as_ptr(),
-                            mr,
-                            slab.as_ptr(),
-                            kc,
-                            0,
-                            cp.at(r0 * ldc + j0),
+                            a: apack.0.as_ptr(),
+                            lda: mr,
+                            b: slab.as_ptr(),
+                            c: cp.at(r0 * ldc + j0),
                             ldc,
-                            w,
-                            accum == Accum::Add || k0 > 0,
-                        );
+                            masks: [0; 3],
+                            load_c: accum == Accum::Add || k0 > 0,
+                        };
+                        avx512::at_b_panels(mr, w, tile);
                     }
                 }
             }
@@ -446,63 +444,41 @@ mod avx512 {
                 let masks = [mask(w, 0), mask(w, 1), mask(w, 2)];
                 for r0 in (0..m).step_by(MR) {
                     let mr = (m - r0).min(MR);
-                    let ap = a.as_ptr().add(r0 * lda + k0);
-                    let cp = c.as_mut_ptr().add(r0 * ldc + j0);
-                    dispatch::<false>(
-                        mr,
-                        width / LINE,
+                    let tile = Tile {
                         kc,
-                        ap,
+                        a: a.as_ptr().add(r0 * lda + k0),
                         lda,
                         b,
-                        cp,
+                        c: c.as_mut_ptr().add(r0 * ldc + j0),
                         ldc,
                         masks,
-                        add || k0 > 0,
-                    );
+                        load_c: add || k0 > 0,
+                    };
+                    dispatch::<false>(mr, width / LINE, tile);
                 }
                 off += k * width;
             }
         }
     }
 
-    /// One row block of `C` (`mr` rows, `n` columns from `c`) against every panel of the
-    /// packed `B` (`kb` rows in all, this slab from row `k0`, `kc` deep).
-    #[allow(clippy::too_many_arguments)]
+    /// One row block of `C` (`mr` rows, `n` columns from `t.c`) against every panel of one
+    /// slab of `Aᵀ·B`'s packed `B` (`t.b`: its panels one after another, `t.kc` rows each);
+    /// `t.masks` is ignored (each panel's own are used).
     #[inline]
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn panels<const AT: bool>(
-        mr: usize,
-        kc: usize,
-        a: *const f32,
-        lda: usize,
-        bp: *const f32,
-        kb: usize,
-        k0: usize,
-        c: *mut f32,
-        ldc: usize,
-        n: usize,
-        load_c: bool,
-    ) {
+    pub(super) unsafe fn at_b_panels(mr: usize, n: usize, t: Tile) {
         let mut off = 0;
         for j0 in (0..n).step_by(NR) {
             let w = (n - j0).min(NR);
             let width = w.div_ceil(LINE) * LINE;
-            let b = bp.add(off + k0 * width);
-            let masks = [mask(w, 0), mask(w, 1), mask(w, 2)];
-            dispatch::<AT>(
-                mr,
-                width / LINE,
-                kc,
-                a,
-                lda,
-                b,
-                c.add(j0),
-                ldc,
-                masks,
-                load_c,
-            );
-            off += kb * width;
+            let tile = Tile {
+                b: t.b.add(off),
+                c: t.c.add(j0),
+                masks: [mask(w, 0), mask(w, 1), mask(w, 2)],
+                ..t
+            };
+            dispatch::<true>(mr, width / LINE, tile);
+            off += t.kc * width;
         }
     }
 
@@ -512,28 +488,31 @@ mod avx512 {
         ((1u32 << lanes) - 1) as u16
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// One micro-kernel call: `kc` deep, `A` at `a` (stride `lda`), the slab of a panel of `B`
+    /// at `b`, the block of `C` at `c` (row stride `ldc`), the panel's lane masks, and whether
+    /// to add to `C` (else overwrite it).
+    #[derive(Clone, Copy)]
+    pub(super) struct Tile {
+        pub kc: usize,
+        pub a: *const f32,
+        pub lda: usize,
+        pub b: *const f32,
+        pub c: *mut f32,
+        pub ldc: usize,
+        pub masks: [u16; 3],
+        pub load_c: bool,
+    }
+
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn dispatch<const AT: bool>(
-        mr: usize,
-        nv: usize,
-        kc: usize,
-        a: *const f32,
-        lda: usize,
-        b: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        masks: [u16; 3],
-        load_c: bool,
-    ) {
+    unsafe fn dispatch<const AT: bool>(mr: usize, nv: usize, t: Tile) {
         macro_rules! go {
             ($($m:literal),*) => {
                 match (mr, nv) {
                     $(
-                        ($m, 3) => tile::<$m, 3, AT>(kc, a, lda, b, c, ldc, masks, load_c),
-                        ($m, 2) => tile::<$m, 2, AT>(kc, a, lda, b, c, ldc, masks, load_c),
-                        ($m, 1) => tile::<$m, 1, AT>(kc, a, lda, b, c, ldc, masks, load_c),
+                        ($m, 3) => tile::<$m, 3, AT>(t),
+                        ($m, 2) => tile::<$m, 2, AT>(t),
+                        ($m, 1) => tile::<$m, 1, AT>(t),
                     )*
                     _ => unreachable!("tile {mr} × {nv}"),
                 }
@@ -545,19 +524,19 @@ mod avx512 {
     /// `C[0..M, 0..16·NV] (+)= A[0..M, 0..kc] · Bslab[kc × 16·NV]`, the columns past the masks
     /// untouched. `A[i, kk]` is at `a + i·lda + kk` (row-major), or at `a + kk·lda + i` when
     /// `AT` (`A` stored transposed, as the weight gradient's `Hᵀ`).
-    #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn tile<const M: usize, const NV: usize, const AT: bool>(
-        kc: usize,
-        a: *const f32,
-        lda: usize,
-        b: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        masks: [u16; 3],
-        load_c: bool,
-    ) {
+    unsafe fn tile<const M: usize, const NV: usize, const AT: bool>(t: Tile) {
+        let Tile {
+            kc,
+            a,
+            lda,
+            b,
+            c,
+            ldc,
+            masks,
+            load_c,
+        } = t;
         if load_c {
             // The block of C is read only after the k loop; ask for it now (in the RNN it
             // often comes from memory: rows the input projection wrote long before).
