@@ -327,3 +327,45 @@ fn a_cloned_packing_gives_the_same_bits() {
         assert_eq!(c, want);
     }
 }
+
+/// Releasing the per-thread buffers between calls changes no bit (the next call allocates
+/// them again): `gemm_at_b`'s slab, and the RNN's packed `W_rec`.
+#[test]
+fn released_buffers_give_the_same_bits() {
+    use cortical_kernels::packed::release_slab_buffer;
+    use cortical_kernels::rnn::{forward, release_thread_buffers, Activation, Dims};
+    let (k, m, n) = (300, 20, 40);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(13);
+    let a = uniform(&mut rng, k * m);
+    let b = uniform(&mut rng, k * n);
+    let at_b = || {
+        let mut c = vec![0.0f32; m * n];
+        gemm_at_b(&mut c, n, Accum::Replace, &a, m, &b, n, k, m, n, Par::Seq);
+        c
+    };
+    let first = at_b();
+    release_slab_buffer();
+    assert_eq!(first, at_b());
+
+    let d = Dims {
+        steps: 4,
+        batch: 3,
+        input: 2,
+        hidden: 70,
+    };
+    let x = uniform(&mut rng, d.steps * d.batch * d.input);
+    let w_in = uniform(&mut rng, d.input * d.hidden);
+    let w_rec: Vec<f32> = uniform(&mut rng, d.hidden * d.hidden)
+        .iter()
+        .map(|v| v * 0.1)
+        .collect();
+    let bias = uniform(&mut rng, d.hidden);
+    let run = || {
+        let mut h = vec![0.0f32; (d.steps + 1) * d.batch * d.hidden];
+        forward(d, Activation::Tanh, &x, &w_in, &w_rec, &bias, &mut h);
+        h
+    };
+    let h1 = run();
+    release_thread_buffers();
+    assert_eq!(h1, run());
+}

@@ -233,7 +233,8 @@ pub fn gemm_packed_rhs(
 /// weight gradients of BPTT, `H[0..T)ᵀ·Δ` with `k = T·B`.
 ///
 /// On AVX-512 the columns of `c` are split over `par`'s threads (in multiples of 16), each
-/// packing its columns of `b` slab by slab into a per-thread buffer and reading `a` in place;
+/// packing its columns of `b` slab by slab into a per-thread buffer (kept for the next call;
+/// [`release_slab_buffer`]) and copying `a` block by block;
 /// every element of `c` is accumulated in the same order whatever the number of threads.
 /// Elsewhere this is faer's GEMM.
 ///
@@ -325,9 +326,10 @@ pub fn gemm_at_b(
                             apack.0[kk * mr..(kk + 1) * mr].copy_from_slice(&a[src..src + mr]);
                         }
                     }
-                    // SAFETY: AVX-512F was detected; apack holds kc rows of mr floats; rows
-                    // r0..r0 + mr and columns j0..j1 of c lie inside it (asserted above); this
-                    // part alone writes columns j0..j1 of c, which stays borrowed for the call.
+                    // SAFETY: AVX-512F was detected; apack holds kc rows of mr floats and the slab
+                    // the panel layout of kc × w; rows r0..r0 + mr, columns j0..j1 of c lie inside
+                    // c (asserted above); this part alone writes columns j0..j1 of c, which stays
+                    // borrowed for the whole call.
                     unsafe {
                         let tile = avx512::Tile {
                             kc,
@@ -410,6 +412,16 @@ impl AlignedBuf {
 thread_local! {
     /// This thread's slab of `b` packed by [`gemm_at_b`].
     static SLAB: core::cell::RefCell<AlignedBuf> = core::cell::RefCell::new(AlignedBuf::default());
+}
+
+/// Frees this thread's slab buffer kept by [`gemm_at_b`] between calls (`KC` rows of the
+/// thread's columns of `b`); the next call on this thread allocates it again.
+pub fn release_slab_buffer() {
+    SLAB.with(|cell| {
+        if let Ok(mut buf) = cell.try_borrow_mut() {
+            *buf = AlignedBuf::default();
+        }
+    });
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -167,7 +167,7 @@ fn check_len(func: &str, what: &str, got: usize, expected: usize, shape: &str) {
 /// `b`: `[hidden]`; `h`: `[steps + 1, batch, hidden]` with `h[0] = h_0` given by the caller and
 /// `h[1..]` written. Parallelism is chosen per product by size ([`forward_with`] takes it
 /// explicitly). Allocates nothing after the first f32 call of a size on a thread: the step
-/// products read `W_rec` packed into a per-thread buffer ([`release_packed_weights`]).
+/// products read `W_rec` packed into a per-thread buffer ([`release_thread_buffers`]).
 ///
 /// # Panics
 /// If a slice's length does not match `d` (the message names the argument and both lengths).
@@ -298,14 +298,16 @@ thread_local! {
     static PACKED_W_REC: RefCell<PackedRhs> = RefCell::new(PackedRhs::new());
 }
 
-/// Frees this thread's packed copy of `W_rec` kept by [`forward`] and [`backward`] between
-/// calls (about `n²` floats; the next f32 call on this thread allocates it again).
-pub fn release_packed_weights() {
+/// Frees this thread's buffers kept by [`forward`] and [`backward`] between f32 calls: the
+/// packed copy of `W_rec` (about `n²` floats) and the slab of `Δ` the weight gradient packs
+/// (256·n floats); the next call on this thread allocates them again.
+pub fn release_thread_buffers() {
     PACKED_W_REC.with(|p| {
         if let Ok(mut p) = p.try_borrow_mut() {
             *p = PackedRhs::new();
         }
     });
+    packed::release_slab_buffer();
 }
 
 /// Run `f` with the step products' right-hand side `W_rec` (`transposed`: `W_recᵀ`; `w_rec` is
@@ -395,7 +397,8 @@ fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
 /// it holds `∂L/∂z_t`, the gradient at the pre-activations). `h` is the forward pass's
 /// `[steps + 1, batch, hidden]`. Adds `∂L/∂W_in`, `∂L/∂W_rec`, `∂L/∂b` into `g_w_in`, `g_w_rec`,
 /// `g_b`; writes `∂L/∂h_0` into `dh0` (`[batch, hidden]`). Allocates nothing after the first
-/// f32 call of a size on a thread (`W_recᵀ` packed as in [`forward`]).
+/// f32 call of a size on a thread (`W_recᵀ` packed as in [`forward`], and the weight gradient's
+/// slab of `Δ` in a per-thread buffer of [`crate::packed::gemm_at_b`]).
 ///
 /// A `dh` that is zero except at the last step (a loss read at the last step only) costs the
 /// same as any other: the incoming gradient is folded into the accumulating step GEMM.
