@@ -38,6 +38,14 @@
 //!   the shape (and only then).
 //! * 0×0 input gives 0×0 output.
 //!
+//! # Parallelism
+//! From n = [`TEAM_MIN_N`] on, a call holds a team of the rayon pool's threads for its whole
+//! length ([`crate::team`]): its products split their columns over the team, each block one
+//! sequential faer product; so do the O(n²) passes and the LU's solve; the LU itself runs on
+//! the calling thread. Every column is computed as the one-thread call computes it, so the
+//! bits do not depend on the pool's size (`tests/team.rs`). Below [`TEAM_MIN_N`] the call runs
+//! on the calling thread alone.
+//!
 //! # Allocation
 //! [`expm_into`] and [`expm_frechet_into`] write into caller-owned outputs and use an
 //! [`ExpmWorkspace`]; once the workspace has been used at size n (the Fréchet buffers are
@@ -45,8 +53,10 @@
 //! allocating [`expm`], [`expm_frechet`], [`expm_frechet_adjoint`] (and `try_` forms) keep
 //! one workspace per thread and type between calls, up to [`CACHED_WORKSPACE_MAX_BYTES`]
 //! (f64 n ≤ 547), so that repeated calls do not pay for fresh memory each time; they allocate
-//! only their outputs. [`release_cached_workspaces`] frees this thread's.
+//! only their outputs. [`release_cached_workspaces`] frees this thread's. A call that has to
+//! start a helper thread of its team lets rayon allocate that job (see [`crate::team`]).
 use crate::lu::LuSolver;
+use crate::team;
 use crate::KernelError;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
@@ -457,17 +467,19 @@ pub fn expm_into<T: ExpmScalar>(
         return Ok(());
     }
     ws.ensure(n);
-    let info = load_checked(ws.a.as_mut(), a);
-    if !info.finite {
-        out.fill(T::from_f64(f64::NAN));
-        return Ok(());
-    }
-    if info.norm1 == 0.0 {
-        set_identity(out);
-        return Ok(());
-    }
-    expm_core(ws, info);
-    out.copy_from(ws.t2.as_ref());
+    team::with_team(team_threads(n), || {
+        let info = load_checked(ws.a.as_mut(), a);
+        if !info.finite {
+            out.fill(T::from_f64(f64::NAN));
+            return;
+        }
+        if info.norm1 == 0.0 {
+            set_identity(out);
+            return;
+        }
+        expm_core(ws, info);
+        out.copy_from(ws.t2.as_ref());
+    });
     Ok(())
 }
 
@@ -541,30 +553,32 @@ pub fn expm_frechet_into<T: ExpmScalar>(
     }
     ws.ensure(n);
     ws.ensure_frechet();
-    let info = load_checked(ws.a.as_mut(), a);
-    if !info.finite {
-        exp_out.fill(T::from_f64(f64::NAN));
-        l_out.fill(T::from_f64(f64::NAN));
-        return Ok(());
-    }
-    let e_info = load_checked(ws.e.as_mut(), e);
-    if info.norm1 == 0.0 {
-        // exp(0) = I and L(0, E) = E exactly.
-        set_identity(exp_out);
+    team::with_team(team_threads(n), || {
+        let info = load_checked(ws.a.as_mut(), a);
+        if !info.finite {
+            exp_out.fill(T::from_f64(f64::NAN));
+            l_out.fill(T::from_f64(f64::NAN));
+            return;
+        }
+        let e_info = load_checked(ws.e.as_mut(), e);
+        if info.norm1 == 0.0 {
+            // exp(0) = I and L(0, E) = E exactly.
+            set_identity(exp_out);
+            if e_info.finite {
+                l_out.copy_from(e);
+            } else {
+                l_out.fill(T::from_f64(f64::NAN));
+            }
+            return;
+        }
+        frechet_core(ws, info);
+        exp_out.copy_from(ws.t1.as_ref());
         if e_info.finite {
-            l_out.copy_from(e);
+            l_out.copy_from(ws.t2.as_ref());
         } else {
             l_out.fill(T::from_f64(f64::NAN));
         }
-        return Ok(());
-    }
-    frechet_core(ws, info);
-    exp_out.copy_from(ws.t1.as_ref());
-    if e_info.finite {
-        l_out.copy_from(ws.t2.as_ref());
-    } else {
-        l_out.fill(T::from_f64(f64::NAN));
-    }
+    });
     Ok(())
 }
 
@@ -645,44 +659,58 @@ impl ColSplit for Cols {
 }
 
 /// From this size on, the O(n²) passes over whole matrices (norms, the 1ᵀ|A|^k products,
-/// loading, the Padé linear combinations) run their columns on the rayon pool: they are
-/// memory-bound, and each core then streams half the columns from its own cache.
-pub const PASS_PAR_MIN_N: usize = 256;
+/// loading, the Padé linear combinations) split their columns over the call's team
+/// ([`crate::team`]): they are memory-bound, and each core then streams its columns from its own
+/// cache.
+pub const PASS_PAR_MIN_N: usize = 128;
+
+/// One block of columns of a [`par_cols`] pass: its first column, its piece of the output and
+/// the block's result.
+struct ColBlock<S, R> {
+    j0: usize,
+    piece: Option<S>,
+    result: Option<R>,
+}
 
 /// `f(j0, part)` over column blocks of `out` (`j0` = the block's first column), one block per
-/// rayon thread from [`PASS_PAR_MIN_N`] columns on, the blocks' results folded by `combine`.
-/// Every column is computed exactly as a sequential pass would compute it.
+/// thread of the call's team from [`PASS_PAR_MIN_N`] columns on, the blocks' results folded
+/// by `combine` in column order. Every column is computed exactly as a sequential pass would
+/// compute it.
 fn par_cols<S: ColSplit, R: Send>(
     out: S,
     f: &(impl Fn(usize, S) -> R + Sync),
     combine: &(impl Fn(R, R) -> R + Sync),
 ) -> R {
     let n = out.ncols();
-    if n < PASS_PAR_MIN_N {
+    let parts = team::team_size().min(team::MAX_PARTS);
+    if n < PASS_PAR_MIN_N || parts <= 1 {
         return f(0, out);
     }
-    let min_block = n.div_ceil(rayon::current_num_threads().max(1));
-    par_cols_rec(out, 0, min_block, f, combine)
-}
-
-fn par_cols_rec<S: ColSplit, R: Send>(
-    out: S,
-    j0: usize,
-    min_block: usize,
-    f: &(impl Fn(usize, S) -> R + Sync),
-    combine: &(impl Fn(R, R) -> R + Sync),
-) -> R {
-    let n = out.ncols();
-    if n < 2 * min_block {
-        return f(j0, out);
+    let mut blocks: [ColBlock<S, R>; team::MAX_PARTS] = std::array::from_fn(|_| ColBlock {
+        j0: 0,
+        piece: None,
+        result: None,
+    });
+    let mut rest = out;
+    let mut j0 = 0;
+    for (p, block) in blocks[..parts].iter_mut().enumerate() {
+        let j1 = n * (p + 1) / parts;
+        let (piece, tail) = rest.split(j1 - j0);
+        *block = ColBlock {
+            j0,
+            piece: Some(piece),
+            result: None,
+        };
+        (rest, j0) = (tail, j1);
     }
-    let mid = n / 2;
-    let (a, b) = out.split(mid);
-    let (ra, rb) = rayon::join(
-        || par_cols_rec(a, j0, min_block, f, combine),
-        || par_cols_rec(b, j0 + mid, min_block, f, combine),
-    );
-    combine(ra, rb)
+    team::for_each_part(&mut blocks[..parts], |_, b| {
+        b.result = b.piece.take().map(|piece| f(b.j0, piece));
+    });
+    blocks[..parts]
+        .iter_mut()
+        .map(|b| b.result.take().expect("every block ran"))
+        .reduce(combine)
+        .expect("at least two blocks")
 }
 
 /// Column `j` of a column-major matrix view as a slice.
@@ -929,21 +957,28 @@ fn norm1<T: ExpmScalar>(m: &Mat<T>) -> f64 {
 // Matrix products
 // ---------------------------------------------------------------------------------------------
 
-/// Size from which the n×n products run on the rayon pool: below this size the rayon fork/join
-/// costs more than the second core gives (measured with benches/expm.rs on the 2-core machine).
-/// The LU and its solves choose their own parallelism ([`crate::lu`]).
-pub const PAR_MIN_N: usize = 96;
+/// Size from which the n×n products split their columns over the call's team, each block one
+/// sequential faer product. The LU and its solve choose their own split ([`crate::lu`]).
+pub const PAR_MIN_N: usize = 128;
 
-fn gemm_par(n: usize) -> Par {
-    if n >= PAR_MIN_N {
-        Par::rayon(0)
+/// Size from which a call of expm or its Fréchet derivative holds a team of threads for its
+/// parallel sections ([`crate::team`]); below it the call runs on one thread. At n = 64,
+/// ‖A‖₁ = 1 the team did not measure faster than one thread (a scratch program alternating
+/// the two, 2026-12-03): the matrices fit in one core's L1 and L2, and splitting a pass of a
+/// few µs moves more cache lines between the cores than it saves.
+pub const TEAM_MIN_N: usize = PAR_MIN_N;
+
+fn team_threads(n: usize) -> usize {
+    if n >= TEAM_MIN_N {
+        usize::MAX
     } else {
-        Par::Seq
+        1
     }
 }
 
 /// dst ← alpha·lhs·rhs (accum = Replace) or dst += alpha·lhs·rhs (Add); counts the product.
-#[inline]
+/// From [`PAR_MIN_N`] on, inside a team, the columns of dst are split over the team's threads
+/// (each column computed as the whole product would compute it).
 fn gemm<T: ExpmScalar>(
     plan: &mut ExpmPlan,
     dst: &mut Mat<T>,
@@ -953,8 +988,41 @@ fn gemm<T: ExpmScalar>(
     alpha: T,
 ) {
     plan.products += 1;
-    let par = gemm_par(dst.nrows());
-    matmul(dst.as_mut(), accum, lhs.as_ref(), rhs.as_ref(), alpha, par);
+    let n = dst.ncols();
+    let parts = team::team_size().min(team::MAX_PARTS);
+    if n < PAR_MIN_N || parts <= 1 {
+        matmul(
+            dst.as_mut(),
+            accum,
+            lhs.as_ref(),
+            rhs.as_ref(),
+            alpha,
+            Par::Seq,
+        );
+        return;
+    }
+    let mut blocks: [Option<(usize, MatMut<'_, T>)>; team::MAX_PARTS] = Default::default();
+    let mut rest = dst.as_mut();
+    let mut j0 = 0;
+    for (p, block) in blocks[..parts].iter_mut().enumerate() {
+        let j1 = n * (p + 1) / parts;
+        let (piece, tail) = rest.split_at_col_mut(j1 - j0);
+        *block = Some((j0, piece));
+        (rest, j0) = (tail, j1);
+    }
+    team::for_each_part(&mut blocks[..parts], |_, b| {
+        if let Some((j0, piece)) = b.take() {
+            let w = piece.ncols();
+            matmul(
+                piece,
+                accum,
+                lhs.as_ref(),
+                rhs.as_ref().subcols(j0, w),
+                alpha,
+                Par::Seq,
+            );
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 //! | [`simd`] | pulp-dispatched element-wise loops |
 //! | [`gemm`] | thin strided GEMM entry points |
 //! | [`fpenv`] | flush-to-zero for subnormals, scoped to a thread |
+//! | [`team`] | threads held for one kernel call: its parallel sections without a wake-up each |
 //!
 //! The crate root re-exports [`faer`], whose `MatRef`/`MatMut`/`Mat` are the matrix types of
 //! the public API.
@@ -29,5 +30,6 @@ pub mod packed;
 pub mod reg;
 pub mod rnn;
 pub mod simd;
+pub mod team;
 
 pub use error::KernelError;

@@ -10,10 +10,12 @@
 //!   sequential one at every n measured (n = 128 215 µs vs 127 µs, 256 1.23 ms vs 459 µs,
 //!   312 1.81 vs 1.28 ms, 512 4.72 vs 3.86 ms) — its panel steps are too thin to share.
 //! - The solve with n right-hand sides splits the right-hand sides into one block of columns
-//!   per rayon thread, each solved sequentially on its own core: the columns are independent,
-//!   so nothing is shared but the factors. Against faer's parallel solve: n = 128 132 µs vs
+//!   per thread, each solved sequentially on its own core: the columns are independent, so
+//!   nothing is shared but the factors. Against faer's parallel solve: n = 128 132 µs vs
 //!   199 µs, 256 0.70–0.83 ms vs 1.14 ms, 312 1.42–1.53 vs 2.16 ms, 512 4.0–4.9 vs 6.0 ms; at
 //!   n = 96 it gains nothing over one core (62–76 µs vs 64 µs), hence [`SPLIT_SOLVE_MIN_N`].
+//!   Inside a kernel call that holds a team of threads ([`crate::team`], as expm does) the
+//!   blocks go to the team; otherwise to rayon.
 //!
 //! Every column goes through the same sequence of operations whichever block it is in, so the
 //! result is bit-identical to one sequential solve of all columns (`tests/expm.rs`), and expm's
@@ -30,6 +32,8 @@ use faer::linalg::lu::partial_pivoting::{factor, solve};
 use faer::perm::PermRef;
 use faer::traits::RealField;
 use faer::{MatMut, MatRef, Par};
+
+use crate::team::{self, MAX_PARTS};
 
 /// Size from which [`LuSolver::solve`] splits the right-hand sides over the rayon threads.
 pub const SPLIT_SOLVE_MIN_N: usize = 128;
@@ -53,7 +57,9 @@ impl<T: RealField> LuSolver<T> {
     /// n = [`SPLIT_SOLVE_MIN_N`] on (the thread count read here, once).
     pub fn new(n: usize) -> Self {
         let blocks = if n >= SPLIT_SOLVE_MIN_N {
-            rayon::current_num_threads().min(n / MIN_BLOCK_COLS).max(1)
+            rayon::current_num_threads()
+                .min(n / MIN_BLOCK_COLS)
+                .clamp(1, MAX_PARTS)
         } else {
             1
         };
@@ -130,27 +136,39 @@ impl<T: RealField> LuSolver<T> {
     }
 }
 
-/// Solve the column blocks of `rhs`, one per scratch buffer, in parallel (halving recursively).
+/// Solve the column blocks of `rhs`, one per scratch buffer, in parallel: on the team of the
+/// calling kernel when there is one ([`crate::team`]), otherwise by rayon fork/join.
 fn solve_blocks<T: RealField>(
     lu: MatRef<'_, T>,
     perm: PermRef<'_, usize>,
     rhs: MatMut<'_, T>,
     stacks: &mut [MemBuffer],
 ) {
-    if stacks.len() == 1 || rhs.ncols() < 2 {
+    let cols = rhs.ncols();
+    let blocks = stacks.len().min(cols).max(1);
+    if blocks == 1 {
         // L and U share the factored matrix: the unit-lower solve reads only the strict lower
         // triangle and the upper solve only the upper one.
         solve::solve_in_place(lu, lu, perm, rhs, Par::Seq, MemStack::new(&mut stacks[0]));
         return;
     }
-    // Left half of the blocks gets its share of the columns; every block ends with at most
-    // ⌈n / blocks⌉ columns, what its scratch was sized for.
-    let half = stacks.len() / 2;
-    let split = rhs.ncols() * half / stacks.len();
-    let (left, right) = rhs.split_at_col_mut(split);
-    let (s_left, s_right) = stacks.split_at_mut(half);
-    rayon::join(
-        || solve_blocks(lu, perm, left, s_left),
-        || solve_blocks(lu, perm, right, s_right),
-    );
+    // Every block ends with at most ⌈n / blocks⌉ columns, what its scratch was sized for.
+    let mut parts: [Option<(MatMut<'_, T>, &mut MemBuffer)>; MAX_PARTS] = Default::default();
+    let (mut rest, mut j0) = (rhs, 0);
+    for (p, (part, stack)) in parts
+        .iter_mut()
+        .zip(stacks.iter_mut())
+        .take(blocks)
+        .enumerate()
+    {
+        let j1 = cols * (p + 1) / blocks;
+        let (piece, tail) = rest.split_at_col_mut(j1 - j0);
+        *part = Some((piece, stack));
+        (rest, j0) = (tail, j1);
+    }
+    team::for_each_part(&mut parts[..blocks], |_, part| {
+        if let Some((x, stack)) = part.take() {
+            solve::solve_in_place(lu, lu, perm, x, Par::Seq, MemStack::new(stack));
+        }
+    });
 }

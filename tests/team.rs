@@ -1,0 +1,180 @@
+//! The team of threads a kernel call holds (`cortical_kernels::team`): every part of every
+//! section runs exactly once and sees its own item, whether the helpers are there, late or
+//! busy elsewhere; panics come back to the caller; nesting runs in order; and expm computed on
+//! a team gives the bits it gives on one thread.
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::mpsc;
+
+use cortical_kernels::expm::{expm, expm_frechet, PAR_MIN_N};
+use cortical_kernels::faer::Mat;
+use cortical_kernels::team::{for_each_part, team_size, with_team, MAX_PARTS};
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool")
+}
+
+/// Many short sections of every width: each item is handed to exactly one call, with its own
+/// index, and the caller sees every write once the section returns.
+fn run_sections(sections: usize) {
+    for s in 0..sections {
+        let parts = 1 + s % MAX_PARTS;
+        let mut items: Vec<(usize, usize)> = (0..parts).map(|i| (i, 0)).collect();
+        let calls = AtomicUsize::new(0);
+        for_each_part(&mut items, |i, item| {
+            assert_eq!(item.0, i, "part {i} got item {}", item.0);
+            item.1 += 1 + s;
+            calls.fetch_add(1, SeqCst);
+        });
+        assert_eq!(calls.load(SeqCst), parts, "section {s}");
+        for (i, item) in items.iter().enumerate() {
+            assert_eq!(item.1, 1 + s, "section {s}, item {i}");
+        }
+    }
+}
+
+#[test]
+fn every_part_runs_once_on_teams_of_every_size() {
+    for threads in [1, 2, 3, 4] {
+        pool(threads).install(|| {
+            with_team(usize::MAX, || {
+                assert_eq!(team_size(), threads, "team in a {threads}-thread pool");
+                run_sections(2000);
+            });
+            // Capped by the request.
+            with_team(2, || assert_eq!(team_size(), threads.min(2)));
+            // Outside a team the sections run on rayon.
+            assert_eq!(team_size(), 1);
+            run_sections(200);
+        });
+    }
+    // From a thread outside every pool (the global pool's workers help).
+    with_team(usize::MAX, || run_sections(500));
+}
+
+#[test]
+fn back_to_back_calls_reuse_the_team() {
+    pool(2).install(|| {
+        for _ in 0..300 {
+            with_team(2, || run_sections(3));
+        }
+    });
+}
+
+/// The only other worker is blocked for the whole call: the caller must take every part
+/// itself rather than wait for a helper that cannot come.
+#[test]
+fn sections_finish_when_no_helper_can_come() {
+    let p = pool(2);
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    p.spawn(move || {
+        started_tx.send(()).expect("send");
+        release_rx.recv().expect("recv");
+    });
+    started_rx.recv().expect("the blocker started");
+    p.install(|| with_team(2, || run_sections(100)));
+    release_tx.send(()).expect("release");
+}
+
+#[test]
+fn a_part_that_starts_a_section_runs_it_in_order() {
+    pool(3).install(|| {
+        with_team(3, || {
+            let mut outer: Vec<Vec<usize>> = vec![vec![0; 5]; 6];
+            for_each_part(&mut outer, |i, inner| {
+                for_each_part(inner, |j, x| *x = 10 * i + j);
+                // A team inside a team is the enclosing one (or none on a helper): it just runs.
+                with_team(4, || assert!(team_size() >= 1));
+            });
+            for (i, inner) in outer.iter().enumerate() {
+                let want: Vec<usize> = (0..5).map(|j| 10 * i + j).collect();
+                assert_eq!(inner, &want);
+            }
+        });
+    });
+}
+
+#[test]
+fn a_panicking_part_reaches_the_caller_and_the_team_survives() {
+    pool(2).install(|| {
+        with_team(2, || {
+            for bad in 0..4 {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut items = [0u8; 4];
+                    for_each_part(&mut items, |i, _| {
+                        if i == bad {
+                            panic!("part {i} failed on purpose");
+                        }
+                    });
+                }));
+                let payload = r.expect_err("the panic must reach the caller");
+                let msg = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_default();
+                assert_eq!(msg, format!("part {bad} failed on purpose"));
+            }
+            run_sections(50);
+        });
+    });
+}
+
+#[test]
+fn more_parts_than_the_limit_is_a_named_panic() {
+    let r = std::panic::catch_unwind(|| {
+        let mut items = vec![0u8; MAX_PARTS + 1];
+        for_each_part(&mut items, |_, _| {});
+    });
+    let payload = r.expect_err("must panic");
+    let msg = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        msg.contains("team::for_each_part") && msg.contains(&format!("{}", MAX_PARTS + 1)),
+        "{msg}"
+    );
+}
+
+fn gaussian(n: usize, norm1: f64, seed: u64) -> Mat<f64> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let mut a = Mat::<f64>::from_fn(n, n, |_, _| next());
+    let colmax = (0..n)
+        .map(|j| (0..n).map(|i| a[(i, j)].abs()).sum::<f64>())
+        .fold(0.0, f64::max);
+    for j in 0..n {
+        for i in 0..n {
+            a[(i, j)] *= norm1 / colmax;
+        }
+    }
+    a
+}
+
+/// expm and its Fréchet derivative on teams of 2 and 3 threads (products, passes and the solve
+/// split over them, sizes not divisible by the team) give the bits of the one-thread call.
+#[test]
+fn expm_on_a_team_gives_the_bits_of_one_thread() {
+    for (n, norm) in [(PAR_MIN_N, 1.0), (PAR_MIN_N + 37, 50.0), (301, 1.0)] {
+        let a = gaussian(n, norm, 3 + n as u64);
+        let e = gaussian(n, 1.0, 4 + n as u64);
+        let one = pool(1).install(|| (expm(a.as_ref()), expm_frechet(a.as_ref(), e.as_ref())));
+        for threads in [2, 3] {
+            let team =
+                pool(threads).install(|| (expm(a.as_ref()), expm_frechet(a.as_ref(), e.as_ref())));
+            assert!(team.0 == one.0, "expm, n = {n}, {threads} threads");
+            assert!(
+                team.1 .0 == one.1 .0 && team.1 .1 == one.1 .1,
+                "Fréchet, n = {n}, {threads} threads"
+            );
+        }
+    }
+}
