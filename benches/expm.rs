@@ -2,7 +2,8 @@
 //! (standard normal, seeded, scaled to that 1-norm), each next to its *floor*: the same number
 //! of n×n products the algorithm performed on that input (read from
 //! `ExpmWorkspace::last_plan`) plus one LU of an n×n matrix and its solve(s) with n right-hand
-//! sides, with the same parallelism (the LU and solves through the kernel's own `LuSolver`) —
+//! sides, with the same parallelism (the products split over a team as the kernel splits them,
+//! the LU and solves through the kernel's own `LuSolver`) —
 //! i.e. what the call would cost with zero overhead. At the end a table prints our median, the
 //! floor's and their ratio. Group `expm_floor_parts` times the floor's pieces alone (one
 //! product, one LU, one LU + solve).
@@ -13,10 +14,14 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use cortical_kernels::expm::{expm_frechet_into, expm_into, ExpmScalar, ExpmWorkspace, PAR_MIN_N};
+use cortical_kernels::expm::{
+    expm_frechet_into, expm_into, ExpmScalar, ExpmWorkspace, PAR_MIN_N, TEAM_MIN_N,
+};
 use cortical_kernels::faer::linalg::matmul::matmul;
 use cortical_kernels::faer::{Accum, Mat, Par};
+use cortical_kernels::gemm::matmul_on_team;
 use cortical_kernels::lu::LuSolver;
+use cortical_kernels::team;
 use criterion::{criterion_group, BenchmarkId, Criterion};
 
 use rand::SeedableRng;
@@ -48,12 +53,9 @@ fn gaussian<T: ExpmScalar + From<f32>>(n: usize, norm1: f64, seed: u64) -> Mat<T
     Mat::from_fn(n, n, |i, j| T::from((m[(i, j)] * norm1 / best) as f32))
 }
 
-fn par(n: usize) -> Par {
-    if n >= PAR_MIN_N {
-        Par::rayon(0)
-    } else {
-        Par::Seq
-    }
+/// The team the kernel holds at size n ([`TEAM_MIN_N`]), for the floor's pieces.
+fn on_team<R>(n: usize, f: impl FnOnce() -> R) -> R {
+    team::with_team(if n >= TEAM_MIN_N { usize::MAX } else { 1 }, f)
 }
 
 /// `products` n×n GEMMs + one LU + `solves` solves with n right-hand sides.
@@ -82,16 +84,17 @@ impl<T: ExpmScalar + From<f32>> Floor<T> {
     }
 
     fn run(&mut self, products: usize, solves: usize, q0: &Mat<T>) {
-        for k in 0..products {
-            self.product(k);
-        }
-        self.lu_solve(solves, q0);
+        on_team(self.x.nrows(), || {
+            for k in 0..products {
+                self.product(k);
+            }
+            self.lu_solve(solves, q0);
+        });
     }
 
     /// The k-th of a run's products.
     fn product(&mut self, k: usize) {
         let n = self.x.nrows();
-        let p = par(n);
         let one = T::from(1.0);
         // Always A·A from the same inputs: chaining the products would let the entries grow
         // or decay geometrically across iterations into Inf or subnormals, whose slow paths
@@ -101,27 +104,30 @@ impl<T: ExpmScalar + From<f32>> Floor<T> {
         } else {
             &mut self.y
         };
-        matmul(
-            dst.as_mut(),
-            Accum::Replace,
-            self.x.as_ref(),
-            self.x.as_ref(),
-            one,
-            p,
-        );
+        let x = self.x.as_ref();
+        // As the kernel splits its products (`expm::PAR_MIN_N`).
+        on_team(n, || {
+            if n >= PAR_MIN_N {
+                matmul_on_team(dst.as_mut(), Accum::Replace, x, x, one);
+            } else {
+                matmul(dst.as_mut(), Accum::Replace, x, x, one, Par::Seq);
+            }
+        });
     }
 
     /// One LU of (a copy of) `q0` and `solves` solves with n right-hand sides, through the
     /// kernel's own [`LuSolver`] (the parallelism expm uses).
     fn lu_solve(&mut self, solves: usize, q0: &Mat<T>) {
-        self.q.copy_from(q0);
-        self.lu.factor(self.q.as_mut());
-        for _ in 0..solves {
-            // Fresh right-hand side every time (as the kernel forms U + V): solving in place
-            // repeatedly would drift the values into Inf or subnormals.
-            self.rhs.copy_from(&self.x);
-            self.lu.solve(self.q.as_ref(), self.rhs.as_mut());
-        }
+        on_team(self.x.nrows(), || {
+            self.q.copy_from(q0);
+            self.lu.factor(self.q.as_mut());
+            for _ in 0..solves {
+                // Fresh right-hand side every time (as the kernel forms U + V): solving in
+                // place repeatedly would drift the values into Inf or subnormals.
+                self.rhs.copy_from(&self.x);
+                self.lu.solve(self.q.as_ref(), self.rhs.as_mut());
+            }
+        });
     }
 }
 

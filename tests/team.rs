@@ -7,7 +7,7 @@ use std::sync::mpsc;
 
 use cortical_kernels::expm::{expm, expm_frechet, PAR_MIN_N};
 use cortical_kernels::faer::Mat;
-use cortical_kernels::team::{for_each_part, team_size, with_team, MAX_PARTS};
+use cortical_kernels::team::{for_each_part, split_even, team_size, with_team, MAX_PARTS};
 
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
@@ -175,6 +175,96 @@ fn expm_on_a_team_gives_the_bits_of_one_thread() {
                 team.1 .0 == one.1 .0 && team.1 .1 == one.1 .1,
                 "Fréchet, n = {n}, {threads} threads"
             );
+        }
+    }
+}
+
+/// A part computes in the caller's subnormal mode on every thread: flushed when the caller
+/// flushes (its pool's workers do not), kept when it does not (its pool's workers do).
+#[test]
+fn parts_run_in_the_callers_subnormal_mode() {
+    use cortical_kernels::fpenv::{flushes_denormals, set_flush_denormals, FlushDenormals};
+    let tiny = std::hint::black_box(1e-300f64);
+    let scale = std::hint::black_box(1e-10f64);
+    for caller_flushes in [true, false] {
+        let p = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .start_handler(move |_| set_flush_denormals(!caller_flushes))
+            .build()
+            .expect("thread pool");
+        p.install(|| {
+            let _guard = caller_flushes.then(FlushDenormals::new);
+            if !caller_flushes {
+                set_flush_denormals(false);
+            }
+            with_team(3, || {
+                for _ in 0..200 {
+                    let mut out = [(1.0f64, false); 12];
+                    for_each_part(&mut out, |_, o| *o = (tiny * scale, flushes_denormals()));
+                    for (x, flushed) in out {
+                        assert_eq!(flushed, caller_flushes);
+                        assert_eq!(x == 0.0, caller_flushes, "1e-300 · 1e-10 gave {x:e}");
+                    }
+                }
+            });
+            set_flush_denormals(!caller_flushes);
+        });
+    }
+}
+
+#[test]
+fn split_even_cuts_consecutive_near_equal_pieces() {
+    for len in [0usize, 1, 5, 16, 301] {
+        for parts in 1..=MAX_PARTS {
+            let v: Vec<usize> = (0..len).collect();
+            let pieces = split_even(len, parts, &v[..], |s, at| s.split_at(at));
+            let mut next = 0;
+            for (p, piece) in pieces.iter().enumerate() {
+                match piece {
+                    Some((j0, s)) => {
+                        assert!(p < parts);
+                        assert_eq!(*j0, next, "len {len}, {parts} parts, piece {p}");
+                        assert_eq!(s.first().copied().unwrap_or(next), next);
+                        assert!(s.len() == len / parts || s.len() == len / parts + 1);
+                        next += s.len();
+                    }
+                    None => assert!(p >= parts),
+                }
+            }
+            assert_eq!(next, len);
+        }
+    }
+    assert!(std::panic::catch_unwind(|| split_even(4, 0, 0u8, |x, _| (x, x))).is_err());
+}
+
+/// A product split over a team gives every column the bits of the one sequential product.
+#[test]
+fn matmul_on_a_team_gives_the_sequential_bits() {
+    use cortical_kernels::faer::linalg::matmul::matmul;
+    use cortical_kernels::faer::{Accum, Par};
+    use cortical_kernels::gemm::matmul_on_team;
+    for (m, k, n) in [
+        (7, 5, 3),
+        (7, 5, 40),
+        (33, 17, 40),
+        (128, 128, 128),
+        (301, 97, 133),
+    ] {
+        let a = gaussian(m.max(k), 1.0, 11).submatrix(0, 0, m, k).to_owned();
+        let b = gaussian(k.max(n), 1.0, 12).submatrix(0, 0, k, n).to_owned();
+        let c0 = gaussian(m.max(n), 1.0, 13).submatrix(0, 0, m, n).to_owned();
+        for accum in [Accum::Replace, Accum::Add] {
+            let mut want = c0.clone();
+            matmul(want.as_mut(), accum, a.as_ref(), b.as_ref(), 0.75, Par::Seq);
+            for threads in [1, 2, 3] {
+                let mut got = c0.clone();
+                pool(threads).install(|| {
+                    with_team(threads, || {
+                        matmul_on_team(got.as_mut(), accum, a.as_ref(), b.as_ref(), 0.75)
+                    })
+                });
+                assert!(got == want, "{m}×{k}×{n}, {threads} threads");
+            }
         }
     }
 }

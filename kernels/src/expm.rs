@@ -664,11 +664,10 @@ impl ColSplit for Cols {
 /// cache.
 pub const PASS_PAR_MIN_N: usize = 128;
 
-/// One block of columns of a [`par_cols`] pass: its first column, its piece of the output and
-/// the block's result.
+/// One block of columns of a [`par_cols`] pass: its first column and its piece of the output,
+/// and the block's result.
 struct ColBlock<S, R> {
-    j0: usize,
-    piece: Option<S>,
+    piece: Option<(usize, S)>,
     result: Option<R>,
 }
 
@@ -686,25 +685,12 @@ fn par_cols<S: ColSplit, R: Send>(
     if n < PASS_PAR_MIN_N || parts <= 1 {
         return f(0, out);
     }
-    let mut blocks: [ColBlock<S, R>; team::MAX_PARTS] = std::array::from_fn(|_| ColBlock {
-        j0: 0,
-        piece: None,
+    let mut blocks = team::split_even(n, parts, out, S::split).map(|piece| ColBlock {
+        piece,
         result: None,
     });
-    let mut rest = out;
-    let mut j0 = 0;
-    for (p, block) in blocks[..parts].iter_mut().enumerate() {
-        let j1 = n * (p + 1) / parts;
-        let (piece, tail) = rest.split(j1 - j0);
-        *block = ColBlock {
-            j0,
-            piece: Some(piece),
-            result: None,
-        };
-        (rest, j0) = (tail, j1);
-    }
     team::for_each_part(&mut blocks[..parts], |_, b| {
-        b.result = b.piece.take().map(|piece| f(b.j0, piece));
+        b.result = b.piece.take().map(|(j0, piece)| f(j0, piece));
     });
     blocks[..parts]
         .iter_mut()
@@ -988,9 +974,7 @@ fn gemm<T: ExpmScalar>(
     alpha: T,
 ) {
     plan.products += 1;
-    let n = dst.ncols();
-    let parts = team::team_size().min(team::MAX_PARTS);
-    if n < PAR_MIN_N || parts <= 1 {
+    if dst.ncols() < PAR_MIN_N {
         matmul(
             dst.as_mut(),
             accum,
@@ -999,30 +983,9 @@ fn gemm<T: ExpmScalar>(
             alpha,
             Par::Seq,
         );
-        return;
+    } else {
+        crate::gemm::matmul_on_team(dst.as_mut(), accum, lhs.as_ref(), rhs.as_ref(), alpha);
     }
-    let mut blocks: [Option<(usize, MatMut<'_, T>)>; team::MAX_PARTS] = Default::default();
-    let mut rest = dst.as_mut();
-    let mut j0 = 0;
-    for (p, block) in blocks[..parts].iter_mut().enumerate() {
-        let j1 = n * (p + 1) / parts;
-        let (piece, tail) = rest.split_at_col_mut(j1 - j0);
-        *block = Some((j0, piece));
-        (rest, j0) = (tail, j1);
-    }
-    team::for_each_part(&mut blocks[..parts], |_, b| {
-        if let Some((j0, piece)) = b.take() {
-            let w = piece.ncols();
-            matmul(
-                piece,
-                accum,
-                lhs.as_ref(),
-                rhs.as_ref().subcols(j0, w),
-                alpha,
-                Par::Seq,
-            );
-        }
-    });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 //! `MATMUL_NUM_THREADS`. Measured on the 2-core AVX-512 machine at the RNN's shapes
 //! (`benches/rnn.rs`, group `gemm`), faer is ahead; [`sgemm_matrixmultiply`] stays so that the
 //! bench can keep showing that comparison.
+use crate::team;
 use faer::traits::RealField;
 use faer::{Accum, MatMut, MatRef, Par};
 
@@ -50,6 +51,40 @@ pub fn gemm<T: GemmScalar>(
     par: Par,
 ) {
     faer::linalg::matmul::matmul(dst, accum, a, b, T::one_impl(), par);
+}
+
+/// `dst ← alpha·lhs·rhs` (`Accum::Replace`) or `dst += alpha·lhs·rhs` (`Accum::Add`), the
+/// columns of `dst` split over the calling thread's team ([`crate::team`]), each block one
+/// sequential faer product of at least 16 columns; outside a team, one sequential product.
+/// Every column comes out as the whole sequential product computes it (`tests/team.rs`, shapes
+/// from 7×5×3 to 301×97×133).
+///
+/// Shapes must agree (`lhs`: m×k, `rhs`: k×n, `dst`: m×n); faer panics with the shapes
+/// otherwise.
+pub fn matmul_on_team<T: RealField>(
+    dst: MatMut<'_, T>,
+    accum: Accum,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    alpha: T,
+) {
+    // Blocks of at least 16 columns: on a few columns faer picks kernels whose order of
+    // additions depends on the block's width (a 7×5×3 product split 1 + 2 changed bits).
+    const MIN_COLS: usize = 16;
+    let n = dst.ncols();
+    let parts = team::team_size().min(n / MIN_COLS).min(team::MAX_PARTS);
+    if parts <= 1 {
+        faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, Par::Seq);
+        return;
+    }
+    let mut pieces = team::split_even(n, parts, dst, |m, j| m.split_at_col_mut(j));
+    team::for_each_part(&mut pieces[..parts], |_, piece| {
+        if let Some((j0, block)) = piece.take() {
+            let w = block.ncols();
+            let b = rhs.subcols(j0, w);
+            faer::linalg::matmul::matmul(block, accum, lhs, b, alpha.clone(), Par::Seq);
+        }
+    });
 }
 
 /// Parallelism for one product of `flops` floating-point operations.

@@ -153,18 +153,10 @@ fn solve_blocks<T: RealField>(
         return;
     }
     // Every block ends with at most ⌈n / blocks⌉ columns, what its scratch was sized for.
+    let cols_of = team::split_even(cols, blocks, rhs, |m, j| m.split_at_col_mut(j));
     let mut parts: [Option<(MatMut<'_, T>, &mut MemBuffer)>; MAX_PARTS] = Default::default();
-    let (mut rest, mut j0) = (rhs, 0);
-    for (p, (part, stack)) in parts
-        .iter_mut()
-        .zip(stacks.iter_mut())
-        .take(blocks)
-        .enumerate()
-    {
-        let j1 = cols * (p + 1) / blocks;
-        let (piece, tail) = rest.split_at_col_mut(j1 - j0);
-        *part = Some((piece, stack));
-        (rest, j0) = (tail, j1);
+    for ((part, piece), stack) in parts.iter_mut().zip(cols_of).zip(stacks.iter_mut()) {
+        *part = piece.map(|(_, x)| (x, stack));
     }
     team::for_each_part(&mut parts[..blocks], |_, part| {
         if let Some((x, stack)) = part.take() {

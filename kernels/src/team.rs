@@ -25,7 +25,11 @@
 //! back-to-back calls pay no wake-up); one that must start a helper lets rayon allocate that
 //! job (a few dozen bytes), the only allocation a team makes after its thread's first call.
 //!
+//! Helpers run their parts in the calling thread's subnormal mode ([`crate::fpenv`]), whatever
+//! the mode their pool set on them, and return to their own mode when they leave.
+//!
 //! Outside a team, [`for_each_part`] runs the parts on rayon (fork/join).
+use crate::fpenv;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -63,6 +67,9 @@ struct Shared {
     panic: Mutex<Option<Box<dyn Any + Send>>>,
     /// The calling thread and the helpers the running call asked for.
     size: AtomicUsize,
+    /// Whether the calling thread flushes subnormals ([`crate::fpenv`]): a helper runs its
+    /// parts in the caller's mode, so that a part computes the same on any thread.
+    flush: AtomicBool,
 }
 
 const PARTS_SHIFT: u32 = 16;
@@ -101,6 +108,10 @@ impl Shared {
             // owns the closure behind `job`) nor publish another section before every part,
             // this one included, is done.
             let job: Job = unsafe { *job };
+            let flush = self.flush.load(SeqCst);
+            if fpenv::flushes_denormals() != flush {
+                fpenv::set_flush_denormals(flush);
+            }
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| job(next))) {
                 let mut first = self.panic.lock().unwrap_or_else(|e| e.into_inner());
                 first.get_or_insert(payload);
@@ -110,10 +121,6 @@ impl Shared {
         }
     }
 
-    /// What a helper runs. A thread that already belongs to a team (the caller itself, had
-    /// rayon handed it this job while it waited, or a helper of another team) returns at once:
-    /// spinning there would wait for a `quit` that only the thread's own caller can set. On a
-    /// helper, sections started by a part run their sub-parts in order.
     /// What a helper runs: serve calls of the owning thread until none has come for
     /// [`LINGER`]. A thread that already belongs to a team (the owner itself, had rayon handed
     /// it this job, or a helper of another team) returns at once: spinning there could wait for
@@ -128,6 +135,8 @@ impl Shared {
             });
         if !on_team {
             let _restore = Restore(CURRENT.with(|c| c.replace((Arc::as_ptr(&self), true))));
+            // Parts switch this thread to the caller's subnormal mode; put its own back after.
+            let own_flush = fpenv::flushes_denormals();
             let mut idle_since: Option<Instant> = None;
             let mut spins = 0u32;
             loop {
@@ -147,6 +156,7 @@ impl Shared {
                 }
                 std::hint::spin_loop();
             }
+            fpenv::set_flush_denormals(own_flush);
         }
         self.alive.fetch_sub(1, SeqCst);
     }
@@ -203,10 +213,12 @@ pub fn with_team<R>(threads: usize, f: impl FnOnce() -> R) -> R {
                 alive: AtomicUsize::new(0),
                 panic: Mutex::new(None),
                 size: AtomicUsize::new(1),
+                flush: AtomicBool::new(false),
             })
         }))
     });
     shared.size.store(helpers + 1, SeqCst);
+    shared.flush.store(fpenv::flushes_denormals(), SeqCst);
     shared.idle.store(false, SeqCst);
     let _idle = IdleOnDrop(&shared);
     // Helpers still lingering from this thread's last call serve this one; start the rest.
@@ -273,7 +285,9 @@ pub fn for_each_part<S: Send>(items: &mut [S], f: impl Fn(usize, &mut S) + Sync)
     let _restore = Restore((shared as *const Shared, false));
     shared.done.store(0, SeqCst);
     shared.job.store(&job as *const Job as *mut (), SeqCst);
-    let epoch = decode(shared.state.load(SeqCst)).0 + 1;
+    // The epoch wraps after 2³² sections; a claim could only be confused by a helper stalled
+    // between its load and its compare-and-swap for all of them.
+    let epoch = (decode(shared.state.load(SeqCst)).0 + 1) & 0xffff_ffff;
     shared.state.store(
         (epoch << EPOCH_SHIFT) | ((parts as u64) << PARTS_SHIFT),
         SeqCst,
@@ -290,6 +304,33 @@ pub fn for_each_part<S: Send>(items: &mut [S], f: impl Fn(usize, &mut S) + Sync)
     if let Some(payload) = payload {
         resume_unwind(payload);
     }
+}
+
+/// `x`, of length `len` (columns, entries, …), cut into `parts` consecutive pieces of near-equal
+/// length (piece p ends at ⌊len·(p + 1)/parts⌋), each with its offset, by `split(x, at)`
+/// returning the first `at` and the rest: the items of a [`for_each_part`] over `x`.
+///
+/// # Panics
+/// If `parts` is 0 or more than [`MAX_PARTS`].
+pub fn split_even<S>(
+    len: usize,
+    parts: usize,
+    x: S,
+    split: impl Fn(S, usize) -> (S, S),
+) -> [Option<(usize, S)>; MAX_PARTS] {
+    assert!(
+        (1..=MAX_PARTS).contains(&parts),
+        "team::split_even: {parts} parts, expected 1 to {MAX_PARTS}"
+    );
+    let mut pieces: [Option<(usize, S)>; MAX_PARTS] = std::array::from_fn(|_| None);
+    let (mut rest, mut j0) = (Some(x), 0);
+    for (p, piece) in pieces[..parts].iter_mut().enumerate() {
+        let j1 = len * (p + 1) / parts;
+        let (head, tail) = split(rest.take().expect("a rest remains"), j1 - j0);
+        *piece = Some((j0, head));
+        (rest, j0) = (Some(tail), j1);
+    }
+    pieces
 }
 
 /// Raw pointer to the items, shared by the parts (each dereferences its own index only).
