@@ -64,6 +64,33 @@ fn packed_len(k: usize, n: usize) -> usize {
     k * n.div_ceil(LINE) * LINE
 }
 
+/// One panel of the packed layout of an `n`-column matrix with `rows` rows per panel: its first
+/// column `j0`, its `w` columns, its row length `width` (`w` rounded up to 16) and its offset
+/// `off` in the packing.
+#[derive(Clone, Copy)]
+struct Panel {
+    j0: usize,
+    w: usize,
+    width: usize,
+    off: usize,
+}
+
+/// The panels of the packed layout, in order (see [`Panel`]).
+fn panels(n: usize, rows: usize) -> impl Iterator<Item = Panel> {
+    (0..n).step_by(NR).scan(0, move |off, j0| {
+        let w = (n - j0).min(NR);
+        let width = w.div_ceil(LINE) * LINE;
+        let panel = Panel {
+            j0,
+            w,
+            width,
+            off: *off,
+        };
+        *off += rows * width;
+        Some(panel)
+    })
+}
+
 /// Write `b` (`k × n`, any strides) into `out` (`packed_len(k, n)` floats) in the panel layout:
 /// panels of [`NR`] columns one after another, each `k` rows of `width` floats (`width` = the
 /// panel's columns rounded up to 16; the padding is written as zeros).
@@ -76,10 +103,7 @@ fn pack_panels(out: &mut [f32], b: MatRef<'_, f32>) {
     // Walk the source along its unit stride: rows of `b` when it is row-major, columns when it
     // is a transposed row-major matrix (Bᵀ, the backward pass's case).
     let by_rows = cs.unsigned_abs() <= rs.unsigned_abs();
-    let mut off = 0;
-    for j0 in (0..n).step_by(NR) {
-        let w = (n - j0).min(NR);
-        let width = w.div_ceil(LINE) * LINE;
+    for Panel { j0, w, width, off } in panels(n, k) {
         let panel = &mut out[off..off + k * width];
         if cs == 1 {
             for (i, row) in panel.chunks_exact_mut(width).enumerate() {
@@ -102,8 +126,19 @@ fn pack_panels(out: &mut [f32], b: MatRef<'_, f32>) {
                 }
             }
         }
-        off += k * width;
     }
+}
+
+/// `f` with this thread's buffer in `key`, or with a fresh one when the thread's is already in
+/// use further up the stack (a callback of the caller that runs another product).
+pub(crate) fn with_thread_buffer<B: Default + 'static, R>(
+    key: &'static std::thread::LocalKey<core::cell::RefCell<B>>,
+    f: impl FnOnce(&mut B) -> R,
+) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut held) => f(&mut held),
+        Err(_) => f(&mut B::default()),
+    })
 }
 
 impl PackedRhs {
@@ -296,13 +331,7 @@ pub fn gemm_at_b(
         let j0 = (p * vectors / parts) * LINE;
         let j1 = (((p + 1) * vectors / parts) * LINE).min(n);
         let w = j1 - j0;
-        SLAB.with(|cell| {
-            let mut fresh = AlignedBuf::default();
-            let mut held = cell.try_borrow_mut().ok();
-            let buf = match held.as_deref_mut() {
-                Some(buf) => buf,
-                None => &mut fresh,
-            };
+        with_thread_buffer(&SLAB, |buf| {
             let mut apack = APack([0.0; MR * KC]);
             for k0 in (0..k).step_by(KC) {
                 let kc = (k - k0).min(KC);
@@ -426,7 +455,7 @@ pub fn release_slab_buffer() {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{KC, LINE, MR, NR};
+    use super::{panels, Panel, KC, LINE, MR};
     use core::arch::x86_64::*;
 
     /// See [`super::gemm_packed_rhs`]; `bp` is the panel layout of `k × n`.
@@ -448,10 +477,7 @@ mod avx512 {
         // from memory only once per product.
         for k0 in (0..k).step_by(KC) {
             let kc = (k - k0).min(KC);
-            let mut off = 0;
-            for j0 in (0..n).step_by(NR) {
-                let w = (n - j0).min(NR);
-                let width = w.div_ceil(LINE) * LINE;
+            for Panel { j0, w, width, off } in panels(n, k) {
                 let b = bp.as_ptr().add(off + k0 * width);
                 let masks = [mask(w, 0), mask(w, 1), mask(w, 2)];
                 for r0 in (0..m).step_by(MR) {
@@ -468,7 +494,6 @@ mod avx512 {
                     };
                     dispatch::<false>(mr, width / LINE, tile);
                 }
-                off += k * width;
             }
         }
     }
@@ -479,10 +504,7 @@ mod avx512 {
     #[inline]
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn at_b_panels(mr: usize, n: usize, t: Tile) {
-        let mut off = 0;
-        for j0 in (0..n).step_by(NR) {
-            let w = (n - j0).min(NR);
-            let width = w.div_ceil(LINE) * LINE;
+        for Panel { j0, w, width, off } in panels(n, t.kc) {
             let tile = Tile {
                 b: t.b.add(off),
                 c: t.c.add(j0),
@@ -490,7 +512,6 @@ mod avx512 {
                 ..t
             };
             dispatch::<true>(mr, width / LINE, tile);
-            off += t.kc * width;
         }
     }
 

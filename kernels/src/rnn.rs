@@ -330,16 +330,12 @@ fn with_step_rhs<T: RnnScalar, R>(
         }
     }
     match T::as_f32(w_rec) {
-        Some(w) if par == Par::Seq && packed::kernel_available() => PACKED_W_REC.with(|cell| {
-            let mut fresh = None;
-            let mut held = cell.try_borrow_mut().ok();
-            let p = match held.as_deref_mut() {
-                Some(p) => p,
-                None => fresh.insert(PackedRhs::new()),
-            };
-            p.pack(view(w, n, transposed));
-            f(StepRhs::Packed(p))
-        }),
+        Some(w) if par == Par::Seq && packed::kernel_available() => {
+            packed::with_thread_buffer(&PACKED_W_REC, |p| {
+                p.pack(view(w, n, transposed));
+                f(StepRhs::Packed(p))
+            })
+        }
         _ => f(StepRhs::Plain(view(w_rec, n, transposed))),
     }
 }
