@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use cortical_kernels::expm::{
-    expm_frechet_into, expm_into, ExpmScalar, ExpmWorkspace, PAR_MIN_N, TEAM_MIN_N,
+    expm_frechet_into, expm_into, team_threads, ExpmScalar, ExpmWorkspace, PAR_MIN_N,
 };
 use cortical_kernels::faer::linalg::matmul::matmul;
 use cortical_kernels::faer::{Accum, Mat, Par};
@@ -53,9 +53,9 @@ fn gaussian<T: ExpmScalar + From<f32>>(n: usize, norm1: f64, seed: u64) -> Mat<T
     Mat::from_fn(n, n, |i, j| T::from((m[(i, j)] * norm1 / best) as f32))
 }
 
-/// The team the kernel holds at size n ([`TEAM_MIN_N`]), for the floor's pieces.
+/// The team the kernel holds at size n, for the floor's pieces.
 fn on_team<R>(n: usize, f: impl FnOnce() -> R) -> R {
-    team::with_team(if n >= TEAM_MIN_N { usize::MAX } else { 1 }, f)
+    team::with_team(team_threads(n), f)
 }
 
 /// `products` n×n GEMMs + one LU + `solves` solves with n right-hand sides.

@@ -39,8 +39,8 @@
 //! * 0×0 input gives 0×0 output.
 //!
 //! # Parallelism
-//! From n = [`TEAM_MIN_N`] on, a call holds a team of the rayon pool's threads for its whole
-//! length ([`crate::team`]): its products split their columns over the team, each block one
+//! From n = [`TEAM_MIN_N`] on, a call holds a team of the rayon pool's threads (one per 64
+//! columns at most) for its whole length ([`crate::team`]): its products split their columns over the team, each block one
 //! sequential faer product; so do the O(n²) passes and the LU's solve; the LU itself runs on
 //! the calling thread. Every column is computed as the one-thread call computes it, so the
 //! bits do not depend on the pool's size (`tests/team.rs`). Below [`TEAM_MIN_N`] the call runs
@@ -954,9 +954,12 @@ pub const PAR_MIN_N: usize = 128;
 /// few µs moves more cache lines between the cores than it saves.
 pub const TEAM_MIN_N: usize = PAR_MIN_N;
 
-fn team_threads(n: usize) -> usize {
+/// Threads of a call's team at size n: one per 64 columns from [`TEAM_MIN_N`] on (2 at n = 128,
+/// 8 at 512; [`team::with_team`] caps it by the pool), so that a large pool does not spin a
+/// thread per core for products of a few columns each.
+pub fn team_threads(n: usize) -> usize {
     if n >= TEAM_MIN_N {
-        usize::MAX
+        n / 64
     } else {
         1
     }
