@@ -15,10 +15,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use cortical_kernels::expm::{
-    expm_frechet_into, expm_into, team_threads, ExpmScalar, ExpmWorkspace, PAR_MIN_N,
+    expm_frechet_into, expm_into, team_threads, ExpmScalar, ExpmWorkspace,
 };
-use cortical_kernels::faer::linalg::matmul::matmul;
-use cortical_kernels::faer::{Accum, Mat, Par};
+use cortical_kernels::faer::{Accum, Mat};
 use cortical_kernels::gemm::matmul_on_team;
 use cortical_kernels::lu::LuSolver;
 use cortical_kernels::team;
@@ -105,13 +104,9 @@ impl<T: ExpmScalar + From<f32>> Floor<T> {
             &mut self.y
         };
         let x = self.x.as_ref();
-        // As the kernel splits its products (`expm::PAR_MIN_N`).
+        // As the kernel splits its products: over its team, from `expm::PAR_MIN_N` on.
         on_team(n, || {
-            if n >= PAR_MIN_N {
-                matmul_on_team(dst.as_mut(), Accum::Replace, x, x, one);
-            } else {
-                matmul(dst.as_mut(), Accum::Replace, x, x, one, Par::Seq);
-            }
+            matmul_on_team(dst.as_mut(), Accum::Replace, x, x, one)
         });
     }
 

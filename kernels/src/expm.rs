@@ -39,11 +39,11 @@
 //! * 0×0 input gives 0×0 output.
 //!
 //! # Parallelism
-//! From n = [`TEAM_MIN_N`] on, a call holds a team of the rayon pool's threads (one per 64
+//! From n = [`PAR_MIN_N`] on, a call holds a team of the rayon pool's threads (one per 64
 //! columns at most) for its whole length ([`crate::team`]): its products split their columns over the team, each block one
 //! sequential faer product; so do the O(n²) passes and the LU's solve; the LU itself runs on
 //! the calling thread. Every column is computed as the one-thread call computes it, so the
-//! bits do not depend on the pool's size (`tests/team.rs`). Below [`TEAM_MIN_N`] the call runs
+//! bits do not depend on the pool's size (`tests/team.rs`). Below [`PAR_MIN_N`] the call runs
 //! on the calling thread alone.
 //!
 //! # Allocation
@@ -681,7 +681,7 @@ fn par_cols<S: ColSplit, R: Send>(
     combine: &(impl Fn(R, R) -> R + Sync),
 ) -> R {
     let n = out.ncols();
-    let parts = team::team_size().min(team::MAX_PARTS);
+    let parts = team::team_size();
     if n < PASS_PAR_MIN_N || parts <= 1 {
         return f(0, out);
     }
@@ -943,22 +943,20 @@ fn norm1<T: ExpmScalar>(m: &Mat<T>) -> f64 {
 // Matrix products
 // ---------------------------------------------------------------------------------------------
 
-/// Size from which the n×n products split their columns over the call's team, each block one
-/// sequential faer product. The LU and its solve choose their own split ([`crate::lu`]).
-pub const PAR_MIN_N: usize = 128;
-
 /// Size from which a call of expm or its Fréchet derivative holds a team of threads for its
-/// parallel sections ([`crate::team`]); below it the call runs on one thread. At n = 64,
+/// parallel sections ([`crate::team`]) and its n×n products split their columns over it, each
+/// block one sequential faer product; below it the call runs on one thread. At n = 64,
 /// ‖A‖₁ = 1 the team did not measure faster than one thread (a scratch program alternating
 /// the two, 2026-12-03): the matrices fit in one core's L1 and L2, and splitting a pass of a
-/// few µs moves more cache lines between the cores than it saves.
-pub const TEAM_MIN_N: usize = PAR_MIN_N;
+/// few µs moves more cache lines between the cores than it saves. The LU and its solve choose
+/// their own split ([`crate::lu`]).
+pub const PAR_MIN_N: usize = 128;
 
-/// Threads of a call's team at size n: one per 64 columns from [`TEAM_MIN_N`] on (2 at n = 128,
+/// Threads of a call's team at size n: one per 64 columns from [`PAR_MIN_N`] on (2 at n = 128,
 /// 8 at 512; [`team::with_team`] caps it by the pool), so that a large pool does not spin a
 /// thread per core for products of a few columns each.
 pub fn team_threads(n: usize) -> usize {
-    if n >= TEAM_MIN_N {
+    if n >= PAR_MIN_N {
         n / 64
     } else {
         1
@@ -966,8 +964,8 @@ pub fn team_threads(n: usize) -> usize {
 }
 
 /// dst ← alpha·lhs·rhs (accum = Replace) or dst += alpha·lhs·rhs (Add); counts the product.
-/// From [`PAR_MIN_N`] on, inside a team, the columns of dst are split over the team's threads
-/// (each column computed as the whole product would compute it).
+/// Inside the call's team (from [`PAR_MIN_N`] on) the columns of dst are split over its
+/// threads, each column computed as the whole product would compute it.
 fn gemm<T: ExpmScalar>(
     plan: &mut ExpmPlan,
     dst: &mut Mat<T>,
@@ -977,18 +975,7 @@ fn gemm<T: ExpmScalar>(
     alpha: T,
 ) {
     plan.products += 1;
-    if dst.ncols() < PAR_MIN_N {
-        matmul(
-            dst.as_mut(),
-            accum,
-            lhs.as_ref(),
-            rhs.as_ref(),
-            alpha,
-            Par::Seq,
-        );
-    } else {
-        crate::gemm::matmul_on_team(dst.as_mut(), accum, lhs.as_ref(), rhs.as_ref(), alpha);
-    }
+    crate::gemm::matmul_on_team(dst.as_mut(), accum, lhs.as_ref(), rhs.as_ref(), alpha);
 }
 
 // ---------------------------------------------------------------------------------------------

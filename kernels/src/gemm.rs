@@ -72,7 +72,7 @@ pub fn matmul_on_team<T: RealField>(
     // additions depends on the block's width (a 7×5×3 product split 1 + 2 changed bits).
     const MIN_COLS: usize = 16;
     let n = dst.ncols();
-    let parts = team::team_size().min(n / MIN_COLS).min(team::MAX_PARTS);
+    let parts = team::team_size().min(n / MIN_COLS);
     if parts <= 1 {
         faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, Par::Seq);
         return;

@@ -234,7 +234,7 @@ pub fn with_team<R>(threads: usize, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Threads in this thread's team (1 outside a team).
+/// Threads in this thread's team (1 outside a team; at most [`MAX_PARTS`]).
 pub fn team_size() -> usize {
     let (shared, _) = CURRENT.with(|c| c.get());
     // SAFETY: a non-null pointer is the `Shared` of a `with_team` still running on this thread.
