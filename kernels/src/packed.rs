@@ -49,14 +49,7 @@ pub struct PackedRhs {
 /// Whether this CPU runs the packed AVX-512 kernel (AVX-512F, detected at run time);
 /// elsewhere [`gemm_packed_rhs`] is faer's GEMM on a plain copy of `B`.
 pub fn kernel_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::simd::has_avx512f()
 }
 
 /// Floats of the packed panel layout for a `k × n` matrix.
