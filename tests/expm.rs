@@ -15,6 +15,10 @@
 //!   is what binds on most cases; on several, e.g. Kenney–Laub, scipy's error is 1e-9 and
 //!   ours 2e-16, thanks to the triangular fix-up of Algorithm 6.1.)
 //!
+//! The one expm case whose reference in expm.json is scipy's own result (communicability_n48)
+//! is compared with a 50-digit mpmath value instead (tests/data/expm_mp.json, made by
+//! tests/data/expm_mp_reference.py), against which scipy's error is 1.45e-16.
+//!
 //! The Fréchet derivative gets the same treatment with its own condition number κ_L
 //! (estimated by finite differences of scipy.linalg.expm_frechet in expm_cond.py) and
 //! scipy.linalg.expm_frechet's error. Where the reference for L is scipy's own value
@@ -111,6 +115,8 @@ fn cases() -> Vec<Case> {
     let conds = cond["cases"].as_array().expect("cases");
     let list = refs["cases"].as_array().expect("cases");
     assert_eq!(list.len(), 60, "expm.json should hold 60 cases");
+    let mp = data("expm_mp.json");
+    let mp_list = mp["cases"].as_array().expect("cases");
     list.iter()
         .map(|c| {
             let name = c["name"].as_str().expect("name").to_string();
@@ -119,16 +125,28 @@ fn cases() -> Vec<Case> {
                 .iter()
                 .find(|k| k["name"] == c["name"])
                 .unwrap_or_else(|| panic!("{name} missing from expm_cond.json"));
+            // Where expm.json's reference is scipy's own result, the 50-digit one of
+            // expm_mp.json replaces it, with scipy's error against that.
+            let mp = mp_list.iter().find(|m| m["name"] == c["name"]);
+            assert_eq!(
+                mp.is_some(),
+                c.get("reference").and_then(Value::as_str) == Some("scipy"),
+                "{name}: expm_mp.json must hold exactly the scipy-referenced cases"
+            );
+            let (x, scipy_err_expm) = match mp {
+                Some(m) => (mat_rowmajor(&m["expm"], n), m["scipy_err_expm"].as_f64()),
+                None => (mat_rowmajor(&c["expm"], n), k["scipy_err_expm"].as_f64()),
+            };
             Case {
                 n,
                 a: mat_rowmajor(&c["a"], n),
-                x: mat_rowmajor(&c["expm"], n),
+                x,
                 e: c.get("e").map(|v| mat_rowmajor(v, n)),
                 l: c.get("frechet").map(|v| mat_rowmajor(v, n)),
                 l_is_scipy: c.get("frechet_reference").and_then(Value::as_str) == Some("scipy"),
                 kappa_exp: k["kappa_exp"].as_f64(),
                 kappa_l: k.get("kappa_L").and_then(Value::as_f64),
-                scipy_err_expm: k["scipy_err_expm"].as_f64().expect("scipy_err_expm"),
+                scipy_err_expm: scipy_err_expm.expect("scipy_err_expm"),
                 scipy_err_frechet: k.get("scipy_err_frechet").and_then(Value::as_f64),
                 name,
             }
@@ -621,16 +639,17 @@ fn transposed_views_and_parallel_passes_give_the_owned_result() {
 }
 
 /// The Padé step's LU solve splits its right-hand sides into one block of columns per rayon
-/// thread (from `SPLIT_SOLVE_MIN_N` on). Every column must come out bit for bit as from one
-/// sequential solve of all columns, whatever the number of blocks (uneven ones included), and
-/// the solution must solve the system.
+/// thread (from `SPLIT_SOLVE_MIN_N` on). With faer's kernel every column must come out bit for
+/// bit as from one sequential faer solve of all columns, whatever the number of blocks (uneven
+/// ones included), and the solution must solve the system (the tile kernel's twin is in
+/// `tests/lu.rs`).
 #[test]
 fn lu_solver_blocks_match_one_sequential_solve() {
     use cortical_kernels::faer::dyn_stack::{MemBuffer, MemStack};
     use cortical_kernels::faer::linalg::lu::partial_pivoting::{factor, solve};
     use cortical_kernels::faer::perm::PermRef;
     use cortical_kernels::faer::Par;
-    use cortical_kernels::lu::{LuSolver, SPLIT_SOLVE_MIN_N};
+    use cortical_kernels::lu::{LuKernel, LuSolver, SPLIT_SOLVE_MIN_N};
 
     for (n, threads) in [
         (SPLIT_SOLVE_MIN_N, 2),
@@ -676,7 +695,7 @@ fn lu_solver_blocks_match_one_sequential_solve() {
             .build()
             .expect("thread pool");
         let (lu, x) = pool.install(|| {
-            let mut solver = LuSolver::<f64>::new(n);
+            let mut solver = LuSolver::<f64>::with_kernel(n, LuKernel::Faer);
             let mut lu = q.clone();
             let mut x = p.clone();
             solver.factor(lu.as_mut());

@@ -160,7 +160,8 @@ fn gaussian(n: usize, norm1: f64, seed: u64) -> Mat<f64> {
 }
 
 /// expm and its Fréchet derivative on teams of 2 and 3 threads (products, passes and the solve
-/// split over them, sizes not divisible by the team) give the bits of the one-thread call.
+/// split over them, sizes not divisible by the team) give the bits of the one-thread call, in
+/// f64 and f32.
 #[test]
 fn expm_on_a_team_gives_the_bits_of_one_thread() {
     for (n, norm) in [(PAR_MIN_N, 1.0), (PAR_MIN_N + 37, 50.0), (301, 1.0)] {
@@ -174,6 +175,20 @@ fn expm_on_a_team_gives_the_bits_of_one_thread() {
             assert!(
                 team.1 .0 == one.1 .0 && team.1 .1 == one.1 .1,
                 "Fréchet, n = {n}, {threads} threads"
+            );
+        }
+        // f32, whose LU and solve up to n = 192 are the AVX-512 tiles where the CPU has them
+        // (the solve's column blocks then go to the team).
+        let a32 = Mat::<f32>::from_fn(n, n, |i, j| a[(i, j)] as f32);
+        let e32 = Mat::<f32>::from_fn(n, n, |i, j| e[(i, j)] as f32);
+        let run32 = || (expm(a32.as_ref()), expm_frechet(a32.as_ref(), e32.as_ref()));
+        let one = pool(1).install(run32);
+        for threads in [2, 3] {
+            let team = pool(threads).install(run32);
+            assert!(team.0 == one.0, "f32 expm, n = {n}, {threads} threads");
+            assert!(
+                team.1 .0 == one.1 .0 && team.1 .1 == one.1 .1,
+                "f32 Fréchet, n = {n}, {threads} threads"
             );
         }
     }

@@ -40,9 +40,9 @@
 //!
 //! # Parallelism
 //! From n = [`PAR_MIN_N`] on, a call holds a team of the rayon pool's threads (one per 64
-//! columns at most) for its whole length ([`crate::team`]): its products split their columns over the team, each block one
-//! sequential faer product; so do the O(n²) passes and the LU's solve; the LU itself runs on
-//! the calling thread. Every column is computed as the one-thread call computes it, so the
+//! columns at most) for its whole length ([`crate::team`]): its products split their columns
+//! over the team, each block one sequential faer product; so do the O(n²) passes and the LU's
+//! solve; the LU itself runs on the calling thread. Every column is computed as the one-thread call computes it, so the
 //! bits do not depend on the pool's size (`tests/team.rs`). Below [`PAR_MIN_N`] the call runs
 //! on the calling thread alone.
 //!
@@ -165,7 +165,7 @@ const ELL_F32: [(usize, f64); 3] = [(3, 3.08e-1), (5, 1.48e0), (7, 3.24e0)];
 
 mod sealed {
     /// The per-precision constants; private so that only f32 and f64 implement [`super::ExpmScalar`].
-    pub trait Sealed: faer::traits::RealField + Copy + Send + Sync + 'static {
+    pub trait Sealed: crate::lu::LuScalar {
         /// Unit roundoff u.
         const UNIT_ROUNDOFF: f64;
         /// (m, θ_m) for expm; the last entry is the scaling degree m_max.

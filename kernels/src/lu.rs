@@ -2,10 +2,37 @@
 //! system of the Padé step in [`crate::expm`] ((V − U)·R = U + V, and the Fréchet path's second
 //! right-hand side).
 //!
-//! faer does the arithmetic; what this module decides is how the two calls use the cores,
-//! measured on the 2-core machine (scratch program timing faer's `lu_in_place` and
-//! `solve_in_place` at n = 64–512, f64, minimum of five rounds, 2026-11-28 18:10 UTC):
+//! Two kernels ([`LuKernel`]), picked by [`LuSolver::new`]:
 //!
+//! - **n ≤ [`LuScalar::TILES_MAX_N`] (96 in f64, 192 in f32) on a CPU with AVX-512F: the crate's own left-looking LU and solve on
+//!   register tiles** (`lu/avx512.rs`). At these sizes faer's general routines spend most of
+//!   their time outside arithmetic (its LU ran at 5–10 GFLOP/s at n = 32–64, its products at
+//!   about 70). Measured by a scratch program timing `LuSolver::with_kernel` on the same
+//!   Gaussian system (f64, one thread, each time including a copy of the matrix, medians of 11
+//!   rounds, two runs, 2026-12-03 14:12 UTC), faer → tiles: LU n = 32 4.5–5.7 → 2.3–2.8 µs,
+//!   n = 64 18.6–23.3 → 10.7–12.9 µs, n = 96 41.8–45.7 → 27.6–32.6 µs; solve with n
+//!   right-hand sides n = 32 4.8–6.2 → 2.9–4.0 µs, n = 64 19.8–24.8 → 16.8–20.5 µs, n = 96
+//!   about even (52.6 → 48.6–59.6 µs); at n = 128 the tiles lost (LU 108–147 µs against
+//!   76–113), hence the threshold. In f32 (16 rows per tile; same program, 14:20 UTC): LU
+//!   n = 64 15.3–15.5 → 8.1–8.2 µs, n = 128 60.1–60.6 → 68.1–69.1 µs, n = 192 144.9–152.3 →
+//!   139.3–142.5 µs, n = 256 281.6–290.8 → 469.9–556.9 µs; solve n = 64 14.6–15.1 →
+//!   11.7–11.8 µs, n = 128 67.9–130.5 → 58.2–89.1 µs, n = 192 263.9–267.7 → 238.6–245.1 µs,
+//!   n = 256 about even — the tiles up to 192 there; f32 expm and Fréchet derivative with the
+//!   tiles against faer's (two builds run alternately, ‖A‖₁ = 1, minima of 15 rounds over five
+//!   rounds each, 14:35–14:36 UTC, a noisy stretch): expm n = 64 52.8–87.1 → 39.4–45.3 µs,
+//!   n = 128 207–287 → 171–201 µs, n = 192 495–737 → 424–498 µs; Fréchet n = 64 96.9–140 →
+//!   77.8–105 µs, n = 128 380–538 → 339–439 µs, n = 192 968–1414 → 880–1233 µs. Inside expm (interleaved runs of two builds, 14:16 UTC,
+//!   minimum over 15 rounds): n = 32 ‖A‖₁ = 1 20.7 → 16.5 µs, n = 64 88.6 → 74.9 µs, n = 96
+//!   226 → 201 µs; ‖A‖₁ = 50 n = 32 35.3 → 31.1 µs, n = 64 154.6 → 139.0 µs; the Fréchet
+//!   derivative n = 32 39.0 → 33.1 µs, n = 64 196.5 → 176.9 µs.
+//!   Accuracy: on the 39 reference cases of `tests/expm.rs` with a non-zero error, expm's
+//!   relative error with the tiles over that with faer's LU has geometric mean 1.01 (from
+//!   0.11 to 2.4 per case: the order of the roundings differs, not their number).
+//! - **Otherwise faer's partial-pivoting LU** (sequential) and triangular solves.
+//!
+//! What this module decides besides is how the two calls use the cores, measured on the
+//! 2-core machine (scratch program timing faer's `lu_in_place` and `solve_in_place` at
+//! n = 64–512, f64, minimum of five rounds, 2026-11-28 18:10 UTC):
 //! - The factorisation runs on one core at every size: faer's parallel LU was slower than its
 //!   sequential one at every n measured (n = 128 215 µs vs 127 µs, 256 1.23 ms vs 459 µs,
 //!   312 1.81 vs 1.28 ms, 512 4.72 vs 3.86 ms) — its panel steps are too thin to share.
@@ -17,8 +44,9 @@
 //!   Inside a kernel call that holds a team of threads ([`crate::team`], as expm does) the
 //!   blocks go to the team; otherwise to rayon.
 //!
-//! Every column goes through the same sequence of operations whichever block it is in, so the
-//! result is bit-identical to one sequential solve of all columns (`tests/expm.rs`), and expm's
+//! With either kernel every column goes through the same sequence of operations whichever block
+//! it is in, so the result is bit-identical to one sequential solve of all columns
+//! (`tests/expm.rs` for faer's, `tests/lu.rs` for the tiles). With faer's, expm's
 //! results are those of the previous faer-parallel LU and solve (a scratch program hashing
 //! every output bit on 600 inputs, n = 1–300). Inside expm the two changes together measured,
 //! in an in-process interleaved A/B against the previous code (a scratch program linking both,
@@ -35,27 +63,159 @@ use faer::{MatMut, MatRef, Par};
 
 use crate::team::{self, MAX_PARTS};
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
 /// Size from which [`LuSolver::solve`] splits the right-hand sides over the rayon threads.
 pub const SPLIT_SOLVE_MIN_N: usize = 128;
 
 /// Fewest right-hand sides per block of a split solve.
 const MIN_BLOCK_COLS: usize = 64;
 
+/// Which code factors and solves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LuKernel {
+    /// The crate's own left-looking LU and solve on register tiles (`lu/avx512.rs`): x86-64
+    /// with AVX-512F, n ≤ [`LuScalar::TILES_MAX_N`].
+    Avx512Tiles,
+    /// faer's partial-pivoting LU and triangular solves.
+    Faer,
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// Element types [`LuSolver`] factors: `f32` and `f64`.
+pub trait LuScalar: RealField + Copy + Send + Sync + 'static + sealed::Sealed {
+    /// Largest n for which [`LuSolver::new`] picks [`LuKernel::Avx512Tiles`] (where the CPU
+    /// has AVX-512F): 96 in f64, 192 in f32 (see the module docs).
+    const TILES_MAX_N: usize;
+    #[doc(hidden)]
+    /// Whether [`LuKernel::Avx512Tiles`] runs for this type on this CPU.
+    fn tiles_available() -> bool;
+    #[doc(hidden)]
+    /// Factor with the tile kernels; `a` n×n with unit row stride.
+    fn tiles_factor(a: MatMut<'_, Self>, piv: &mut [usize], rdiag: &mut [Self]);
+    #[doc(hidden)]
+    /// Solve with the tile kernels; `x` with n rows and unit row stride.
+    fn tiles_solve(lu: MatRef<'_, Self>, piv: &[usize], rdiag: &[Self], x: MatMut<'_, Self>);
+}
+
+/// Whether the tiles can read `m` in place: rows contiguous, columns at a stride of at least
+/// the column length (what a column-major matrix or a block of one has).
+fn tiles_layout<T>(m: MatRef<'_, T>) -> bool {
+    m.nrows() == 0
+        || m.ncols() == 0
+        || (m.row_stride() == 1 && m.col_stride() >= m.nrows() as isize)
+}
+
+macro_rules! lu_scalar {
+    ($t:ty, $max:expr) => {
+        impl LuScalar for $t {
+            const TILES_MAX_N: usize = $max;
+            fn tiles_available() -> bool {
+                crate::simd::has_avx512f()
+            }
+            fn tiles_factor(a: MatMut<'_, $t>, piv: &mut [usize], rdiag: &mut [$t]) {
+                let n = a.nrows();
+                assert!(
+                    Self::tiles_available()
+                        && a.ncols() == n
+                        && piv.len() == n
+                        && rdiag.len() == n
+                        && tiles_layout(a.as_ref()),
+                    "LuKernel::Avx512Tiles: not available, or a is not n×n column-major"
+                );
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: AVX-512F checked above; `a` is n×n with unit row stride and column
+                // stride `col_stride()` (≥ n for a column-major view), valid for the view's life.
+                unsafe {
+                    let raw = avx512::Raw {
+                        ptr: a.as_ptr_mut(),
+                        ld: a.col_stride().max(0) as usize,
+                    };
+                    avx512::factor(raw, n, piv);
+                    avx512::reciprocal_diagonal(raw, rdiag);
+                }
+            }
+            fn tiles_solve(lu: MatRef<'_, $t>, piv: &[usize], rdiag: &[$t], x: MatMut<'_, $t>) {
+                let n = lu.nrows();
+                assert!(
+                    Self::tiles_available()
+                        && lu.ncols() == n
+                        && x.nrows() == n
+                        && piv.len() == n
+                        && rdiag.len() == n
+                        && tiles_layout(lu)
+                        && tiles_layout(x.as_ref()),
+                    "LuKernel::Avx512Tiles: not available, or lu / x not column-major with n rows"
+                );
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as in `tiles_factor`; the solve only reads `lu`.
+                unsafe {
+                    let m = x.ncols();
+                    let lu_raw = avx512::Raw {
+                        ptr: lu.as_ptr() as *mut $t,
+                        ld: lu.col_stride().max(0) as usize,
+                    };
+                    let x_raw = avx512::Raw {
+                        ptr: x.as_ptr_mut(),
+                        ld: x.col_stride().max(0) as usize,
+                    };
+                    avx512::solve(lu_raw, n, piv, x_raw, m, rdiag);
+                }
+            }
+        }
+    };
+}
+lu_scalar!(f64, 96);
+lu_scalar!(f32, 192);
+
 /// Row permutation and scratch for factoring an n×n matrix in place and solving with up to n
 /// right-hand sides; allocates only in [`LuSolver::new`].
 pub struct LuSolver<T> {
     n: usize,
+    kernel: LuKernel,
+    /// faer's row permutation and its inverse ([`LuKernel::Faer`]).
     perm: Vec<usize>,
     perm_inv: Vec<usize>,
-    /// One scratch buffer per block of right-hand sides (the first also serves the LU).
+    /// LAPACK-style pivots and 1 / U's diagonal ([`LuKernel::Avx512Tiles`]).
+    piv: Vec<usize>,
+    rdiag: Vec<T>,
+    /// faer's scratch, one buffer per block of right-hand sides (the first also serves the
+    /// LU); their number is the solve's number of blocks for either kernel, and the tiles hand
+    /// views that are not column-major to faer.
     stacks: Vec<MemBuffer>,
-    _t: std::marker::PhantomData<T>,
+    /// The kernel of the last factorisation, which its solves must use.
+    factored_by: LuKernel,
 }
 
-impl<T: RealField> LuSolver<T> {
-    /// Scratch for n×n systems; the solve will use `min(rayon threads, n / 64)` blocks from
-    /// n = [`SPLIT_SOLVE_MIN_N`] on (the thread count read here, once).
+impl<T: LuScalar> LuSolver<T> {
+    /// Scratch for n×n systems, with [`LuKernel::Avx512Tiles`] where the CPU has it and
+    /// n ≤ [`LuScalar::TILES_MAX_N`], faer otherwise. The solve will use `min(rayon threads, n / 64)`
+    /// blocks from n = [`SPLIT_SOLVE_MIN_N`] on (the thread count read here, once).
     pub fn new(n: usize) -> Self {
+        let kernel = if n <= T::TILES_MAX_N && T::tiles_available() {
+            LuKernel::Avx512Tiles
+        } else {
+            LuKernel::Faer
+        };
+        Self::with_kernel(n, kernel)
+    }
+
+    /// As [`LuSolver::new`] with the kernel chosen by the caller (to compare the two).
+    ///
+    /// # Panics
+    /// If `kernel` is [`LuKernel::Avx512Tiles`] and this CPU lacks AVX-512F
+    /// (see [`LuSolver::tiles_available`]).
+    pub fn with_kernel(n: usize, kernel: LuKernel) -> Self {
+        assert!(
+            kernel == LuKernel::Faer || T::tiles_available(),
+            "LuSolver::with_kernel: LuKernel::Avx512Tiles needs a CPU with AVX-512F"
+        );
         let blocks = if n >= SPLIT_SOLVE_MIN_N {
             rayon::current_num_threads()
                 .min(n / MIN_BLOCK_COLS)
@@ -78,16 +238,29 @@ impl<T: RealField> LuSolver<T> {
         // The identity until the first factorisation, so that the permutation is always valid.
         LuSolver {
             n,
+            kernel,
             perm: (0..n).collect(),
             perm_inv: (0..n).collect(),
+            piv: (0..n).collect(),
+            rdiag: vec![T::one_impl(); n],
             stacks,
-            _t: std::marker::PhantomData,
+            factored_by: kernel,
         }
+    }
+
+    /// Whether [`LuKernel::Avx512Tiles`] runs on this CPU for `T`.
+    pub fn tiles_available() -> bool {
+        T::tiles_available()
     }
 
     /// The size this solver is allocated for.
     pub fn n(&self) -> usize {
         self.n
+    }
+
+    /// The kernel this solver runs.
+    pub fn kernel(&self) -> LuKernel {
+        self.kernel
     }
 
     /// Factor `q` in place: on return its strict lower triangle holds L (unit diagonal implied)
@@ -103,14 +276,25 @@ impl<T: RealField> LuSolver<T> {
             q.nrows(),
             q.ncols()
         );
-        factor::lu_in_place(
-            q,
-            &mut self.perm,
-            &mut self.perm_inv,
-            Par::Seq,
-            MemStack::new(&mut self.stacks[0]),
-            Default::default(),
-        );
+        // The tiles read column-major views in place; any other view goes to faer.
+        self.factored_by = if tiles_layout(q.as_ref()) {
+            self.kernel
+        } else {
+            LuKernel::Faer
+        };
+        match self.factored_by {
+            LuKernel::Avx512Tiles => T::tiles_factor(q, &mut self.piv, &mut self.rdiag),
+            LuKernel::Faer => {
+                factor::lu_in_place(
+                    q,
+                    &mut self.perm,
+                    &mut self.perm_inv,
+                    Par::Seq,
+                    MemStack::new(&mut self.stacks[0]),
+                    Default::default(),
+                );
+            }
+        }
     }
 
     /// Solve `q·X = rhs` in place, `lu` holding the factors [`LuSolver::factor`] left in `q`.
@@ -131,28 +315,55 @@ impl<T: RealField> LuSolver<T> {
             rhs.nrows(),
             rhs.ncols()
         );
-        let perm = PermRef::new_checked(&self.perm, &self.perm_inv, n);
-        solve_blocks(lu, perm, rhs, &mut self.stacks);
+        match self.factored_by {
+            LuKernel::Avx512Tiles => {
+                // Factors handed back in another layout than they were made in: read a copy.
+                let owned;
+                let lu = if tiles_layout(lu) {
+                    lu
+                } else {
+                    owned = lu.to_owned();
+                    owned.as_ref()
+                };
+                let (piv, rdiag) = (&self.piv[..], &self.rdiag[..]);
+                for_column_blocks(rhs, &mut self.stacks, |x, _| {
+                    if !tiles_layout(x.as_ref()) {
+                        // Not column-major (strided rows, reversed columns): solve a copy.
+                        let mut c = x.to_owned();
+                        T::tiles_solve(lu, piv, rdiag, c.as_mut());
+                        let mut x = x;
+                        x.copy_from(&c);
+                    } else {
+                        T::tiles_solve(lu, piv, rdiag, x)
+                    }
+                });
+            }
+            LuKernel::Faer => {
+                let perm = PermRef::new_checked(&self.perm, &self.perm_inv, n);
+                // L and U share the factored matrix: the unit-lower solve reads only the strict
+                // lower triangle and the upper solve only the upper one.
+                for_column_blocks(rhs, &mut self.stacks, |x, stack| {
+                    solve::solve_in_place(lu, lu, perm, x, Par::Seq, MemStack::new(stack))
+                });
+            }
+        }
     }
 }
 
-/// Solve the column blocks of `rhs`, one per scratch buffer, in parallel: on the team of the
-/// calling kernel when there is one ([`crate::team`]), otherwise by rayon fork/join.
-fn solve_blocks<T: RealField>(
-    lu: MatRef<'_, T>,
-    perm: PermRef<'_, usize>,
+/// `f(block, its scratch)` on even column blocks of `rhs`, one per scratch buffer (fewer when
+/// `rhs` has fewer columns), in parallel: on the team of the calling kernel when there is one
+/// ([`crate::team`]), otherwise by rayon fork/join; on all of `rhs` when there is one block.
+/// Every block ends with at most ⌈n / blocks⌉ columns, what faer's scratch was sized for.
+fn for_column_blocks<T: Send>(
     rhs: MatMut<'_, T>,
     stacks: &mut [MemBuffer],
+    f: impl Fn(MatMut<'_, T>, &mut MemBuffer) + Sync,
 ) {
     let cols = rhs.ncols();
     let blocks = stacks.len().min(cols).max(1);
     if blocks == 1 {
-        // L and U share the factored matrix: the unit-lower solve reads only the strict lower
-        // triangle and the upper solve only the upper one.
-        solve::solve_in_place(lu, lu, perm, rhs, Par::Seq, MemStack::new(&mut stacks[0]));
-        return;
+        return f(rhs, &mut stacks[0]);
     }
-    // Every block ends with at most ⌈n / blocks⌉ columns, what its scratch was sized for.
     let cols_of = team::split_even(cols, blocks, rhs, |m, j| m.split_at_col_mut(j));
     let mut parts: [Option<(MatMut<'_, T>, &mut MemBuffer)>; MAX_PARTS] = Default::default();
     for ((part, piece), stack) in parts.iter_mut().zip(cols_of).zip(stacks.iter_mut()) {
@@ -160,7 +371,7 @@ fn solve_blocks<T: RealField>(
     }
     team::for_each_part(&mut parts[..blocks], |_, part| {
         if let Some((x, stack)) = part.take() {
-            solve::solve_in_place(lu, lu, perm, x, Par::Seq, MemStack::new(stack));
+            f(x, stack)
         }
     });
 }

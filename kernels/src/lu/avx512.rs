@@ -1,0 +1,482 @@
+//! LU with partial pivoting and its many-right-hand-side solve on AVX-512, for the sizes where
+//! faer's general routines spend most of their time outside arithmetic (n ≤
+//! [`super::LuScalar::TILES_MAX_N`]).
+//!
+//! Both are left-looking and work on tiles of one vector of rows (`W` = 8 rows in f64, 16 in
+//! f32) by up to `W` columns held in registers:
+//!
+//! - [`lower_tile`]: `X[R, C] −= L[R, K]·X[K, C]`, then optionally the unit-lower triangle
+//!   `L[R, R]⁻¹` applied in registers (a lane broadcast per step, no store/reload between the
+//!   steps). It is the forward substitution of the solve, the U rows of each panel of the LU,
+//!   and the update of the panel's rows below it.
+//! - [`upper_tile`]: `X[R, C] −= U[R, K]·X[K, C]` for the rows below `R`, then `U[R, R]⁻¹` by
+//!   back substitution in registers, each step multiplying by the pivot's reciprocal (as
+//!   OpenBLAS's and BLIS's trsm kernels do; one rounding more than a division per entry).
+//!
+//! Each entry is updated in the order of classic Gaussian elimination (k = 0, 1, …, as the
+//! right-looking algorithm would), and a column of right-hand sides goes through the same
+//! operations whichever tile of columns it is in, so a solve split over threads by columns
+//! gives the bits of one sequential solve.
+//!
+//! The pivots are LAPACK's: `piv[k]` is the row swapped with row `k` at step `k`, swapped across
+//! the whole row at once; the pivot is the first entry of largest magnitude (a NaN is never
+//! chosen over a number, and a column of NaNs keeps its diagonal). A zero pivot is kept and its
+//! column left unscaled, as LAPACK's getrf does: the factorisation finishes, and the solve,
+//! multiplying by the pivot's reciprocal (±Inf), gives non-finite entries.
+use std::arch::x86_64::*;
+
+/// One AVX-512 register of `Self` and the lane operations the tiles need.
+///
+/// # Safety
+/// Every method must only be called on a CPU with AVX-512F ([`crate::simd::has_avx512f`]);
+/// pointer arguments must be valid for the lanes the mask selects.
+pub unsafe trait Lane: Copy + PartialOrd + Send + Sync + 'static {
+    type V: Copy;
+    /// Lanes per register.
+    const W: usize;
+    /// The mask of lanes `[lo, hi)` (as a `u32`; narrowed by the methods).
+    #[inline(always)]
+    fn mask(lo: usize, hi: usize) -> u32 {
+        let hi = hi.min(Self::W) as u32;
+        let lo = (lo as u32).min(hi);
+        ((1u32 << hi) - 1) & !((1u32 << lo) - 1)
+    }
+    unsafe fn load(m: u32, p: *const Self) -> Self::V;
+    unsafe fn store(m: u32, p: *mut Self, v: Self::V);
+    unsafe fn splat(x: Self) -> Self::V;
+    /// `c − a·b`, one rounding.
+    unsafe fn fnmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// Every lane set to lane `k` of `v`.
+    unsafe fn lane(v: Self::V, k: usize) -> Self::V;
+    /// Lanes in `m` from `b`, the others from `a`.
+    unsafe fn blend(m: u32, a: Self::V, b: Self::V) -> Self::V;
+    fn abs(self) -> Self;
+    fn zero() -> Self;
+    fn one() -> Self;
+    fn div(self, d: Self) -> Self;
+    fn is_zero(self) -> bool;
+    /// `|self|` is at least the smallest positive normal number (its reciprocal is finite).
+    fn is_normal_size(self) -> bool;
+    fn is_nan(self) -> bool;
+}
+
+unsafe impl Lane for f64 {
+    type V = __m512d;
+    const W: usize = 8;
+    #[inline(always)]
+    unsafe fn load(m: u32, p: *const f64) -> __m512d {
+        _mm512_maskz_loadu_pd(m as __mmask8, p)
+    }
+    #[inline(always)]
+    unsafe fn store(m: u32, p: *mut f64, v: __m512d) {
+        _mm512_mask_storeu_pd(p, m as __mmask8, v)
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f64) -> __m512d {
+        _mm512_set1_pd(x)
+    }
+    #[inline(always)]
+    unsafe fn fnmadd(a: __m512d, b: __m512d, c: __m512d) -> __m512d {
+        _mm512_fnmadd_pd(a, b, c)
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m512d, b: __m512d) -> __m512d {
+        _mm512_mul_pd(a, b)
+    }
+    #[inline(always)]
+    unsafe fn lane(v: __m512d, k: usize) -> __m512d {
+        _mm512_permutexvar_pd(_mm512_set1_epi64(k as i64), v)
+    }
+    #[inline(always)]
+    unsafe fn blend(m: u32, a: __m512d, b: __m512d) -> __m512d {
+        _mm512_mask_blend_pd(m as __mmask8, a, b)
+    }
+    #[inline(always)]
+    fn abs(self) -> f64 {
+        f64::abs(self)
+    }
+    #[inline(always)]
+    fn zero() -> f64 {
+        0.0
+    }
+    #[inline(always)]
+    fn one() -> f64 {
+        1.0
+    }
+    #[inline(always)]
+    fn div(self, d: f64) -> f64 {
+        self / d
+    }
+    #[inline(always)]
+    fn is_zero(self) -> bool {
+        self == 0.0
+    }
+    #[inline(always)]
+    fn is_normal_size(self) -> bool {
+        self.abs() >= f64::MIN_POSITIVE
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        f64::is_nan(self)
+    }
+}
+
+unsafe impl Lane for f32 {
+    type V = __m512;
+    const W: usize = 16;
+    #[inline(always)]
+    unsafe fn load(m: u32, p: *const f32) -> __m512 {
+        _mm512_maskz_loadu_ps(m as __mmask16, p)
+    }
+    #[inline(always)]
+    unsafe fn store(m: u32, p: *mut f32, v: __m512) {
+        _mm512_mask_storeu_ps(p, m as __mmask16, v)
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> __m512 {
+        _mm512_set1_ps(x)
+    }
+    #[inline(always)]
+    unsafe fn fnmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
+        _mm512_fnmadd_ps(a, b, c)
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+        _mm512_mul_ps(a, b)
+    }
+    #[inline(always)]
+    unsafe fn lane(v: __m512, k: usize) -> __m512 {
+        _mm512_permutexvar_ps(_mm512_set1_epi32(k as i32), v)
+    }
+    #[inline(always)]
+    unsafe fn blend(m: u32, a: __m512, b: __m512) -> __m512 {
+        _mm512_mask_blend_ps(m as __mmask16, a, b)
+    }
+    #[inline(always)]
+    fn abs(self) -> f32 {
+        f32::abs(self)
+    }
+    #[inline(always)]
+    fn zero() -> f32 {
+        0.0
+    }
+    #[inline(always)]
+    fn one() -> f32 {
+        1.0
+    }
+    #[inline(always)]
+    fn div(self, d: f32) -> f32 {
+        self / d
+    }
+    #[inline(always)]
+    fn is_zero(self) -> bool {
+        self == 0.0
+    }
+    #[inline(always)]
+    fn is_normal_size(self) -> bool {
+        self.abs() >= f32::MIN_POSITIVE
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        f32::is_nan(self)
+    }
+}
+
+/// A column-major matrix: base pointer and column stride (rows are contiguous).
+#[derive(Clone, Copy)]
+pub struct Raw<T> {
+    pub ptr: *mut T,
+    pub ld: usize,
+}
+
+impl<T> Raw<T> {
+    #[inline(always)]
+    unsafe fn at(self, i: usize, j: usize) -> *mut T {
+        self.ptr.add(i + j * self.ld)
+    }
+}
+
+/// `X[r0.., c0..c0+NC] −= L[r0.., k0..k1]·X[k0..k1, c0..c0+NC]` for the `rb ≤ W` rows from `r0`,
+/// then, if `tri`, `X[R, C] ← L[R, R]⁻¹·X[R, C]` with L unit lower (its strict lower part read
+/// from the column block `r0..r0+rb` of `l`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn lower_tile<T: Lane, const NC: usize>(
+    l: Raw<T>,
+    x: Raw<T>,
+    r0: usize,
+    rb: usize,
+    k0: usize,
+    k1: usize,
+    tri: bool,
+    c0: usize,
+) {
+    let m = T::mask(0, rb);
+    let mut acc = [T::splat(T::zero()); NC];
+    for (c, a) in acc.iter_mut().enumerate() {
+        *a = T::load(m, x.at(r0, c0 + c));
+    }
+    for k in k0..k1 {
+        let lv = T::load(m, l.at(r0, k));
+        for (c, a) in acc.iter_mut().enumerate() {
+            *a = T::fnmadd(lv, T::splat(*x.at(k, c0 + c)), *a);
+        }
+    }
+    if tri {
+        for k in 0..rb.saturating_sub(1) {
+            let lv = T::load(T::mask(k + 1, rb), l.at(r0, r0 + k));
+            for a in acc.iter_mut() {
+                *a = T::fnmadd(lv, T::lane(*a, k), *a);
+            }
+        }
+    }
+    for (c, a) in acc.iter().enumerate() {
+        T::store(m, x.at(r0, c0 + c), *a);
+    }
+}
+
+/// `X[r0.., C] −= U[r0.., r0+rb..n]·X[r0+rb..n, C]` for the `rb ≤ W` rows from `r0`, then
+/// `X[R, C] ← U[R, R]⁻¹·X[R, C]` by back substitution, `rdiag[i]` being `1 / U[r0+i, r0+i]`.
+#[inline(always)]
+unsafe fn upper_tile<T: Lane, const NC: usize>(
+    u: Raw<T>,
+    x: Raw<T>,
+    r0: usize,
+    rb: usize,
+    n: usize,
+    rdiag: &[T],
+    c0: usize,
+) {
+    let m = T::mask(0, rb);
+    let mut acc = [T::splat(T::zero()); NC];
+    for (c, a) in acc.iter_mut().enumerate() {
+        *a = T::load(m, x.at(r0, c0 + c));
+    }
+    for k in r0 + rb..n {
+        let uv = T::load(m, u.at(r0, k));
+        for (c, a) in acc.iter_mut().enumerate() {
+            *a = T::fnmadd(uv, T::splat(*x.at(k, c0 + c)), *a);
+        }
+    }
+    for k in (0..rb).rev() {
+        let r = T::splat(rdiag[k]);
+        let uv = T::load(T::mask(0, k), u.at(r0, r0 + k));
+        let mk = T::mask(k, k + 1);
+        for a in acc.iter_mut() {
+            let t = T::mul(T::lane(*a, k), r);
+            *a = T::fnmadd(uv, t, T::blend(mk, *a, t));
+        }
+    }
+    for (c, a) in acc.iter().enumerate() {
+        T::store(m, x.at(r0, c0 + c), *a);
+    }
+}
+
+/// [`lower_tile`] on `nc ≤ W` columns (dispatch to the compile-time width).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn lower_cols<T: Lane>(
+    l: Raw<T>,
+    x: Raw<T>,
+    r0: usize,
+    rb: usize,
+    k0: usize,
+    k1: usize,
+    tri: bool,
+    c0: usize,
+    nc: usize,
+) {
+    let mut c = c0;
+    let end = c0 + nc;
+    while end - c >= 8 {
+        lower_tile::<T, 8>(l, x, r0, rb, k0, k1, tri, c);
+        c += 8;
+    }
+    match end - c {
+        0 => {}
+        1 => lower_tile::<T, 1>(l, x, r0, rb, k0, k1, tri, c),
+        2 => lower_tile::<T, 2>(l, x, r0, rb, k0, k1, tri, c),
+        3 => lower_tile::<T, 3>(l, x, r0, rb, k0, k1, tri, c),
+        4 => lower_tile::<T, 4>(l, x, r0, rb, k0, k1, tri, c),
+        5 => lower_tile::<T, 5>(l, x, r0, rb, k0, k1, tri, c),
+        6 => lower_tile::<T, 6>(l, x, r0, rb, k0, k1, tri, c),
+        _ => lower_tile::<T, 7>(l, x, r0, rb, k0, k1, tri, c),
+    }
+}
+
+/// [`upper_tile`] on `nc` columns.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn upper_cols<T: Lane>(
+    u: Raw<T>,
+    x: Raw<T>,
+    r0: usize,
+    rb: usize,
+    n: usize,
+    rdiag: &[T],
+    c0: usize,
+    nc: usize,
+) {
+    let mut c = c0;
+    let end = c0 + nc;
+    while end - c >= 8 {
+        upper_tile::<T, 8>(u, x, r0, rb, n, rdiag, c);
+        c += 8;
+    }
+    match end - c {
+        0 => {}
+        1 => upper_tile::<T, 1>(u, x, r0, rb, n, rdiag, c),
+        2 => upper_tile::<T, 2>(u, x, r0, rb, n, rdiag, c),
+        3 => upper_tile::<T, 3>(u, x, r0, rb, n, rdiag, c),
+        4 => upper_tile::<T, 4>(u, x, r0, rb, n, rdiag, c),
+        5 => upper_tile::<T, 5>(u, x, r0, rb, n, rdiag, c),
+        6 => upper_tile::<T, 6>(u, x, r0, rb, n, rdiag, c),
+        _ => upper_tile::<T, 7>(u, x, r0, rb, n, rdiag, c),
+    }
+}
+
+/// `c[i] −= x·l[i]` for `i < len`.
+#[inline(always)]
+unsafe fn axpy<T: Lane>(x: T, l: *const T, c: *mut T, len: usize) {
+    let xv = T::splat(x);
+    let mut i = 0;
+    while i < len {
+        let m = T::mask(0, len - i);
+        T::store(
+            m,
+            c.add(i),
+            T::fnmadd(T::load(m, l.add(i)), xv, T::load(m, c.add(i))),
+        );
+        i += T::W;
+    }
+}
+
+/// `c[i] ← c[i]·r` for `i < len`.
+#[inline(always)]
+unsafe fn scale<T: Lane>(r: T, c: *mut T, len: usize) {
+    let rv = T::splat(r);
+    let mut i = 0;
+    while i < len {
+        let m = T::mask(0, len - i);
+        T::store(m, c.add(i), T::mul(T::load(m, c.add(i)), rv));
+        i += T::W;
+    }
+}
+
+/// Factor the n×n matrix `a` in place (L strictly below the diagonal with unit diagonal implied,
+/// U on and above it), recording the pivots in `piv` (length n).
+///
+/// # Safety
+/// AVX-512F must be available; `a` must be valid for n×n entries at column stride `a.ld ≥ n`.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn factor<T: Lane>(a: Raw<T>, n: usize, piv: &mut [usize]) {
+    assert_eq!(piv.len(), n);
+    let w = T::W;
+    let mut p0 = 0;
+    while p0 < n {
+        let pb = w.min(n - p0);
+        // The panel's rows above it: U[0..p0, P] = L⁻¹ A, one tile of rows at a time.
+        let mut r0 = 0;
+        while r0 < p0 {
+            lower_cols(a, a, r0, w, 0, r0, true, p0, pb);
+            r0 += w;
+        }
+        // The panel's own rows and those below: every update from the columns left of it.
+        let mut r = p0;
+        while r < n {
+            lower_cols(a, a, r, w.min(n - r), 0, p0, false, p0, pb);
+            r += w;
+        }
+        // The panel itself, unblocked.
+        for (j, pj) in piv.iter_mut().enumerate().skip(p0).take(pb) {
+            let col = a.at(0, j);
+            let mut p = j;
+            let mut best = (*col.add(j)).abs();
+            for i in j + 1..n {
+                let v = (*col.add(i)).abs();
+                // A NaN is never chosen over a number (a NaN pivot only where all are NaN).
+                if v > best || (best.is_nan() && !v.is_nan()) {
+                    best = v;
+                    p = i;
+                }
+            }
+            *pj = p;
+            if p != j {
+                for c in 0..n {
+                    std::ptr::swap(a.at(j, c), a.at(p, c));
+                }
+            }
+            let d = *col.add(j);
+            let below = n - j - 1;
+            if !d.is_zero() {
+                if d.is_normal_size() {
+                    scale(T::one().div(d), col.add(j + 1), below);
+                } else {
+                    for i in j + 1..n {
+                        *col.add(i) = (*col.add(i)).div(d);
+                    }
+                }
+            }
+            for c in j + 1..p0 + pb {
+                let cc = a.at(0, c);
+                axpy(*cc.add(j), col.add(j + 1), cc.add(j + 1), below);
+            }
+        }
+        p0 += pb;
+    }
+}
+
+/// Solve `A·X = B` in place for the `m` columns of `x` (n rows, column stride `x.ld`), `lu` and
+/// `piv` from [`factor`], `rdiag` the reciprocals of U's diagonal ([`reciprocal_diagonal`]).
+///
+/// # Safety
+/// AVX-512F must be available; `lu` valid for n×n, `x` for n×m.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn solve<T: Lane>(
+    lu: Raw<T>,
+    n: usize,
+    piv: &[usize],
+    x: Raw<T>,
+    m: usize,
+    rdiag: &[T],
+) {
+    debug_assert!(piv.len() == n && rdiag.len() == n);
+    let w = T::W;
+    // Column groups of W: the group's right-hand sides stay in cache through both sweeps.
+    let mut c0 = 0;
+    while c0 < m {
+        let nc = w.min(m - c0);
+        for (k, &p) in piv.iter().enumerate() {
+            if p != k {
+                for c in c0..c0 + nc {
+                    std::ptr::swap(x.at(k, c), x.at(p, c));
+                }
+            }
+        }
+        let mut r0 = 0;
+        while r0 < n {
+            lower_cols(lu, x, r0, w.min(n - r0), 0, r0, true, c0, nc);
+            r0 += w;
+        }
+        // Back substitution, bottom tile first (the last tile may be partial).
+        let mut r_end = n;
+        while r_end > 0 {
+            let r0 = (r_end - 1) / w * w;
+            let rb = r_end - r0;
+            upper_cols(lu, x, r0, rb, n, &rdiag[r0..r_end], c0, nc);
+            r_end = r0;
+        }
+        c0 += nc;
+    }
+}
+
+/// `rdiag[i] ← 1 / U[i, i]` for the solves.
+///
+/// # Safety
+/// `lu` valid for `rdiag.len()` diagonal entries.
+pub unsafe fn reciprocal_diagonal<T: Lane>(lu: Raw<T>, rdiag: &mut [T]) {
+    for (i, r) in rdiag.iter_mut().enumerate() {
+        *r = T::one().div(*lu.at(i, i));
+    }
+}

@@ -1,0 +1,320 @@
+//! The LU and many-right-hand-side solve of `cortical_kernels::lu`: the AVX-512 tile kernels
+//! against faer's routines on the same systems, and their edge cases.
+//!
+//! The tiles run only on a CPU with AVX-512F; where it lacks it, each test that needs them
+//! says it skipped (CI's machines have it).
+use cortical_kernels::faer::{Mat, MatRef};
+use cortical_kernels::lu::{LuKernel, LuScalar, LuSolver};
+use rand::{RngExt, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+const TILES_MAX_N: usize = <f64 as LuScalar>::TILES_MAX_N;
+
+fn tiles_or_skip(test: &str) -> bool {
+    let ok = LuSolver::<f64>::tiles_available();
+    if !ok {
+        println!("{test}: skipped: this CPU has no AVX-512F, LuKernel::Avx512Tiles cannot run");
+    }
+    ok
+}
+
+fn normal(rows: usize, cols: usize, seed: u64) -> Mat<f64> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    Mat::from_fn(rows, cols, |_, _| {
+        let u1: f64 = rng.random::<f64>().max(1e-300);
+        let u2: f64 = rng.random::<f64>();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    })
+}
+
+fn norm_max<T: Copy + Into<f64>>(m: MatRef<'_, T>) -> f64 {
+    let mut b = 0.0f64;
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            b = b.max(m[(i, j)].into().abs());
+        }
+    }
+    b
+}
+
+/// `‖Q·X − P‖_max / (n ‖Q‖_max ‖X‖_max)` in f64, whatever the type solved in.
+fn scaled_residual<T: Copy + Into<f64>>(
+    q: MatRef<'_, T>,
+    x: MatRef<'_, T>,
+    p: MatRef<'_, T>,
+) -> f64 {
+    let f = |m: MatRef<'_, T>| Mat::<f64>::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)].into());
+    let (q, x, p) = (f(q), f(x), f(p));
+    let r = &q * &x - &p;
+    let n = q.nrows().max(1) as f64;
+    norm_max(r.as_ref()) / (n * norm_max(q.as_ref()) * norm_max(x.as_ref())).max(f64::MIN_POSITIVE)
+}
+
+fn solve_with<T: LuScalar>(kernel: LuKernel, q: &Mat<T>, p: &Mat<T>) -> (Mat<T>, Mat<T>) {
+    let n = q.nrows();
+    let mut s = LuSolver::<T>::with_kernel(n, kernel);
+    assert_eq!(s.kernel(), kernel);
+    let mut lu = q.clone();
+    let mut x = p.clone();
+    s.factor(lu.as_mut());
+    s.solve(lu.as_ref(), x.as_mut());
+    (lu, x)
+}
+
+/// Every size from 0 to 70 and every multiple of 7 or 8 up to 40 past the f64 tile threshold
+/// (full and partial tiles of 8 rows), Gaussian systems (partial pivoting does real work on
+/// them) with 1 to n right-hand sides: the tiles' solution has a backward-stable residual, and
+/// agrees with faer's to what the system's conditioning allows (both are partial-pivoting LU
+/// with the same pivots; they differ in the order of the roundings).
+#[test]
+fn tiles_solve_like_faer_at_every_size() {
+    if !tiles_or_skip("tiles_solve_like_faer_at_every_size") {
+        return;
+    }
+    let mut worst = (0.0f64, 0.0f64);
+    for n in (0..=TILES_MAX_N + 40).filter(|&n| n <= 70 || n % 7 == 0 || n % 8 == 0) {
+        let q = normal(n, n, 11 + n as u64);
+        for m in [1, 3, 8, 9, n] {
+            let m = m.min(n);
+            let p = normal(n, m, 500 + n as u64);
+            let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+            let (_, x_faer) = solve_with(LuKernel::Faer, &q, &p);
+            let res = scaled_residual(q.as_ref(), x.as_ref(), p.as_ref());
+            let res_faer = scaled_residual(q.as_ref(), x_faer.as_ref(), p.as_ref());
+            // Backward stability: a few units of u (2^-53 ≈ 1.1e-16) per row, as faer's.
+            assert!(
+                res <= 2e-15 && res <= 8.0 * res_faer.max(1e-17),
+                "n = {n}, m = {m}: scaled residual {res:e} (faer {res_faer:e})"
+            );
+            if n > 0 && m > 0 {
+                let diff = norm_max((&x - &x_faer).as_ref()) / norm_max(x_faer.as_ref());
+                // Gaussian matrices of these sizes have κ below 1e5 (checked: the largest
+                // difference seen is printed below).
+                assert!(
+                    diff <= 1e-10,
+                    "n = {n}, m = {m}: differs from faer by {diff:e}"
+                );
+                worst = (worst.0.max(res), worst.1.max(diff));
+            }
+        }
+    }
+    println!(
+        "largest scaled residual {:e}, largest relative difference from faer {:e}",
+        worst.0, worst.1
+    );
+}
+
+/// f32 on the same systems: residuals of f32 size, and the f64 solution to f32 accuracy.
+#[test]
+fn tiles_solve_in_f32() {
+    if !tiles_or_skip("tiles_solve_in_f32") {
+        return;
+    }
+    for n in [1, 5, 15, 16, 17, 31, 33, 64, 95, 96, 97, 130, 192, 200] {
+        let q = normal(n, n, 21 + n as u64);
+        let p = normal(n, n, 600 + n as u64);
+        let q32 = Mat::<f32>::from_fn(n, n, |i, j| q[(i, j)] as f32);
+        let p32 = Mat::<f32>::from_fn(n, n, |i, j| p[(i, j)] as f32);
+        let (_, x32) = solve_with(LuKernel::Avx512Tiles, &q32, &p32);
+        let (_, x32_faer) = solve_with(LuKernel::Faer, &q32, &p32);
+        let res = scaled_residual(q32.as_ref(), x32.as_ref(), p32.as_ref());
+        let res_faer = scaled_residual(q32.as_ref(), x32_faer.as_ref(), p32.as_ref());
+        assert!(
+            res <= 1e-6 && res <= 8.0 * res_faer.max(1e-9),
+            "n = {n}: f32 scaled residual {res:e} (faer {res_faer:e})"
+        );
+        let (_, x64) = solve_with(LuKernel::Faer, &q, &p);
+        let x32_64 = Mat::<f64>::from_fn(n, n, |i, j| x32[(i, j)] as f64);
+        let diff = norm_max((&x32_64 - &x64).as_ref()) / norm_max(x64.as_ref());
+        assert!(
+            diff <= 1e-2,
+            "n = {n}: f32 solution off the f64 one by {diff:e}"
+        );
+    }
+}
+
+/// Systems that need the row exchanges: a zero in the first pivot position, and a tiny one
+/// where elimination without pivoting loses everything (the classic [[ε, 1], [1, 1]]), in the
+/// middle of a larger matrix too; and a permutation matrix, whose solve is exact.
+#[test]
+fn tiles_pivot_where_elimination_needs_it() {
+    if !tiles_or_skip("tiles_pivot_where_elimination_needs_it") {
+        return;
+    }
+    // [[ε, 1], [1, 1]] x = [1, 2]: x ≈ [1, 1]; without pivoting x₀ comes out 0.
+    for eps in [0.0, 1e-20] {
+        let q = Mat::<f64>::from_fn(2, 2, |i, j| if i == 0 && j == 0 { eps } else { 1.0 });
+        let p = Mat::<f64>::from_fn(2, 1, |i, _| (i + 1) as f64);
+        let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+        assert!(
+            (x[(0, 0)] - 1.0).abs() < 1e-15 && (x[(1, 0)] - 1.0).abs() < 1e-15,
+            "ε = {eps}: x = [{}, {}]",
+            x[(0, 0)],
+            x[(1, 0)]
+        );
+    }
+    // The same 2×2 block on rows/columns 9, 10 (the second tile) of an otherwise identity
+    // matrix of size 20.
+    let n = 20;
+    let mut q = Mat::<f64>::identity(n, n);
+    q[(9, 9)] = 1e-20;
+    q[(9, 10)] = 1.0;
+    q[(10, 9)] = 1.0;
+    q[(10, 10)] = 1.0;
+    let p = Mat::<f64>::from_fn(n, 1, |i, _| match i {
+        9 => 1.0,
+        10 => 2.0,
+        _ => i as f64,
+    });
+    let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+    for i in 0..n {
+        let want = if i == 9 || i == 10 { 1.0 } else { i as f64 };
+        assert!(
+            (x[(i, 0)] - want).abs() < 1e-15,
+            "row {i}: {} vs {want}",
+            x[(i, 0)]
+        );
+    }
+    // A permutation matrix: the solve only moves entries, so it is exact.
+    let n = 37;
+    let sigma: Vec<usize> = (0..n).map(|i| (i * 10 + 3) % n).collect();
+    let q = Mat::<f64>::from_fn(n, n, |i, j| if sigma[i] == j { 1.0 } else { 0.0 });
+    let p = normal(n, 5, 3);
+    let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+    for c in 0..5 {
+        for i in 0..n {
+            assert_eq!(x[(sigma[i], c)], p[(i, c)], "row {i}, column {c}");
+        }
+    }
+}
+
+/// The solve splits its right-hand sides over the threads from n = 128 (`SPLIT_SOLVE_MIN_N`):
+/// each column goes through the same operations whichever block it is in, so 1, 2 and 3
+/// threads give the same bits.
+#[test]
+fn tiles_split_solve_is_bit_identical_to_one_thread() {
+    if !tiles_or_skip("tiles_split_solve_is_bit_identical_to_one_thread") {
+        return;
+    }
+    for n in [128, 131, 200] {
+        let mut q = normal(n, n, 31 + n as u64);
+        for i in 0..n {
+            q[(i, i)] += 4.0 * (n as f64).sqrt();
+        }
+        let p = normal(n, n, 32);
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("thread pool")
+                .install(|| solve_with(LuKernel::Avx512Tiles, &q, &p))
+        };
+        let (lu1, x1) = run(1);
+        for threads in [2, 3] {
+            let (lu, x) = run(threads);
+            assert!(lu == lu1, "n = {n}, {threads} threads: factors differ");
+            assert!(x == x1, "n = {n}, {threads} threads: solution differs");
+        }
+        let res = scaled_residual(q.as_ref(), x1.as_ref(), p.as_ref());
+        assert!(res <= 2e-15, "n = {n}: scaled residual {res:e}");
+    }
+}
+
+/// Views that are not column-major (a transpose, reversed columns) go to faer for the
+/// factorisation; factors or right-hand sides handed to the solve in such a layout are read
+/// through a column-major copy: same solutions.
+#[test]
+fn tiles_solver_accepts_strided_views() {
+    if !tiles_or_skip("tiles_solver_accepts_strided_views") {
+        return;
+    }
+    let n = 45;
+    let q = normal(n, n, 41);
+    let p = normal(n, n, 42);
+    let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+
+    let mut s = LuSolver::<f64>::with_kernel(n, LuKernel::Avx512Tiles);
+    let mut qt = q.transpose().to_owned();
+    s.factor(qt.as_mut().transpose_mut());
+    let mut pt = p.transpose().to_owned();
+    s.solve(qt.as_ref().transpose(), pt.as_mut().transpose_mut());
+    let diff = norm_max((pt.transpose() - &x).as_ref()) / norm_max(x.as_ref());
+    assert!(diff <= 1e-12, "strided factor and solve differ by {diff:e}");
+
+    // Reversed columns (a negative column stride): faer factors; the solve of the reversed
+    // system is the reversed-row solution.
+    let mut qr = q.clone();
+    s.factor(qr.as_mut().reverse_cols_mut());
+    let mut xr = p.clone();
+    s.solve(qr.as_ref().reverse_cols(), xr.as_mut());
+    let x_rev = Mat::<f64>::from_fn(n, n, |i, j| x[(n - 1 - i, j)]);
+    let diff = norm_max((&xr - &x_rev).as_ref()) / norm_max(x.as_ref());
+    assert!(diff <= 1e-12, "reversed columns differ by {diff:e}");
+
+    // Factors made column-major, handed back as a copy in row-major layout: same bits.
+    let mut lu = q.clone();
+    s.factor(lu.as_mut());
+    let lu_rowmajor = lu.transpose().to_owned();
+    let mut x2 = p.clone();
+    s.solve(lu_rowmajor.as_ref().transpose(), x2.as_mut());
+    assert!(x2 == x, "factors in another layout: not the same bits");
+
+    // Contiguous factors, strided right-hand side only.
+    let mut lu = q.clone();
+    s.factor(lu.as_mut());
+    let mut pt = p.transpose().to_owned();
+    s.solve(lu.as_ref(), pt.as_mut().transpose_mut());
+    assert!(
+        pt.transpose() == x,
+        "strided right-hand side: not the same bits"
+    );
+}
+
+/// A singular matrix (a zero pivot) and a NaN entry: no panic; the factorisation finishes and
+/// the solution is not finite, as LAPACK's getrf/getrs would leave it.
+#[test]
+fn tiles_singular_and_nan_inputs_give_non_finite_solutions() {
+    if !tiles_or_skip("tiles_singular_and_nan_inputs_give_non_finite_solutions") {
+        return;
+    }
+    let n = 19;
+    let mut q = normal(n, n, 51);
+    for i in 0..n {
+        q[(i, 4)] = 0.0; // a zero column: U[4, 4] = 0
+    }
+    let p = normal(n, 2, 52);
+    let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+    assert!(x
+        .col_iter()
+        .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
+        .any(|v| !v.is_finite()));
+
+    let mut q = normal(n, n, 53);
+    q[(7, 3)] = f64::NAN;
+    let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+    assert!(x
+        .col_iter()
+        .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
+        .any(|v| v.is_nan()));
+}
+
+/// [`LuSolver::new`] picks the tiles up to `TILES_MAX_N` (per type) where the CPU has them,
+/// faer above.
+#[test]
+fn new_picks_the_kernel_by_size() {
+    fn check<T: LuScalar>() {
+        let tiles = LuSolver::<T>::tiles_available();
+        for n in [0, 1, T::TILES_MAX_N, T::TILES_MAX_N + 1, 300] {
+            let want = if tiles && n <= T::TILES_MAX_N {
+                LuKernel::Avx512Tiles
+            } else {
+                LuKernel::Faer
+            };
+            assert_eq!(LuSolver::<T>::new(n).kernel(), want, "n = {n}");
+        }
+    }
+    check::<f64>();
+    check::<f32>();
+    assert_eq!(<f64 as LuScalar>::TILES_MAX_N, 96);
+    assert_eq!(<f32 as LuScalar>::TILES_MAX_N, 192);
+}
