@@ -115,12 +115,14 @@ impl<T: ExpmScalar + From<f32>> Floor<T> {
     fn lu_solve(&mut self, solves: usize, q0: &Mat<T>) {
         on_team(self.x.nrows(), || {
             self.q.copy_from(q0);
-            self.lu.factor(self.q.as_mut());
+            self.lu.factor(self.q.as_mut()).expect("n×n");
             for _ in 0..solves {
                 // Fresh right-hand side every time (as the kernel forms U + V): solving in
                 // place repeatedly would drift the values into Inf or subnormals.
                 self.rhs.copy_from(&self.x);
-                self.lu.solve(self.q.as_ref(), self.rhs.as_mut());
+                self.lu
+                    .solve(self.q.as_ref(), self.rhs.as_mut())
+                    .expect("n×n");
             }
         });
     }

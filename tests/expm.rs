@@ -695,11 +695,12 @@ fn lu_solver_blocks_match_one_sequential_solve() {
             .build()
             .expect("thread pool");
         let (lu, x) = pool.install(|| {
-            let mut solver = LuSolver::<f64>::with_kernel(n, LuKernel::Faer);
+            let mut solver =
+                LuSolver::<f64>::with_kernel(n, LuKernel::Faer).expect("faer always runs");
             let mut lu = q.clone();
             let mut x = p.clone();
-            solver.factor(lu.as_mut());
-            solver.solve(lu.as_ref(), x.as_mut());
+            solver.factor(lu.as_mut()).expect("n×n");
+            solver.solve(lu.as_ref(), x.as_mut()).expect("n×n");
             (lu, x)
         });
         assert!(lu == q_ref, "n = {n}, {threads} threads: factors differ");
@@ -713,25 +714,66 @@ fn lu_solver_blocks_match_one_sequential_solve() {
     }
 }
 
-/// A matrix of the wrong size is a kernel-contract panic that names the argument and both
-/// shapes.
+/// A matrix of the wrong size, or more right-hand sides than the solver's size, is a typed
+/// error that names the argument and both shapes, and leaves the matrices untouched; the
+/// solver still works afterwards. Asking for the tiles on a CPU without AVX-512F is one too.
 #[test]
 fn lu_solver_names_a_wrong_shape() {
-    use cortical_kernels::lu::LuSolver;
+    use cortical_kernels::lu::{LuKernel, LuSolver};
+    use cortical_kernels::KernelError;
     let mut solver = LuSolver::<f64>::new(4);
-    let mut q = Mat::<f64>::identity(5, 5);
-    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        solver.factor(q.as_mut());
-    }))
-    .expect_err("a 5×5 matrix in a 4×4 solver must panic");
-    let msg = err.downcast_ref::<String>().expect("formatted message");
-    assert!(msg.contains("q is 5×5") && msg.contains("4×4"), "{msg}");
-    let lu = Mat::<f64>::identity(4, 4);
-    let mut rhs = Mat::<f64>::zeros(3, 4);
-    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        solver.solve(lu.as_ref(), rhs.as_mut());
-    }))
-    .expect_err("a 3-row right-hand side must panic");
-    let msg = err.downcast_ref::<String>().expect("formatted message");
-    assert!(msg.contains("rhs is 3×4"), "{msg}");
+    let mut q = Mat::<f64>::from_fn(5, 5, |i, j| (i * 5 + j) as f64);
+    let before = q.clone();
+    let err = solver
+        .factor(q.as_mut())
+        .expect_err("a 5×5 matrix in a 4×4 solver");
+    assert!(
+        matches!(err, KernelError::DimensionMismatch { .. }),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("q") && msg.contains("5×5") && msg.contains("4×4"),
+        "{msg}"
+    );
+    assert!(q == before, "a rejected matrix must not be written");
+
+    let mut lu = Mat::<f64>::from_fn(4, 4, |i, j| if i == j { 2.0 } else { 0.1 });
+    solver.factor(lu.as_mut()).expect("4×4");
+    for (rows, cols) in [(3, 4), (4, 5)] {
+        let mut rhs = Mat::<f64>::ones(rows, cols);
+        let err = solver
+            .solve(lu.as_ref(), rhs.as_mut())
+            .expect_err("a wrong right-hand side");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("rhs") && msg.contains(&format!("{rows}×{cols}")),
+            "{msg}"
+        );
+        assert!(
+            rhs == Mat::<f64>::ones(rows, cols),
+            "a rejected rhs must not be written"
+        );
+    }
+    let wrong_lu = Mat::<f64>::identity(3, 3);
+    let mut rhs = Mat::<f64>::ones(4, 1);
+    let msg = solver
+        .solve(wrong_lu.as_ref(), rhs.as_mut())
+        .expect_err("3×3 factors")
+        .to_string();
+    assert!(msg.contains("lu") && msg.contains("3×3"), "{msg}");
+    // Still usable: solves the system it factored.
+    solver.solve(lu.as_ref(), rhs.as_mut()).expect("4×1");
+    let x0 = rhs[(0, 0)];
+    assert!((2.0 * x0 + 0.1 * 3.0 * x0 - 1.0).abs() < 1e-14, "x = {x0}");
+
+    match LuSolver::<f64>::with_kernel(8, LuKernel::Avx512Tiles) {
+        Ok(s) => assert!(LuSolver::<f64>::tiles_available() && s.kernel() == LuKernel::Avx512Tiles),
+        Err(e) => {
+            assert!(!LuSolver::<f64>::tiles_available());
+            assert!(
+                matches!(e, KernelError::Unsupported { .. }) && e.to_string().contains("AVX-512F")
+            );
+        }
+    }
 }

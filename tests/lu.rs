@@ -52,12 +52,12 @@ fn scaled_residual<T: Copy + Into<f64>>(
 
 fn solve_with<T: LuScalar>(kernel: LuKernel, q: &Mat<T>, p: &Mat<T>) -> (Mat<T>, Mat<T>) {
     let n = q.nrows();
-    let mut s = LuSolver::<T>::with_kernel(n, kernel);
+    let mut s = LuSolver::<T>::with_kernel(n, kernel).expect("kernel available");
     assert_eq!(s.kernel(), kernel);
     let mut lu = q.clone();
     let mut x = p.clone();
-    s.factor(lu.as_mut());
-    s.solve(lu.as_ref(), x.as_mut());
+    s.factor(lu.as_mut()).expect("shapes agree");
+    s.solve(lu.as_ref(), x.as_mut()).expect("shapes agree");
     (lu, x)
 }
 
@@ -233,37 +233,42 @@ fn tiles_solver_accepts_strided_views() {
     let p = normal(n, n, 42);
     let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
 
-    let mut s = LuSolver::<f64>::with_kernel(n, LuKernel::Avx512Tiles);
+    let mut s = LuSolver::<f64>::with_kernel(n, LuKernel::Avx512Tiles).expect("tiles available");
     let mut qt = q.transpose().to_owned();
-    s.factor(qt.as_mut().transpose_mut());
+    s.factor(qt.as_mut().transpose_mut()).expect("shapes agree");
     let mut pt = p.transpose().to_owned();
-    s.solve(qt.as_ref().transpose(), pt.as_mut().transpose_mut());
+    s.solve(qt.as_ref().transpose(), pt.as_mut().transpose_mut())
+        .expect("shapes agree");
     let diff = norm_max((pt.transpose() - &x).as_ref()) / norm_max(x.as_ref());
     assert!(diff <= 1e-12, "strided factor and solve differ by {diff:e}");
 
     // Reversed columns (a negative column stride): faer factors; the solve of the reversed
     // system is the reversed-row solution.
     let mut qr = q.clone();
-    s.factor(qr.as_mut().reverse_cols_mut());
+    s.factor(qr.as_mut().reverse_cols_mut())
+        .expect("shapes agree");
     let mut xr = p.clone();
-    s.solve(qr.as_ref().reverse_cols(), xr.as_mut());
+    s.solve(qr.as_ref().reverse_cols(), xr.as_mut())
+        .expect("shapes agree");
     let x_rev = Mat::<f64>::from_fn(n, n, |i, j| x[(n - 1 - i, j)]);
     let diff = norm_max((&xr - &x_rev).as_ref()) / norm_max(x.as_ref());
     assert!(diff <= 1e-12, "reversed columns differ by {diff:e}");
 
     // Factors made column-major, handed back as a copy in row-major layout: same bits.
     let mut lu = q.clone();
-    s.factor(lu.as_mut());
+    s.factor(lu.as_mut()).expect("shapes agree");
     let lu_rowmajor = lu.transpose().to_owned();
     let mut x2 = p.clone();
-    s.solve(lu_rowmajor.as_ref().transpose(), x2.as_mut());
+    s.solve(lu_rowmajor.as_ref().transpose(), x2.as_mut())
+        .expect("shapes agree");
     assert!(x2 == x, "factors in another layout: not the same bits");
 
     // Contiguous factors, strided right-hand side only.
     let mut lu = q.clone();
-    s.factor(lu.as_mut());
+    s.factor(lu.as_mut()).expect("shapes agree");
     let mut pt = p.transpose().to_owned();
-    s.solve(lu.as_ref(), pt.as_mut().transpose_mut());
+    s.solve(lu.as_ref(), pt.as_mut().transpose_mut())
+        .expect("shapes agree");
     assert!(
         pt.transpose() == x,
         "strided right-hand side: not the same bits"

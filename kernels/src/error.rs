@@ -32,4 +32,10 @@ pub enum KernelError {
     /// Weights that are negative or sum to zero.
     #[error("{what}: {reason}")]
     InvalidWeights { what: &'static str, reason: String },
+    /// A kernel asked for that this CPU cannot run.
+    #[error("{what}: {reason}")]
+    Unsupported {
+        what: &'static str,
+        reason: &'static str,
+    },
 }

@@ -1610,8 +1610,11 @@ fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
     }
     // (V − U) R = U + V, one LU.
     sum_and_diff(t2, u, v);
-    ws.lu.factor(v.as_mut());
-    ws.lu.solve(v.as_ref(), t2.as_mut());
+    // V − U and the right-hand sides are the workspace's own n×n matrices.
+    ws.lu.factor(v.as_mut()).expect("V − U is n×n");
+    ws.lu
+        .solve(v.as_ref(), t2.as_mut())
+        .expect("n×n right-hand side");
     plan.lu = true;
     // Line 18: R ← R^{2^s} (ping-pong between t2 and t3; the result ends in t2). For
     // triangular A, Code Fragment 2.1 of the paper: after the Padé step and after every
@@ -1800,10 +1803,15 @@ fn frechet_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
     sum_and_diff(t1, u, v);
     // t2 = Lu + Lv, t3 = Lu − Lv (Lu is in t3, Lv in t4).
     sum_and_diff(t2, t4, t3);
-    ws.lu.factor(v.as_mut());
-    ws.lu.solve(v.as_ref(), t1.as_mut());
+    // V − U and the right-hand sides are the workspace's own n×n matrices.
+    ws.lu.factor(v.as_mut()).expect("V − U is n×n");
+    ws.lu
+        .solve(v.as_ref(), t1.as_mut())
+        .expect("n×n right-hand side");
     gemm(p, t2, Accum::Add, t3, t1, one);
-    ws.lu.solve(v.as_ref(), t2.as_mut());
+    ws.lu
+        .solve(v.as_ref(), t2.as_mut())
+        .expect("n×n right-hand side");
     p.lu = true;
     // Squaring phase: L ← R·L + L·R, R ← R² (R in t1, L in t2).
     for _ in 0..s {

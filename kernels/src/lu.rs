@@ -61,6 +61,7 @@ use faer::perm::PermRef;
 use faer::traits::RealField;
 use faer::{MatMut, MatRef, Par};
 
+use crate::error::KernelError;
 use crate::team::{self, MAX_PARTS};
 
 #[cfg(target_arch = "x86_64")]
@@ -203,19 +204,24 @@ impl<T: LuScalar> LuSolver<T> {
         } else {
             LuKernel::Faer
         };
-        Self::with_kernel(n, kernel)
+        Self::build(n, kernel)
     }
 
     /// As [`LuSolver::new`] with the kernel chosen by the caller (to compare the two).
     ///
-    /// # Panics
-    /// If `kernel` is [`LuKernel::Avx512Tiles`] and this CPU lacks AVX-512F
-    /// (see [`LuSolver::tiles_available`]).
-    pub fn with_kernel(n: usize, kernel: LuKernel) -> Self {
-        assert!(
-            kernel == LuKernel::Faer || T::tiles_available(),
-            "LuSolver::with_kernel: LuKernel::Avx512Tiles needs a CPU with AVX-512F"
-        );
+    /// Errors: [`KernelError::Unsupported`] if `kernel` is [`LuKernel::Avx512Tiles`] and this
+    /// CPU lacks AVX-512F (see [`LuSolver::tiles_available`]).
+    pub fn with_kernel(n: usize, kernel: LuKernel) -> Result<Self, KernelError> {
+        if kernel == LuKernel::Avx512Tiles && !T::tiles_available() {
+            return Err(KernelError::Unsupported {
+                what: "LuSolver::with_kernel: LuKernel::Avx512Tiles",
+                reason: "needs a CPU with AVX-512F",
+            });
+        }
+        Ok(Self::build(n, kernel))
+    }
+
+    fn build(n: usize, kernel: LuKernel) -> Self {
         let blocks = if n >= SPLIT_SOLVE_MIN_N {
             rayon::current_num_threads()
                 .min(n / MIN_BLOCK_COLS)
@@ -266,16 +272,16 @@ impl<T: LuScalar> LuSolver<T> {
     /// Factor `q` in place: on return its strict lower triangle holds L (unit diagonal implied)
     /// and its upper triangle U, with the row permutation kept here for [`LuSolver::solve`].
     ///
-    /// # Panics
-    /// If `q` is not n×n.
-    pub fn factor(&mut self, q: MatMut<'_, T>) {
+    /// Errors: [`KernelError::DimensionMismatch`] if `q` is not n×n (nothing is written).
+    pub fn factor(&mut self, q: MatMut<'_, T>) -> Result<(), KernelError> {
         let n = self.n;
-        assert!(
-            q.nrows() == n && q.ncols() == n,
-            "LuSolver::factor: q is {}×{}, the solver is for {n}×{n}",
-            q.nrows(),
-            q.ncols()
-        );
+        if q.nrows() != n || q.ncols() != n {
+            return Err(KernelError::DimensionMismatch {
+                what: "LuSolver::factor: q",
+                expected: format!("{n}×{n} (the solver's size)"),
+                got: format!("{}×{}", q.nrows(), q.ncols()),
+            });
+        }
         // The tiles read column-major views in place; any other view goes to faer.
         self.factored_by = if tiles_layout(q.as_ref()) {
             self.kernel
@@ -295,26 +301,29 @@ impl<T: LuScalar> LuSolver<T> {
                 );
             }
         }
+        Ok(())
     }
 
     /// Solve `q·X = rhs` in place, `lu` holding the factors [`LuSolver::factor`] left in `q`.
     ///
-    /// # Panics
-    /// If `lu` is not n×n, or `rhs` has not n rows or more than n columns.
-    pub fn solve(&mut self, lu: MatRef<'_, T>, rhs: MatMut<'_, T>) {
+    /// Errors: [`KernelError::DimensionMismatch`] if `lu` is not n×n, or `rhs` has not n rows
+    /// or more than n columns (nothing is written).
+    pub fn solve(&mut self, lu: MatRef<'_, T>, rhs: MatMut<'_, T>) -> Result<(), KernelError> {
         let n = self.n;
-        assert!(
-            lu.nrows() == n && lu.ncols() == n,
-            "LuSolver::solve: lu is {}×{}, the solver is for {n}×{n}",
-            lu.nrows(),
-            lu.ncols()
-        );
-        assert!(
-            rhs.nrows() == n && rhs.ncols() <= n,
-            "LuSolver::solve: rhs is {}×{}, expected {n} rows and at most {n} columns",
-            rhs.nrows(),
-            rhs.ncols()
-        );
+        if lu.nrows() != n || lu.ncols() != n {
+            return Err(KernelError::DimensionMismatch {
+                what: "LuSolver::solve: lu",
+                expected: format!("{n}×{n} (the solver's size)"),
+                got: format!("{}×{}", lu.nrows(), lu.ncols()),
+            });
+        }
+        if rhs.nrows() != n || rhs.ncols() > n {
+            return Err(KernelError::DimensionMismatch {
+                what: "LuSolver::solve: rhs",
+                expected: format!("{n} rows and at most {n} columns"),
+                got: format!("{}×{}", rhs.nrows(), rhs.ncols()),
+            });
+        }
         match self.factored_by {
             LuKernel::Avx512Tiles => {
                 // Factors handed back in another layout than they were made in: read a copy.
@@ -347,6 +356,7 @@ impl<T: LuScalar> LuSolver<T> {
                 });
             }
         }
+        Ok(())
     }
 }
 
