@@ -43,9 +43,9 @@
 //! From n = [`PAR_MIN_N`] on, a call holds a team of the rayon pool's threads (one per 64
 //! columns at most) for its whole length ([`crate::team`]): its products split their columns
 //! over the team, each block one sequential faer product; so do the O(n²) passes and the LU's
-//! solve; the LU itself runs on the calling thread. Every column is computed as the one-thread call computes it, so the
-//! bits do not depend on the pool's size (`tests/team.rs`). Below [`PAR_MIN_N`] the call runs
-//! on the calling thread alone.
+//! solve; the LU itself runs on the calling thread. Every column is computed as the one-thread
+//! call computes it, so the bits do not depend on the pool's size (`tests/team.rs`). Below
+//! [`PAR_MIN_N`] the call runs on the calling thread alone.
 //!
 //! # Allocation
 //! [`expm_into`] and [`expm_frechet_into`] write into caller-owned outputs and use an
@@ -989,8 +989,8 @@ fn gemm<T: ExpmScalar>(
 // ---------------------------------------------------------------------------------------------
 
 /// Extends `ws.abs_log2` so that it holds log2 ‖|A|^k‖₁ for k = 0..=kmax (A = ws.a), and,
-/// when `growth`, `ws.abs_growth_log2` the least and greatest growth of each new step (n divisions a step,
-/// so only for the callers that use it; NaN for steps made without).
+/// when `growth`, `ws.abs_growth_log2` the least and greatest growth of each new step (n
+/// divisions a step, so only for the callers that use it; NaN for steps made without).
 ///
 /// |A| is non-negative, so ‖|A|^k‖₁ = max_j (1ᵀ|A|^k)_j exactly; the row vector is propagated
 /// by k vector–matrix products and renormalised every step (its scale kept in log2) so that

@@ -4,8 +4,8 @@
 //!
 //! Two kernels ([`LuKernel`]), picked by [`LuSolver::new`]:
 //!
-//! - **n ≤ [`LuScalar::TILES_MAX_N`] (96 in f64, 192 in f32) on a CPU with AVX-512F: the crate's own left-looking LU and solve on
-//!   register tiles** (`lu/avx512.rs`). At these sizes faer's general routines spend most of
+//! - **n ≤ [`LuScalar::TILES_MAX_N`] (96 in f64, 192 in f32) on a CPU with AVX-512F: the
+//!   crate's own left-looking LU and solve on register tiles** (`lu/avx512.rs`). At these sizes faer's general routines spend most of
 //!   their time outside arithmetic (its LU ran at 5–10 GFLOP/s at n = 32–64, its products at
 //!   about 70). Measured by a scratch program timing `LuSolver::with_kernel` on the same
 //!   Gaussian system (f64, one thread, each time including a copy of the matrix, medians of 11
@@ -21,8 +21,8 @@
 //!   tiles against faer's (two builds run alternately, ‖A‖₁ = 1, minima of 15 rounds over five
 //!   rounds each, 14:35–14:36 UTC, a noisy stretch): expm n = 64 52.8–87.1 → 39.4–45.3 µs,
 //!   n = 128 207–287 → 171–201 µs, n = 192 495–737 → 424–498 µs; Fréchet n = 64 96.9–140 →
-//!   77.8–105 µs, n = 128 380–538 → 339–439 µs, n = 192 968–1414 → 880–1233 µs. Inside expm (interleaved runs of two builds, 14:16 UTC,
-//!   minimum over 15 rounds): n = 32 ‖A‖₁ = 1 20.7 → 16.5 µs, n = 64 88.6 → 74.9 µs, n = 96
+//!   77.8–105 µs, n = 128 380–538 → 339–439 µs, n = 192 968–1414 → 880–1233 µs. Inside expm
+//!   (interleaved runs of two builds, 14:16 UTC, minimum over 15 rounds): n = 32 ‖A‖₁ = 1 20.7 → 16.5 µs, n = 64 88.6 → 74.9 µs, n = 96
 //!   226 → 201 µs; ‖A‖₁ = 50 n = 32 35.3 → 31.1 µs, n = 64 154.6 → 139.0 µs; the Fréchet
 //!   derivative n = 32 39.0 → 33.1 µs, n = 64 196.5 → 176.9 µs.
 //!   Accuracy: on the 39 reference cases of `tests/expm.rs` with a non-zero error, expm's
@@ -196,8 +196,9 @@ pub struct LuSolver<T> {
 
 impl<T: LuScalar> LuSolver<T> {
     /// Scratch for n×n systems, with [`LuKernel::Avx512Tiles`] where the CPU has it and
-    /// n ≤ [`LuScalar::TILES_MAX_N`], faer otherwise. The solve will use `min(rayon threads, n / 64)`
-    /// blocks from n = [`SPLIT_SOLVE_MIN_N`] on (the thread count read here, once).
+    /// n ≤ [`LuScalar::TILES_MAX_N`], faer otherwise. The solve will use
+    /// `min(rayon threads, n / 64)` blocks from n = [`SPLIT_SOLVE_MIN_N`] on (the thread count
+    /// read here, once).
     pub fn new(n: usize) -> Self {
         let kernel = if n <= T::TILES_MAX_N && T::tiles_available() {
             LuKernel::Avx512Tiles
