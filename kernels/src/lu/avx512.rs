@@ -61,6 +61,40 @@ pub unsafe trait Lane: Copy + PartialOrd + Send + Sync + 'static {
     fn is_nan(self) -> bool;
 }
 
+/// The scalar half of [`Lane`], the same for f64 and f32.
+macro_rules! scalar_ops {
+    ($t:ty) => {
+        #[inline(always)]
+        fn abs(self) -> $t {
+            <$t>::abs(self)
+        }
+        #[inline(always)]
+        fn zero() -> $t {
+            0.0
+        }
+        #[inline(always)]
+        fn one() -> $t {
+            1.0
+        }
+        #[inline(always)]
+        fn div(self, d: $t) -> $t {
+            self / d
+        }
+        #[inline(always)]
+        fn is_zero(self) -> bool {
+            self == 0.0
+        }
+        #[inline(always)]
+        fn is_normal_size(self) -> bool {
+            self.abs() >= <$t>::MIN_POSITIVE
+        }
+        #[inline(always)]
+        fn is_nan(self) -> bool {
+            <$t>::is_nan(self)
+        }
+    };
+}
+
 unsafe impl Lane for f64 {
     type V = __m512d;
     const W: usize = 8;
@@ -92,34 +126,7 @@ unsafe impl Lane for f64 {
     unsafe fn blend(m: u32, a: __m512d, b: __m512d) -> __m512d {
         _mm512_mask_blend_pd(m as __mmask8, a, b)
     }
-    #[inline(always)]
-    fn abs(self) -> f64 {
-        f64::abs(self)
-    }
-    #[inline(always)]
-    fn zero() -> f64 {
-        0.0
-    }
-    #[inline(always)]
-    fn one() -> f64 {
-        1.0
-    }
-    #[inline(always)]
-    fn div(self, d: f64) -> f64 {
-        self / d
-    }
-    #[inline(always)]
-    fn is_zero(self) -> bool {
-        self == 0.0
-    }
-    #[inline(always)]
-    fn is_normal_size(self) -> bool {
-        self.abs() >= f64::MIN_POSITIVE
-    }
-    #[inline(always)]
-    fn is_nan(self) -> bool {
-        f64::is_nan(self)
-    }
+    scalar_ops!(f64);
 }
 
 unsafe impl Lane for f32 {
@@ -153,34 +160,7 @@ unsafe impl Lane for f32 {
     unsafe fn blend(m: u32, a: __m512, b: __m512) -> __m512 {
         _mm512_mask_blend_ps(m as __mmask16, a, b)
     }
-    #[inline(always)]
-    fn abs(self) -> f32 {
-        f32::abs(self)
-    }
-    #[inline(always)]
-    fn zero() -> f32 {
-        0.0
-    }
-    #[inline(always)]
-    fn one() -> f32 {
-        1.0
-    }
-    #[inline(always)]
-    fn div(self, d: f32) -> f32 {
-        self / d
-    }
-    #[inline(always)]
-    fn is_zero(self) -> bool {
-        self == 0.0
-    }
-    #[inline(always)]
-    fn is_normal_size(self) -> bool {
-        self.abs() >= f32::MIN_POSITIVE
-    }
-    #[inline(always)]
-    fn is_nan(self) -> bool {
-        f32::is_nan(self)
-    }
+    scalar_ops!(f32);
 }
 
 /// A column-major matrix: base pointer and column stride (rows are contiguous).
