@@ -1329,12 +1329,12 @@ fn ell_scan<T: ExpmScalar>(
     s: u32,
     value_needed: bool,
 ) -> u32 {
+    let log2_norm1 = norm1.log2();
     let ell = |log2_abs: f64| {
-        let log2_alpha = log2_abs - norm1.log2() - abs_c_recip(m).log2();
+        let log2_alpha = log2_abs - log2_norm1 - abs_c_recip(m).log2();
         ((log2_alpha - T::UNIT_ROUNDOFF.log2()) / (2 * m) as f64).ceil()
     };
     let p = 2 * m + 1;
-    let log2_norm1 = norm1.log2();
     // log2(1 + δ) ≤ 1.45 δ for the relative rounding δ ≤ (n + 2)·u of each of the p passes.
     let margin = 1.45 * (ws.n as f64 + 2.0) * p as f64 * T::UNIT_ROUNDOFF;
     let mut log2_abs = 0.0;

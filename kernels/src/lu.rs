@@ -5,9 +5,9 @@
 //! Two kernels ([`LuKernel`]), picked by [`LuSolver::new`]:
 //!
 //! - **n ≤ [`LuScalar::TILES_MAX_N`] (96 in f64, 192 in f32) on a CPU with AVX-512F: the
-//!   crate's own left-looking LU and solve on register tiles** (`lu/avx512.rs`). At these sizes faer's general routines spend most of
-//!   their time outside arithmetic (its LU ran at 5–10 GFLOP/s at n = 32–64, its products at
-//!   about 70). Measured by a scratch program timing `LuSolver::with_kernel` on the same
+//!   crate's own left-looking LU and solve on register tiles** (`lu/avx512.rs`). At these
+//!   sizes faer's general routines spend most of their time outside arithmetic (its LU ran at
+//!   5–10 GFLOP/s at n = 32–64, its products at about 70). Measured by a scratch program timing `LuSolver::with_kernel` on the same
 //!   Gaussian system (f64, one thread, each time including a copy of the matrix, medians of 11
 //!   rounds, two runs, 2026-12-03 14:12 UTC), faer → tiles: LU n = 32 4.5–5.7 → 2.3–2.8 µs,
 //!   n = 64 18.6–23.3 → 10.7–12.9 µs, n = 96 41.8–45.7 → 27.6–32.6 µs; solve with n
@@ -22,8 +22,8 @@
 //!   rounds each, 14:35–14:36 UTC, a noisy stretch): expm n = 64 52.8–87.1 → 39.4–45.3 µs,
 //!   n = 128 207–287 → 171–201 µs, n = 192 495–737 → 424–498 µs; Fréchet n = 64 96.9–140 →
 //!   77.8–105 µs, n = 128 380–538 → 339–439 µs, n = 192 968–1414 → 880–1233 µs. Inside expm
-//!   (interleaved runs of two builds, 14:16 UTC, minimum over 15 rounds): n = 32 ‖A‖₁ = 1 20.7 → 16.5 µs, n = 64 88.6 → 74.9 µs, n = 96
-//!   226 → 201 µs; ‖A‖₁ = 50 n = 32 35.3 → 31.1 µs, n = 64 154.6 → 139.0 µs; the Fréchet
+//!   (interleaved runs of two builds, 14:16 UTC, minimum over 15 rounds): n = 32 ‖A‖₁ = 1
+//!   20.7 → 16.5 µs, n = 64 88.6 → 74.9 µs, n = 96 226 → 201 µs; ‖A‖₁ = 50 n = 32 35.3 → 31.1 µs, n = 64 154.6 → 139.0 µs; the Fréchet
 //!   derivative n = 32 39.0 → 33.1 µs, n = 64 196.5 → 176.9 µs.
 //!   Accuracy: on the 39 reference cases of `tests/expm.rs` with a non-zero error, expm's
 //!   relative error with the tiles over that with faer's LU has geometric mean 1.01 (from
@@ -134,10 +134,7 @@ macro_rules! lu_scalar {
                 // SAFETY: AVX-512F checked above; `a` is n×n with unit row stride and column
                 // stride `col_stride()` (≥ n for a column-major view), valid for the view's life.
                 unsafe {
-                    let raw = avx512::Raw {
-                        ptr: a.as_ptr_mut(),
-                        ld: a.col_stride().max(0) as usize,
-                    };
+                    let raw = avx512::Raw::new(a.as_ptr_mut(), a.col_stride());
                     avx512::factor(raw, n, piv);
                     avx512::reciprocal_diagonal(raw, rdiag);
                 }
@@ -158,14 +155,8 @@ macro_rules! lu_scalar {
                 // SAFETY: as in `tiles_factor`; the solve only reads `lu`.
                 unsafe {
                     let m = x.ncols();
-                    let lu_raw = avx512::Raw {
-                        ptr: lu.as_ptr() as *mut $t,
-                        ld: lu.col_stride().max(0) as usize,
-                    };
-                    let x_raw = avx512::Raw {
-                        ptr: x.as_ptr_mut(),
-                        ld: x.col_stride().max(0) as usize,
-                    };
+                    let lu_raw = avx512::Raw::new(lu.as_ptr() as *mut $t, lu.col_stride());
+                    let x_raw = avx512::Raw::new(x.as_ptr_mut(), x.col_stride());
                     avx512::solve(lu_raw, n, piv, x_raw, m, rdiag);
                 }
             }

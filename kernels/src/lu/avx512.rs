@@ -171,6 +171,15 @@ pub struct Raw<T> {
 }
 
 impl<T> Raw<T> {
+    /// The view at `ptr` with column stride `col_stride` (a faer view's, ≥ 0 for the layouts
+    /// the tiles take).
+    pub fn new(ptr: *mut T, col_stride: isize) -> Self {
+        Raw {
+            ptr,
+            ld: col_stride.max(0) as usize,
+        }
+    }
+
     #[inline(always)]
     unsafe fn at(self, i: usize, j: usize) -> *mut T {
         self.ptr.add(i + j * self.ld)
@@ -253,7 +262,30 @@ unsafe fn upper_tile<T: Lane, const NC: usize>(
     }
 }
 
-/// [`lower_tile`] on `nc ≤ W` columns (dispatch to the compile-time width).
+/// Runs `$tile::<T, NC>(args…, c)` over the columns `c0..c0 + nc`: tiles of 8 columns, then
+/// one tile of the remaining 1–7 (each width a compile-time `NC`).
+macro_rules! over_columns {
+    ($tile:ident::<$t:ty>($($arg:expr),*), $c0:expr, $nc:expr) => {{
+        let mut c = $c0;
+        let end = $c0 + $nc;
+        while end - c >= 8 {
+            $tile::<$t, 8>($($arg,)* c);
+            c += 8;
+        }
+        match end - c {
+            0 => {}
+            1 => $tile::<$t, 1>($($arg,)* c),
+            2 => $tile::<$t, 2>($($arg,)* c),
+            3 => $tile::<$t, 3>($($arg,)* c),
+            4 => $tile::<$t, 4>($($arg,)* c),
+            5 => $tile::<$t, 5>($($arg,)* c),
+            6 => $tile::<$t, 6>($($arg,)* c),
+            _ => $tile::<$t, 7>($($arg,)* c),
+        }
+    }};
+}
+
+/// [`lower_tile`] on the `nc` columns from `c0`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn lower_cols<T: Lane>(
@@ -267,25 +299,10 @@ unsafe fn lower_cols<T: Lane>(
     c0: usize,
     nc: usize,
 ) {
-    let mut c = c0;
-    let end = c0 + nc;
-    while end - c >= 8 {
-        lower_tile::<T, 8>(l, x, r0, rb, k0, k1, tri, c);
-        c += 8;
-    }
-    match end - c {
-        0 => {}
-        1 => lower_tile::<T, 1>(l, x, r0, rb, k0, k1, tri, c),
-        2 => lower_tile::<T, 2>(l, x, r0, rb, k0, k1, tri, c),
-        3 => lower_tile::<T, 3>(l, x, r0, rb, k0, k1, tri, c),
-        4 => lower_tile::<T, 4>(l, x, r0, rb, k0, k1, tri, c),
-        5 => lower_tile::<T, 5>(l, x, r0, rb, k0, k1, tri, c),
-        6 => lower_tile::<T, 6>(l, x, r0, rb, k0, k1, tri, c),
-        _ => lower_tile::<T, 7>(l, x, r0, rb, k0, k1, tri, c),
-    }
+    over_columns!(lower_tile::<T>(l, x, r0, rb, k0, k1, tri), c0, nc)
 }
 
-/// [`upper_tile`] on `nc` columns.
+/// [`upper_tile`] on the `nc` columns from `c0`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn upper_cols<T: Lane>(
@@ -298,22 +315,7 @@ unsafe fn upper_cols<T: Lane>(
     c0: usize,
     nc: usize,
 ) {
-    let mut c = c0;
-    let end = c0 + nc;
-    while end - c >= 8 {
-        upper_tile::<T, 8>(u, x, r0, rb, n, rdiag, c);
-        c += 8;
-    }
-    match end - c {
-        0 => {}
-        1 => upper_tile::<T, 1>(u, x, r0, rb, n, rdiag, c),
-        2 => upper_tile::<T, 2>(u, x, r0, rb, n, rdiag, c),
-        3 => upper_tile::<T, 3>(u, x, r0, rb, n, rdiag, c),
-        4 => upper_tile::<T, 4>(u, x, r0, rb, n, rdiag, c),
-        5 => upper_tile::<T, 5>(u, x, r0, rb, n, rdiag, c),
-        6 => upper_tile::<T, 6>(u, x, r0, rb, n, rdiag, c),
-        _ => upper_tile::<T, 7>(u, x, r0, rb, n, rdiag, c),
-    }
+    over_columns!(upper_tile::<T>(u, x, r0, rb, n, rdiag), c0, nc)
 }
 
 /// `c[i] −= x·l[i]` for `i < len`.
