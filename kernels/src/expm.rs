@@ -1456,41 +1456,56 @@ fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
         let d6 = n6.powf(1.0 / 6.0);
         let d8_bound = (n4 * n4).min(n2 * n6).powf(1.0 / 8.0);
         let mut d8_est: Option<f64> = None;
-        // Lines 9-11: m = 7, 9 unscaled (double precision only; in single, 7 is m_max).
+        // Lines 9-11: m = 7, 9 unscaled (double precision only; in single, 7 is m_max). The
+        // ℓ(A, m) = 0 test goes before the d8 estimate: the same decision, and the passes it
+        // makes serve the later ℓ tests, while a failed test spares the estimate.
         for m in [7usize, 9] {
             if m < m_max {
                 let tm = th(m).expect("θ");
-                // η3 = max(d6, d8) ≤ θm
-                let eta3_ok = d6 <= tm
+                // η3 = max(d6, d8) ≤ θm and ℓ(A, m) = 0
+                if d6 <= tm
+                    && ell_is_zero(ws, norm, m)
                     && (d8_bound <= tm
                         || *d8_est.get_or_insert_with(|| d_power(ws, nonneg, 8, f64::INFINITY))
-                            <= tm);
-                if eta3_ok && ell_is_zero(ws, norm, m) {
+                            <= tm)
+                {
                     chosen = Some(m);
                     break;
                 }
             }
         }
         if chosen.is_none() {
-            // Lines 12-15: η4 = max(d8, d10), η5 = min(η3, η4), s, then the ℓ correction.
-            // η5 needs d10 only when it can be below η3 = max(d6, d8), i.e. when d8 < d6 and
-            // d10's bound is not already ≤ d8.
-            let d8 = *d8_est.get_or_insert_with(|| d_power(ws, nonneg, 8, f64::INFINITY));
-            let eta3 = d6.max(d8);
+            // Lines 12-15: η4 = max(d8, d10), η5 = min(η3, η4), s = max(⌈log2(η5/θ)⌉, 0), then
+            // s + ℓ(2^{-s}A, m) = max(s, ℓ(A, m)) (see `squarings_with_ell`). η5 grows with d8
+            // and d10, so their bounds bound s from above; when ℓ(A, m) alone asks for more
+            // squarings than that bound, s does not matter and neither estimate is made
+            // (Gaussian A, ‖A‖₁ = 50, n = 32–256: ℓ asks for 3–4, η5 for 1–2).
             let d10_bound = (n4 * n6).powf(0.1);
-            let eta4 = if d8 >= d6 || d10_bound <= d8 {
-                d8
-            } else {
-                d8.max(d_power(ws, nonneg, 10, f64::INFINITY))
+            let squarings_for = |eta5: f64| {
+                let base = (eta5 / theta_max).log2().ceil();
+                if base.is_finite() && base > 0.0 {
+                    base as u32
+                } else {
+                    0
+                }
             };
-            let eta5 = eta3.min(eta4);
-            let base = (eta5 / theta_max).log2().ceil();
-            s = if base.is_finite() && base > 0.0 {
-                base as u32
+            let d8_upper = d8_est.unwrap_or(d8_bound);
+            let s_upper = squarings_for(d6.max(d8_upper).min(d8_upper.max(d10_bound)));
+            let by_ell = squarings_with_ell(ws, norm, m_max, s_upper);
+            s = if by_ell > s_upper {
+                by_ell
             } else {
-                0
+                // η5 needs d10 only when it can be below η3 = max(d6, d8), i.e. when d8 < d6
+                // and d10's bound is not already ≤ d8.
+                let d8 = *d8_est.get_or_insert_with(|| d_power(ws, nonneg, 8, f64::INFINITY));
+                let eta3 = d6.max(d8);
+                let eta4 = if d8 >= d6 || d10_bound <= d8 {
+                    d8
+                } else {
+                    d8.max(d_power(ws, nonneg, 10, f64::INFINITY))
+                };
+                squarings_with_ell(ws, norm, m_max, squarings_for(eta3.min(eta4)))
             };
-            s = squarings_with_ell(ws, norm, m_max, s);
             chosen = Some(m_max);
         }
     }
@@ -2064,6 +2079,98 @@ mod tests {
         }
     }
 
+    /// ℓ(A, m) of eq. (5.1) (f64), from all 2m+1 passes.
+    fn exact_ell(a: &Mat<f64>, m: usize) -> u32 {
+        let mut ws = ExpmWorkspace::<f64>::new(a.nrows());
+        ws.a = a.clone();
+        let log2_abs = abs_power_log2(&mut ws, 2 * m + 1, false);
+        let log2_alpha = log2_abs - norm1(a).log2() - abs_c_recip(m).log2();
+        let ell =
+            ((log2_alpha - <f64 as sealed::Sealed>::UNIT_ROUNDOFF.log2()) / (2 * m) as f64).ceil();
+        if ell.is_finite() {
+            ell.max(0.0) as u32
+        } else {
+            0
+        }
+    }
+
+    /// Al-Mohy & Higham (2009a) Algorithm 6.1 line by line in f64: every d_k it names taken
+    /// from the estimator (or the exact norm it names), every ℓ from all 2m+1 passes, no
+    /// shortcut. Returns (m, s, s from η5 alone, ℓ(A, 13)); the last two are 0 below m = 13.
+    fn algorithm_6_1(a: &Mat<f64>) -> (usize, u32, u32, u32) {
+        let n = a.nrows();
+        let nonneg = a.col_iter().all(|c| c.iter().all(|&x| x >= 0.0));
+        let th = |m: usize| THETA_F64.iter().find(|t| t.0 == m).unwrap().1;
+        let mut ws = ExpmWorkspace::<f64>::new(n);
+        ws.a = a.clone();
+        ws.a2 = a * a;
+        ws.a4 = &ws.a2 * &ws.a2;
+        ws.a6 = &ws.a2 * &ws.a4;
+        let mut d = |k: usize| d_power(&mut ws, nonneg, k, f64::INFINITY);
+        let d6_est = d(6);
+        let eta1 = d(4).max(d6_est);
+        if eta1 <= th(3) && exact_ell(a, 3) == 0 {
+            return (3, 0, 0, 0);
+        }
+        let d4 = norm1(&ws.a4).powf(0.25);
+        if d4.max(d6_est) <= th(5) && exact_ell(a, 5) == 0 {
+            return (5, 0, 0, 0);
+        }
+        let d6 = norm1(&ws.a6).powf(1.0 / 6.0);
+        let d8 = d_power(&mut ws, nonneg, 8, f64::INFINITY);
+        let eta3 = d6.max(d8);
+        for m in [7, 9] {
+            if eta3 <= th(m) && exact_ell(a, m) == 0 {
+                return (m, 0, 0, 0);
+            }
+        }
+        let eta4 = d8.max(d_power(&mut ws, nonneg, 10, f64::INFINITY));
+        let eta5 = eta3.min(eta4);
+        let s = (eta5 / th(13)).log2().ceil().max(0.0) as u32;
+        let ell = exact_ell(a, 13);
+        (13, s + ell.saturating_sub(s), s, ell)
+    }
+
+    /// The degree and squarings expm chooses, with its bounds and early stops, are those of
+    /// Algorithm 6.1 as written, on matrices where η5 decides s and where ℓ(A, 13) does.
+    #[test]
+    fn degree_and_squarings_are_algorithm_6_1s() {
+        let (mut by_eta, mut by_ell) = (0, 0);
+        for n in [9, 24] {
+            let mut ws = ExpmWorkspace::<f64>::new(n);
+            let mut out = Mat::<f64>::zeros(n, n);
+            let mut cases = ell_test_matrices(n);
+            // Normal matrices (ℓ small even at large norms): symmetric, and a rotation block.
+            for (t, norm) in [0.7, 3.0, 12.0, 40.0, 250.0].into_iter().enumerate() {
+                let g = &cases[5 * t];
+                let sym = Mat::from_fn(n, n, |i, j| g[(i, j)] + g[(j, i)]);
+                let c = norm / norm1(&sym);
+                cases.push(Mat::from_fn(n, n, |i, j| sym[(i, j)] * c));
+                cases.push(Mat::from_fn(n, n, |i, j| match (i, j) {
+                    (0, 1) => norm,
+                    (1, 0) => -norm,
+                    _ => 0.0,
+                }));
+            }
+            for (t, a) in cases.iter().enumerate() {
+                let (m, s, s_eta, ell) = algorithm_6_1(a);
+                expm_into(a.as_ref(), out.as_mut(), &mut ws).unwrap();
+                let plan = ws.last_plan();
+                assert_eq!(
+                    (plan.degree, plan.squarings),
+                    (m, s),
+                    "n = {n}, matrix {t}, ‖A‖₁ = {}",
+                    norm1(a)
+                );
+                if m == 13 {
+                    by_eta += usize::from(s_eta > ell);
+                    by_ell += usize::from(ell > s_eta);
+                }
+            }
+        }
+        assert!(by_eta > 0 && by_ell > 0, "η5 decided {by_eta}, ℓ {by_ell}");
+    }
+
     /// The ℓ test stopped early by its bounds decides as the test on all 2m+1 passes does.
     #[test]
     fn ell_scan_decides_as_the_exact_value() {
@@ -2071,19 +2178,7 @@ mod tests {
         for (t, a) in ell_test_matrices(n).into_iter().enumerate() {
             let norm = norm1(&a);
             for m in [3usize, 5, 7, 9, 13] {
-                // The exact ℓ(A, m) of eq. (5.1), from all 2m+1 passes.
-                let mut ws = ExpmWorkspace::<f64>::new(n);
-                ws.a = a.clone();
-                let log2_abs = abs_power_log2(&mut ws, 2 * m + 1, false);
-                let log2_alpha = log2_abs - norm.log2() - abs_c_recip(m).log2();
-                let exact = ((log2_alpha - <f64 as sealed::Sealed>::UNIT_ROUNDOFF.log2())
-                    / (2 * m) as f64)
-                    .ceil();
-                let exact = if exact.is_finite() {
-                    exact.max(0.0) as u32
-                } else {
-                    0
-                };
+                let exact = exact_ell(&a, m);
                 for s in 0..4u32 {
                     let mut ws = ExpmWorkspace::<f64>::new(n);
                     ws.a = a.clone();
