@@ -49,8 +49,6 @@ pub unsafe trait Lane: Copy + PartialOrd + Send + Sync + 'static {
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// Every lane set to lane `k` of `v`.
     unsafe fn lane(v: Self::V, k: usize) -> Self::V;
-    /// Lanes in `m` from `b`, the others from `a`.
-    unsafe fn blend(m: u32, a: Self::V, b: Self::V) -> Self::V;
     fn abs(self) -> Self;
     fn zero() -> Self;
     fn one() -> Self;
@@ -122,10 +120,6 @@ unsafe impl Lane for f64 {
     unsafe fn lane(v: __m512d, k: usize) -> __m512d {
         _mm512_permutexvar_pd(_mm512_set1_epi64(k as i64), v)
     }
-    #[inline(always)]
-    unsafe fn blend(m: u32, a: __m512d, b: __m512d) -> __m512d {
-        _mm512_mask_blend_pd(m as __mmask8, a, b)
-    }
     scalar_ops!(f64);
 }
 
@@ -155,10 +149,6 @@ unsafe impl Lane for f32 {
     #[inline(always)]
     unsafe fn lane(v: __m512, k: usize) -> __m512 {
         _mm512_permutexvar_ps(_mm512_set1_epi32(k as i32), v)
-    }
-    #[inline(always)]
-    unsafe fn blend(m: u32, a: __m512, b: __m512) -> __m512 {
-        _mm512_mask_blend_ps(m as __mmask16, a, b)
     }
     scalar_ops!(f32);
 }
@@ -248,17 +238,19 @@ unsafe fn upper_tile<T: Lane, const NC: usize>(
             *a = T::fnmadd(uv, T::splat(*x.at(k, c0 + c)), *a);
         }
     }
+    // Step k leaves lane k alone (U's column is loaded with lanes k.. masked off) and later
+    // steps only touch lanes below it, so lane k keeps the value step k scaled, and one
+    // product by the reciprocal diagonal at the end gives every x_k as step k did.
     for k in (0..rb).rev() {
         let r = T::splat(rdiag[k]);
         let uv = T::load(T::mask(0, k), u.at(r0, r0 + k));
-        let mk = T::mask(k, k + 1);
         for a in acc.iter_mut() {
-            let t = T::mul(T::lane(*a, k), r);
-            *a = T::fnmadd(uv, t, T::blend(mk, *a, t));
+            *a = T::fnmadd(uv, T::mul(T::lane(*a, k), r), *a);
         }
     }
+    let rd = T::load(m, rdiag.as_ptr());
     for (c, a) in acc.iter().enumerate() {
-        T::store(m, x.at(r0, c0 + c), *a);
+        T::store(m, x.at(r0, c0 + c), T::mul(*a, rd));
     }
 }
 
