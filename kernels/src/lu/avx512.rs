@@ -49,6 +49,15 @@ pub unsafe trait Lane: Copy + PartialOrd + Send + Sync + 'static {
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// Every lane set to lane `k` of `v`.
     unsafe fn lane(v: Self::V, k: usize) -> Self::V;
+    /// `|x|` of the lanes in `m` loaded from `p` (0 elsewhere), and the mask of those lanes
+    /// in `m` that are not NaN.
+    unsafe fn load_abs(m: u32, p: *const Self) -> (Self::V, u32);
+    /// `max(a, b)` in the lanes of `k`, `src` in the others.
+    unsafe fn mask_max(src: Self::V, k: u32, a: Self::V, b: Self::V) -> Self::V;
+    /// The largest lane.
+    unsafe fn reduce_max(v: Self::V) -> Self;
+    /// The lanes in `m` where `a == b`.
+    unsafe fn eq_mask(m: u32, a: Self::V, b: Self::V) -> u32;
     fn abs(self) -> Self;
     fn zero() -> Self;
     fn one() -> Self;
@@ -120,6 +129,26 @@ unsafe impl Lane for f64 {
     unsafe fn lane(v: __m512d, k: usize) -> __m512d {
         _mm512_permutexvar_pd(_mm512_set1_epi64(k as i64), v)
     }
+    #[inline(always)]
+    unsafe fn load_abs(m: u32, p: *const f64) -> (__m512d, u32) {
+        let v = _mm512_abs_pd(_mm512_maskz_loadu_pd(m as __mmask8, p));
+        (
+            v,
+            _mm512_mask_cmp_pd_mask::<_CMP_ORD_Q>(m as __mmask8, v, v) as u32,
+        )
+    }
+    #[inline(always)]
+    unsafe fn mask_max(src: __m512d, k: u32, a: __m512d, b: __m512d) -> __m512d {
+        _mm512_mask_max_pd(src, k as __mmask8, a, b)
+    }
+    #[inline(always)]
+    unsafe fn reduce_max(v: __m512d) -> f64 {
+        _mm512_reduce_max_pd(v)
+    }
+    #[inline(always)]
+    unsafe fn eq_mask(m: u32, a: __m512d, b: __m512d) -> u32 {
+        _mm512_mask_cmp_pd_mask::<_CMP_EQ_OQ>(m as __mmask8, a, b) as u32
+    }
     scalar_ops!(f64);
 }
 
@@ -149,6 +178,26 @@ unsafe impl Lane for f32 {
     #[inline(always)]
     unsafe fn lane(v: __m512, k: usize) -> __m512 {
         _mm512_permutexvar_ps(_mm512_set1_epi32(k as i32), v)
+    }
+    #[inline(always)]
+    unsafe fn load_abs(m: u32, p: *const f32) -> (__m512, u32) {
+        let v = _mm512_abs_ps(_mm512_maskz_loadu_ps(m as __mmask16, p));
+        (
+            v,
+            _mm512_mask_cmp_ps_mask::<_CMP_ORD_Q>(m as __mmask16, v, v) as u32,
+        )
+    }
+    #[inline(always)]
+    unsafe fn mask_max(src: __m512, k: u32, a: __m512, b: __m512) -> __m512 {
+        _mm512_mask_max_ps(src, k as __mmask16, a, b)
+    }
+    #[inline(always)]
+    unsafe fn reduce_max(v: __m512) -> f32 {
+        _mm512_reduce_max_ps(v)
+    }
+    #[inline(always)]
+    unsafe fn eq_mask(m: u32, a: __m512, b: __m512) -> u32 {
+        _mm512_mask_cmp_ps_mask::<_CMP_EQ_OQ>(m as __mmask16, a, b) as u32
     }
     scalar_ops!(f32);
 }
@@ -260,6 +309,10 @@ macro_rules! over_columns {
     ($tile:ident::<$t:ty>($($arg:expr),*), $c0:expr, $nc:expr) => {{
         let mut c = $c0;
         let end = $c0 + $nc;
+        while end - c >= 16 {
+            $tile::<$t, 16>($($arg,)* c);
+            c += 16;
+        }
         while end - c >= 8 {
             $tile::<$t, 8>($($arg,)* c);
             c += 8;
@@ -338,6 +391,49 @@ unsafe fn scale<T: Lane>(r: T, c: *mut T, len: usize) {
     }
 }
 
+/// The index of the first entry of largest magnitude among `x[..len]` (`len ≥ 1`), NaNs left
+/// out (0 when all are NaN): a NaN is never chosen over a number. On more than 2W entries, one
+/// vector pass for the largest magnitude and one for its first position (n = 64: the LU
+/// 6.4 → 5.8 µs); on fewer, where that measured slower, a scalar loop.
+#[inline(always)]
+unsafe fn first_largest_abs<T: Lane>(x: *const T, len: usize) -> usize {
+    let w = T::W;
+    if len <= 2 * w {
+        let (mut p, mut best) = (0, (*x).abs());
+        for i in 1..len {
+            let v = (*x.add(i)).abs();
+            if v > best || (best.is_nan() && !v.is_nan()) {
+                best = v;
+                p = i;
+            }
+        }
+        return p;
+    }
+    let mut best = T::splat(T::zero());
+    let mut any = false;
+    let mut i = 0;
+    while i < len {
+        let (v, numbers) = T::load_abs(T::mask(0, len - i), x.add(i));
+        best = T::mask_max(best, numbers, best, v);
+        any |= numbers != 0;
+        i += w;
+    }
+    if !any {
+        return 0;
+    }
+    let best = T::splat(T::reduce_max(best));
+    let mut i = 0;
+    while i < len {
+        let (v, _) = T::load_abs(T::mask(0, len - i), x.add(i));
+        let hit = T::eq_mask(T::mask(0, len - i), v, best);
+        if hit != 0 {
+            return i + hit.trailing_zeros() as usize;
+        }
+        i += w;
+    }
+    unreachable!("the largest magnitude is one of the entries")
+}
+
 /// Factor the n×n matrix `a` in place (L strictly below the diagonal with unit diagonal implied,
 /// U on and above it), recording the pivots in `piv` (length n).
 ///
@@ -365,16 +461,7 @@ pub unsafe fn factor<T: Lane>(a: Raw<T>, n: usize, piv: &mut [usize]) {
         // The panel itself, unblocked.
         for (j, pj) in piv.iter_mut().enumerate().skip(p0).take(pb) {
             let col = a.at(0, j);
-            let mut p = j;
-            let mut best = (*col.add(j)).abs();
-            for i in j + 1..n {
-                let v = (*col.add(i)).abs();
-                // A NaN is never chosen over a number (a NaN pivot only where all are NaN).
-                if v > best || (best.is_nan() && !v.is_nan()) {
-                    best = v;
-                    p = i;
-                }
-            }
+            let p = j + first_largest_abs(col.add(j), n - j);
             *pj = p;
             if p != j {
                 for c in 0..n {
@@ -417,10 +504,10 @@ pub unsafe fn solve<T: Lane>(
 ) {
     debug_assert!(piv.len() == n && rdiag.len() == n);
     let w = T::W;
-    // Column groups of W: the group's right-hand sides stay in cache through both sweeps.
+    // Column groups of 2W: the group's right-hand sides stay in cache through both sweeps.
     let mut c0 = 0;
     while c0 < m {
-        let nc = w.min(m - c0);
+        let nc = (2 * w).min(m - c0);
         for (k, &p) in piv.iter().enumerate() {
             if p != k {
                 for c in c0..c0 + nc {
@@ -452,5 +539,77 @@ pub unsafe fn solve<T: Lane>(
 pub unsafe fn reciprocal_diagonal<T: Lane>(lu: Raw<T>, rdiag: &mut [T]) {
     for (i, r) in rdiag.iter_mut().enumerate() {
         *r = T::one().div(*lu.at(i, i));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pivot rule on one entry at a time, as LAPACK's i?amax with NaNs passed over.
+    fn first_largest_abs_scalar<T: Lane + Into<f64>>(x: &[T]) -> usize {
+        let mut p = 0;
+        let mut best: f64 = x[0].into().abs();
+        for (i, &v) in x.iter().enumerate().skip(1) {
+            let v: f64 = v.into().abs();
+            if v > best || (best.is_nan() && !v.is_nan()) {
+                best = v;
+                p = i;
+            }
+        }
+        p
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn vector<T: Lane>(x: &[T]) -> usize {
+        first_largest_abs(x.as_ptr(), x.len())
+    }
+
+    /// Columns of every length from 1 to 80 (the vector passes from 2W + 1 on, partial last
+    /// vectors) with ties, NaNs (some columns all NaN), infinities, zeros and −0: the same index
+    /// as the scalar rule, in f64 and f32.
+    fn check<T: Lane + Into<f64>>(from: impl Fn(f64) -> T) {
+        if !crate::simd::has_avx512f() {
+            return;
+        }
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut vector_path = 0;
+        for len in 1..=80 {
+            for trial in 0..40 {
+                let x: Vec<T> = (0..len)
+                    .map(|_| {
+                        let r = next();
+                        from(match (trial % 5, r % 16) {
+                            (0, _) => f64::NAN,
+                            (1, 0..=7) => f64::NAN,
+                            (_, 0) => f64::INFINITY,
+                            (_, 1) => f64::NEG_INFINITY,
+                            (_, 2) => -0.0,
+                            (_, 3..=5) => -3.0,
+                            (_, 6..=8) => 3.0,
+                            _ => ((r >> 8) % 1000) as f64 / 999.0 - 0.5,
+                        })
+                    })
+                    .collect();
+                let want = first_largest_abs_scalar(&x);
+                // SAFETY: AVX-512F checked above.
+                let got = unsafe { vector(&x) };
+                assert_eq!(got, want, "len {len}, trial {trial}");
+                vector_path += usize::from(len > 2 * T::W);
+            }
+        }
+        assert!(vector_path > 0);
+    }
+
+    #[test]
+    fn pivot_search_is_the_scalar_rule() {
+        check::<f64>(|v| v);
+        check::<f32>(|v| v as f32);
     }
 }
