@@ -2,8 +2,8 @@
 //! (standard normal, seeded, scaled to that 1-norm), each next to its *floor*: the same number
 //! of n×n products the algorithm performed on that input (read from
 //! `ExpmWorkspace::last_plan`) plus one LU of an n×n matrix and its solve(s) with n right-hand
-//! sides, with the same parallelism (the products split over a team as the kernel splits them,
-//! the LU and solves through the kernel's own `LuSolver`) —
+//! sides, with the same routines and parallelism (the products through `gemm::matmul_tiles` on
+//! a team as the kernel runs them, the LU and solves through the kernel's own `LuSolver`) —
 //! i.e. what the call would cost with zero overhead. At the end a table prints our median, the
 //! floor's and their ratio. Group `expm_floor_parts` times the floor's pieces alone (one
 //! product, one LU, one LU + solve).
@@ -18,7 +18,7 @@ use cortical_kernels::expm::{
     expm_frechet_into, expm_into, team_threads, ExpmScalar, ExpmWorkspace,
 };
 use cortical_kernels::faer::{Accum, Mat};
-use cortical_kernels::gemm::matmul_on_team;
+use cortical_kernels::gemm::matmul_tiles;
 use cortical_kernels::lu::LuSolver;
 use cortical_kernels::team;
 use criterion::{criterion_group, BenchmarkId, Criterion};
@@ -104,10 +104,9 @@ impl<T: ExpmScalar + From<f32>> Floor<T> {
             &mut self.y
         };
         let x = self.x.as_ref();
-        // As the kernel splits its products: over its team, from `expm::PAR_MIN_N` on.
-        on_team(n, || {
-            matmul_on_team(dst.as_mut(), Accum::Replace, x, x, one)
-        });
+        // As the kernel computes its products: on the AVX-512 tiles up to
+        // `GemmScalar::TILES_MAX_N`, above over its team from `expm::PAR_MIN_N` on.
+        on_team(n, || matmul_tiles(dst.as_mut(), Accum::Replace, x, x, one));
     }
 
     /// One LU of (a copy of) `q0` and `solves` solves with n right-hand sides, through the

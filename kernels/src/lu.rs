@@ -65,7 +65,7 @@ use crate::error::KernelError;
 use crate::team::{self, MAX_PARTS};
 
 #[cfg(target_arch = "x86_64")]
-mod avx512;
+pub(crate) mod avx512;
 
 /// Size from which [`LuSolver::solve`] splits the right-hand sides over the rayon threads.
 pub const SPLIT_SOLVE_MIN_N: usize = 128;

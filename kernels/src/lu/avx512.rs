@@ -46,6 +46,8 @@ pub unsafe trait Lane: Copy + PartialOrd + Send + Sync + 'static {
     unsafe fn splat(x: Self) -> Self::V;
     /// `c − a·b`, one rounding.
     unsafe fn fnmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a·b + c`, one rounding.
+    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// Every lane set to lane `k` of `v`.
     unsafe fn lane(v: Self::V, k: usize) -> Self::V;
@@ -122,6 +124,10 @@ unsafe impl Lane for f64 {
         _mm512_fnmadd_pd(a, b, c)
     }
     #[inline(always)]
+    unsafe fn fmadd(a: __m512d, b: __m512d, c: __m512d) -> __m512d {
+        _mm512_fmadd_pd(a, b, c)
+    }
+    #[inline(always)]
     unsafe fn mul(a: __m512d, b: __m512d) -> __m512d {
         _mm512_mul_pd(a, b)
     }
@@ -172,6 +178,10 @@ unsafe impl Lane for f32 {
         _mm512_fnmadd_ps(a, b, c)
     }
     #[inline(always)]
+    unsafe fn fmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
+        _mm512_fmadd_ps(a, b, c)
+    }
+    #[inline(always)]
     unsafe fn mul(a: __m512, b: __m512) -> __m512 {
         _mm512_mul_ps(a, b)
     }
@@ -220,7 +230,7 @@ impl<T> Raw<T> {
     }
 
     #[inline(always)]
-    unsafe fn at(self, i: usize, j: usize) -> *mut T {
+    pub(crate) unsafe fn at(self, i: usize, j: usize) -> *mut T {
         self.ptr.add(i + j * self.ld)
     }
 }
