@@ -32,9 +32,7 @@ unsafe fn tile<T: Lane, const R: usize, const N: usize>(
     let w = T::W;
     let masks: [u32; R] = std::array::from_fn(|v| T::mask(0, rows.saturating_sub(v * w)));
     let mut acc = [[T::splat(T::zero()); R]; N];
-    // One base pointer per column of B, kept in its own register (see `column_bases`).
-    let cols: [*const T; N] =
-        std::hint::black_box(std::array::from_fn(|j| b.at(0, j0 + j) as *const T));
+    let cols: [*const T; N] = std::array::from_fn(|j| b.at(0, j0 + j) as *const T);
     for kk in 0..k {
         let av: [T::V; R] = std::array::from_fn(|v| T::load(masks[v], a.at(i0 + v * w, kk)));
         for (accj, col) in acc.iter_mut().zip(&cols) {
