@@ -25,10 +25,11 @@ mod sealed {
 /// used for finite-difference checks).
 pub trait GemmScalar: RealField + Copy + Send + Sync + sealed::Sealed {
     /// Largest dimension for which [`matmul_tiles`] uses the crate's AVX-512 tiles: 96 in f64,
-    /// 64 in f32. Measured against faer's sequential product (square, 2026-12-03, best of
-    /// 50-call batches): f64 n = 17 0.32 → 0.17 µs, 32 0.90 → 0.70, 48 2.17 → 2.23,
-    /// 64 5.53 → 5.21, 80 10.7 → 10.2, 96 20.0 → 17.8; f32 n = 32 0.61 → 0.39, 48 1.26 → 1.10,
-    /// 64 2.63 → 2.59, 80 5.25 → 5.46 (slower, hence the lower bound).
+    /// 64 in f32. Measured against faer's sequential product (square, 2026-12-03 22:20 UTC,
+    /// best of 50-call batches, two runs): f64 n = 32 0.85–0.90 → 0.68–0.71 µs, 48 2.17–2.20 →
+    /// 2.23, 64 5.52 → 5.19–5.21, 80 10.5–10.6 → 10.2–10.3, 96 17.7–17.9 → 17.2–17.3; at 128
+    /// and 256 even, at 512 twice as slow (no packing); f32 n = 32 0.56 → 0.37, 48 1.26 → 1.11,
+    /// 64 2.64–2.85 → 2.58–2.59, 80 4.77–4.87 → 4.79–4.81, 96 8.13 → 8.14 (no gain above 64).
     const TILES_MAX_N: usize;
     #[doc(hidden)]
     /// [`matmul_tiles`] for this type: false (nothing written) where the tiles do not apply.
