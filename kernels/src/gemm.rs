@@ -99,8 +99,9 @@ gemm_scalar!(f64, 96);
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
-/// Rows contiguous, columns at a stride of at least the column length.
-fn column_major<T>(m: MatRef<'_, T>) -> bool {
+/// Rows contiguous, columns at a stride of at least the column length (what a column-major
+/// matrix or a block of one has): the layout the AVX-512 tiles read in place.
+pub(crate) fn column_major<T>(m: MatRef<'_, T>) -> bool {
     m.nrows() == 0
         || m.ncols() == 0
         || (m.row_stride() == 1 && m.col_stride() >= m.nrows() as isize)

@@ -62,6 +62,7 @@ use faer::traits::RealField;
 use faer::{MatMut, MatRef, Par};
 
 use crate::error::KernelError;
+use crate::gemm::column_major;
 use crate::team::{self, MAX_PARTS};
 
 #[cfg(target_arch = "x86_64")]
@@ -105,14 +106,6 @@ pub trait LuScalar: RealField + Copy + Send + Sync + 'static + sealed::Sealed {
     fn tiles_solve(lu: MatRef<'_, Self>, piv: &[usize], rdiag: &[Self], x: MatMut<'_, Self>);
 }
 
-/// Whether the tiles can read `m` in place: rows contiguous, columns at a stride of at least
-/// the column length (what a column-major matrix or a block of one has).
-fn tiles_layout<T>(m: MatRef<'_, T>) -> bool {
-    m.nrows() == 0
-        || m.ncols() == 0
-        || (m.row_stride() == 1 && m.col_stride() >= m.nrows() as isize)
-}
-
 macro_rules! lu_scalar {
     ($t:ty, $max:expr) => {
         impl LuScalar for $t {
@@ -127,7 +120,7 @@ macro_rules! lu_scalar {
                         && a.ncols() == n
                         && piv.len() == n
                         && rdiag.len() == n
-                        && tiles_layout(a.as_ref()),
+                        && column_major(a.as_ref()),
                     "LuKernel::Avx512Tiles: not available, or a is not n×n column-major"
                 );
                 #[cfg(target_arch = "x86_64")]
@@ -147,8 +140,8 @@ macro_rules! lu_scalar {
                         && x.nrows() == n
                         && piv.len() == n
                         && rdiag.len() == n
-                        && tiles_layout(lu)
-                        && tiles_layout(x.as_ref()),
+                        && column_major(lu)
+                        && column_major(x.as_ref()),
                     "LuKernel::Avx512Tiles: not available, or lu / x not column-major with n rows"
                 );
                 #[cfg(target_arch = "x86_64")]
@@ -275,7 +268,7 @@ impl<T: LuScalar> LuSolver<T> {
             });
         }
         // The tiles read column-major views in place; any other view goes to faer.
-        self.factored_by = if tiles_layout(q.as_ref()) {
+        self.factored_by = if column_major(q.as_ref()) {
             self.kernel
         } else {
             LuKernel::Faer
@@ -320,7 +313,7 @@ impl<T: LuScalar> LuSolver<T> {
             LuKernel::Avx512Tiles => {
                 // Factors handed back in another layout than they were made in: read a copy.
                 let owned;
-                let lu = if tiles_layout(lu) {
+                let lu = if column_major(lu) {
                     lu
                 } else {
                     owned = lu.to_owned();
@@ -328,7 +321,7 @@ impl<T: LuScalar> LuSolver<T> {
                 };
                 let (piv, rdiag) = (&self.piv[..], &self.rdiag[..]);
                 for_column_blocks(rhs, &mut self.stacks, |x, _| {
-                    if !tiles_layout(x.as_ref()) {
+                    if !column_major(x.as_ref()) {
                         // Not column-major (strided rows, reversed columns): solve a copy.
                         let mut c = x.to_owned();
                         T::tiles_solve(lu, piv, rdiag, c.as_mut());
