@@ -111,7 +111,7 @@ pub unsafe fn matmul<T: Lane>(
     for blk in 0..blocks {
         let v = vectors * (blk + 1) / blocks - vectors * blk / blocks;
         let r = (v * T::W).min(m - i0);
-        match r.div_ceil(T::W) {
+        match v {
             4 => row_block::<T, 4>(a, b, c, k, i0, r, n, alpha, add),
             3 => row_block::<T, 3>(a, b, c, k, i0, r, n, alpha, add),
             2 => row_block::<T, 2>(a, b, c, k, i0, r, n, alpha, add),
