@@ -4,11 +4,12 @@
 //! The tiles run only on a CPU with AVX-512F; where it lacks it, each test that needs them
 //! says it skipped (CI's machines have it).
 use cortical_kernels::faer::{Mat, MatRef};
-use cortical_kernels::lu::{LuKernel, LuScalar, LuSolver};
+use cortical_kernels::lu::{LuKernel, LuScalar, LuSolver, PANEL_COLS};
+use cortical_kernels::team;
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-const TILES_MAX_N: usize = <f64 as LuScalar>::TILES_MAX_N;
+const UNBLOCKED_MAX_N: usize = <f64 as LuScalar>::UNBLOCKED_MAX_N;
 
 fn tiles_or_skip(test: &str) -> bool {
     let ok = LuSolver::<f64>::tiles_available();
@@ -61,8 +62,8 @@ fn solve_with<T: LuScalar>(kernel: LuKernel, q: &Mat<T>, p: &Mat<T>) -> (Mat<T>,
     (lu, x)
 }
 
-/// Every size from 0 to 70 and every multiple of 7 or 8 up to 40 past the f64 tile threshold
-/// (full and partial tiles of 8 rows), Gaussian systems (partial pivoting does real work on
+/// Every size from 0 to 70 and every multiple of 7 or 8 up to 40 past the f64 threshold of the
+/// unblocked factorisation (full and partial tiles of 8 rows; blocked above 96), Gaussian systems (partial pivoting does real work on
 /// them) with 1 to n right-hand sides: the tiles' solution has a backward-stable residual, and
 /// agrees with faer's to what the system's conditioning allows (both are partial-pivoting LU
 /// with the same pivots; they differ in the order of the roundings).
@@ -72,7 +73,7 @@ fn tiles_solve_like_faer_at_every_size() {
         return;
     }
     let mut worst = (0.0f64, 0.0f64);
-    for n in (0..=TILES_MAX_N + 40).filter(|&n| n <= 70 || n % 7 == 0 || n % 8 == 0) {
+    for n in (0..=UNBLOCKED_MAX_N + 40).filter(|&n| n <= 70 || n % 7 == 0 || n % 8 == 0) {
         let q = normal(n, n, 11 + n as u64);
         for m in [1, 3, 8, 9, n] {
             let m = m.min(n);
@@ -110,7 +111,8 @@ fn tiles_solve_in_f32() {
     if !tiles_or_skip("tiles_solve_in_f32") {
         return;
     }
-    for n in [1, 5, 15, 16, 17, 31, 33, 64, 95, 96, 97, 130, 192, 200] {
+    // Blocked from 193 on (`LuSolver::with_kernel` beyond f32's `TILES_MAX_N`).
+    for n in [1, 5, 15, 16, 17, 31, 33, 64, 95, 96, 97, 130, 192, 200, 257] {
         let q = normal(n, n, 21 + n as u64);
         let p = normal(n, n, 600 + n as u64);
         let q32 = Mat::<f32>::from_fn(n, n, |i, j| q[(i, j)] as f32);
@@ -320,6 +322,74 @@ fn new_picks_the_kernel_by_size() {
     }
     check::<f64>();
     check::<f32>();
-    assert_eq!(<f64 as LuScalar>::TILES_MAX_N, 96);
+    assert_eq!(<f64 as LuScalar>::TILES_MAX_N, 384);
     assert_eq!(<f32 as LuScalar>::TILES_MAX_N, 192);
+    assert_eq!(<f64 as LuScalar>::UNBLOCKED_MAX_N, 96);
+    assert_eq!(<f32 as LuScalar>::UNBLOCKED_MAX_N, 192);
+}
+
+/// The blocked factorisation (n > 96 in f64: panels of `PANEL_COLS`, right-looking updates on
+/// the team) at sizes around the panel edges: L·U is a row permutation of Q to rounding (each
+/// row of L·U matches a distinct row of Q within a few units of u·n·‖Q‖), |L| ≤ 1 (partial
+/// pivoting), the solve's residual is backward stable, and a team of 2 or 3 threads gives the
+/// bits of one (each column's updates do not depend on how the columns are split).
+#[test]
+fn blocked_tiles_factor_is_a_row_permutation_of_q() {
+    if !tiles_or_skip("blocked_tiles_factor_is_a_row_permutation_of_q") {
+        return;
+    }
+    let nb = PANEL_COLS;
+    for n in [
+        UNBLOCKED_MAX_N + 1,
+        4 * nb - 1,
+        4 * nb,
+        4 * nb + 1,
+        161,
+        8 * nb,
+        300,
+        384,
+    ] {
+        let q = normal(n, n, 71 + n as u64);
+        let p = normal(n, 4, 72 + n as u64);
+        let (lu, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+        let l = Mat::<f64>::from_fn(n, n, |i, j| match i.cmp(&j) {
+            std::cmp::Ordering::Greater => lu[(i, j)],
+            std::cmp::Ordering::Equal => 1.0,
+            std::cmp::Ordering::Less => 0.0,
+        });
+        let u = Mat::<f64>::from_fn(n, n, |i, j| if i <= j { lu[(i, j)] } else { 0.0 });
+        let largest_l = norm_max(l.as_ref());
+        assert!(largest_l <= 1.0, "n = {n}: |L| reaches {largest_l}");
+        let prod = &l * &u;
+        let tol = 1e-13 * n as f64 * norm_max(q.as_ref());
+        let mut used = vec![false; n];
+        for i in 0..n {
+            let row_dist = |r: usize| {
+                (0..n)
+                    .map(|j| (prod[(i, j)] - q[(r, j)]).abs())
+                    .fold(0.0f64, f64::max)
+            };
+            let (r, d) = (0..n)
+                .filter(|&r| !used[r])
+                .map(|r| (r, row_dist(r)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .expect("a row left");
+            assert!(
+                d <= tol,
+                "n = {n}: row {i} of L·U is {d:e} from every row of Q left"
+            );
+            used[r] = true;
+        }
+        let res = scaled_residual(q.as_ref(), x.as_ref(), p.as_ref());
+        assert!(res <= 2e-15, "n = {n}: scaled residual {res:e}");
+        for threads in [2, 3] {
+            let (lu_t, x_t) = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("thread pool")
+                .install(|| team::with_team(threads, || solve_with(LuKernel::Avx512Tiles, &q, &p)));
+            assert!(lu_t == lu, "n = {n}, team of {threads}: factors differ");
+            assert!(x_t == x, "n = {n}, team of {threads}: solution differs");
+        }
+    }
 }

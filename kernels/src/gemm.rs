@@ -97,7 +97,7 @@ gemm_scalar!(f32, 64);
 gemm_scalar!(f64, 96);
 
 #[cfg(target_arch = "x86_64")]
-mod avx512;
+pub(crate) mod avx512;
 
 /// Rows contiguous, columns at a stride of at least the column length (what a column-major
 /// matrix or a block of one has): the layout the AVX-512 tiles read in place.

@@ -4,8 +4,10 @@
 //!
 //! Two kernels ([`LuKernel`]), picked by [`LuSolver::new`]:
 //!
-//! - **n ≤ [`LuScalar::TILES_MAX_N`] (96 in f64, 192 in f32) on a CPU with AVX-512F: the
-//!   crate's own left-looking LU and solve on register tiles** (`lu/avx512.rs`). At these
+//! - **n ≤ [`LuScalar::TILES_MAX_N`] (384 in f64, 192 in f32) on a CPU with AVX-512F: the
+//!   crate's own LU and solve on register tiles** (`lu/avx512.rs`), the LU left-looking in one
+//!   pass up to [`LuScalar::UNBLOCKED_MAX_N`] (96 in f64, 192 in f32) and by panels above
+//!   (next bullet). Up to those sizes (the one-pass LU): at these
 //!   sizes faer's general routines spend most of their time outside arithmetic (its LU ran at
 //!   5–10 GFLOP/s at n = 32–64, its products at about 70). Measured by a scratch program timing `LuSolver::with_kernel` on the same
 //!   Gaussian system (f64, one thread, each time including a copy of the matrix, medians of 11
@@ -28,14 +30,38 @@
 //!   Accuracy: on the 39 reference cases of `tests/expm.rs` with a non-zero error, expm's
 //!   relative error with the tiles over that with faer's LU has geometric mean 1.01 (from
 //!   0.11 to 2.4 per case: the order of the roundings differs, not their number).
+//! - **n = 97–384 in f64: the tiles' LU by panels of [`PANEL_COLS`] columns**, right-looking:
+//!   each panel factored by the one-pass LU, its row swaps applied to the other columns as one
+//!   permutation (its cycles), and the columns to its right updated (L₁₁⁻¹ on the solve's
+//!   tiles, A₂₂ −= L₂₁·U₁₂ on the GEMM tiles of `gemm/avx512.rs`) split over the call's team.
+//!   The one-pass LU had lost to faer's from n = 128 (above); by panels, a scratch program
+//!   (`LuSolver::new` before and after, best of 50-call batches, each including a copy of the
+//!   matrix, 2026-12-04 02:35 UTC) measured the factorisation on one thread n = 97 28.5 →
+//!   17.6 µs, 128 50.6 → 34.1, 192 130 → 99.5, 256 301 → 233, 312 408 → 337, 384 720 → 645 µs,
+//!   and the solve (the tiles' now) n = 128 74.3 → 61.5, 256 345 → 293, 384 879 → 1072 µs.
+//!   Inside expm, where the team splits the updates (a team of two made that isolated loop's
+//!   factorisation slower, n = 256 269 against 233 µs — its copy of the matrix runs on one
+//!   core — but expm faster: n = 256 1315–1325 µs against 1347–1373 with the updates on one
+//!   core, ≈ 02:22 UTC), two builds
+//!   run alternately (best of 20-call batches over 2 s, paired bench inputs, 02:33–02:35 UTC)
+//!   gave: expm ‖A‖₁ = 1 n = 128 262–263 → 234–242 µs, 256 1498–1502 → 1315–1323, 312
+//!   2528–2561 → 2318–2326, 384 4623–4888 → 4279–4492; ‖A‖₁ = 50 n = 128 428–429 → 394, 256
+//!   2695–2726 → 2522–2528; the Fréchet derivative ‖A‖₁ = 1 n = 128 675 → 618–619, 256
+//!   4271–4300 → 4020–4044; at n = 512 (faer's routines in both) 10.88 and 10.84–10.95 ms.
+//!   The panels' LU is not bit-identical to the one-pass LU (the trailing update sums L₂₁·U₁₂
+//!   over the panel before subtracting it) nor to faer's; `tests/lu.rs` checks that L·U is a
+//!   row permutation of the matrix, |L| ≤ 1, backward-stable residuals, and the same bits on
+//!   teams of 1–3 threads. f32 keeps the one-pass LU up to 192 (the panels not measured
+//!   there; [`LuSolver::with_kernel`] runs them above).
 //! - **Otherwise faer's partial-pivoting LU** (sequential) and triangular solves.
 //!
 //! What this module decides besides is how the two calls use the cores, measured on the
 //! 2-core machine (scratch program timing faer's `lu_in_place` and `solve_in_place` at
 //! n = 64–512, f64, minimum of five rounds, 2026-11-28 18:10 UTC):
-//! - The factorisation runs on one core at every size: faer's parallel LU was slower than its
+//! - faer's factorisation runs on one core at every size: its parallel LU was slower than its
 //!   sequential one at every n measured (n = 128 215 µs vs 127 µs, 256 1.23 ms vs 459 µs,
-//!   312 1.81 vs 1.28 ms, 512 4.72 vs 3.86 ms) — its panel steps are too thin to share.
+//!   312 1.81 vs 1.28 ms, 512 4.72 vs 3.86 ms) — its panel steps are too thin to share. The
+//!   tiles' LU by panels shares each panel's updates with the team (above).
 //! - The solve with n right-hand sides splits the right-hand sides into one block of columns
 //!   per thread, each solved sequentially on its own core: the columns are independent, so
 //!   nothing is shared but the factors. Against faer's parallel solve: n = 128 132 µs vs
@@ -90,36 +116,56 @@ mod sealed {
     impl Sealed for f64 {}
 }
 
+/// Columns per panel of the blocked tile factorisation (n > [`LuScalar::UNBLOCKED_MAX_N`]).
+/// 32 and 48 measured alike inside expm at n = 128–312 (f64), 64 slower at 128.
+pub const PANEL_COLS: usize = 32;
+
 /// Element types [`LuSolver`] factors: `f32` and `f64`.
 pub trait LuScalar: RealField + Copy + Send + Sync + 'static + sealed::Sealed {
     /// Largest n for which [`LuSolver::new`] picks [`LuKernel::Avx512Tiles`] (where the CPU
-    /// has AVX-512F): 96 in f64, 192 in f32 (see the module docs).
+    /// has AVX-512F): 384 in f64, 192 in f32 (see the module docs).
     const TILES_MAX_N: usize;
+    /// Largest n the tiles factor in one left-looking pass; above it they factor by panels of
+    /// [`PANEL_COLS`] with right-looking updates (96 in f64, 192 in f32).
+    const UNBLOCKED_MAX_N: usize;
     #[doc(hidden)]
     /// Whether [`LuKernel::Avx512Tiles`] runs for this type on this CPU.
     fn tiles_available() -> bool;
     #[doc(hidden)]
-    /// Factor with the tile kernels; `a` n×n with unit row stride.
-    fn tiles_factor(a: MatMut<'_, Self>, piv: &mut [usize], rdiag: &mut [Self]);
+    /// Factor with the tile kernels; `a` n×n with unit row stride, `scratch` of
+    /// [`blocked_scratch_len`]`(n)`.
+    fn tiles_factor(
+        a: MatMut<'_, Self>,
+        piv: &mut [usize],
+        rdiag: &mut [Self],
+        scratch: &mut [usize],
+    );
     #[doc(hidden)]
     /// Solve with the tile kernels; `x` with n rows and unit row stride.
     fn tiles_solve(lu: MatRef<'_, Self>, piv: &[usize], rdiag: &[Self], x: MatMut<'_, Self>);
 }
 
 macro_rules! lu_scalar {
-    ($t:ty, $max:expr) => {
+    ($t:ty, $max:expr, $unblocked:expr) => {
         impl LuScalar for $t {
             const TILES_MAX_N: usize = $max;
+            const UNBLOCKED_MAX_N: usize = $unblocked;
             fn tiles_available() -> bool {
                 crate::simd::has_avx512f()
             }
-            fn tiles_factor(a: MatMut<'_, $t>, piv: &mut [usize], rdiag: &mut [$t]) {
+            fn tiles_factor(
+                a: MatMut<'_, $t>,
+                piv: &mut [usize],
+                rdiag: &mut [$t],
+                scratch: &mut [usize],
+            ) {
                 let n = a.nrows();
                 assert!(
                     Self::tiles_available()
                         && a.ncols() == n
                         && piv.len() == n
                         && rdiag.len() == n
+                        && scratch.len() >= blocked_scratch_len(n)
                         && column_major(a.as_ref()),
                     "LuKernel::Avx512Tiles: not available, or a is not n×n column-major"
                 );
@@ -128,7 +174,11 @@ macro_rules! lu_scalar {
                 // stride `col_stride()` (≥ n for a column-major view), valid for the view's life.
                 unsafe {
                     let raw = avx512::Raw::new(a.as_ptr_mut(), a.col_stride());
-                    avx512::factor(raw, n, piv);
+                    if n <= Self::UNBLOCKED_MAX_N {
+                        avx512::factor(raw, n, piv);
+                    } else {
+                        avx512::factor_blocked(raw, n, PANEL_COLS, piv, scratch);
+                    }
                     avx512::reciprocal_diagonal(raw, rdiag);
                 }
             }
@@ -156,8 +206,14 @@ macro_rules! lu_scalar {
         }
     };
 }
-lu_scalar!(f64, 96);
-lu_scalar!(f32, 192);
+lu_scalar!(f64, 384, 96);
+lu_scalar!(f32, 192, 192);
+
+/// Scratch of the blocked tile factorisation for an n×n matrix: the panel swaps' composite
+/// permutation (n) and its cycles (at most n moved rows and n / 2 cycles).
+pub(crate) fn blocked_scratch_len(n: usize) -> usize {
+    2 * n + n / 2 + 1
+}
 
 /// Row permutation and scratch for factoring an n×n matrix in place and solving with up to n
 /// right-hand sides; allocates only in [`LuSolver::new`].
@@ -167,9 +223,11 @@ pub struct LuSolver<T> {
     /// faer's row permutation and its inverse ([`LuKernel::Faer`]).
     perm: Vec<usize>,
     perm_inv: Vec<usize>,
-    /// LAPACK-style pivots and 1 / U's diagonal ([`LuKernel::Avx512Tiles`]).
+    /// LAPACK-style pivots, 1 / U's diagonal and the blocked factorisation's scratch
+    /// ([`LuKernel::Avx512Tiles`]).
     piv: Vec<usize>,
     rdiag: Vec<T>,
+    cycles: Vec<usize>,
     /// faer's scratch, one buffer per block of right-hand sides (the first also serves the
     /// LU); their number is the solve's number of blocks for either kernel, and the tiles hand
     /// views that are not column-major to faer.
@@ -234,6 +292,11 @@ impl<T: LuScalar> LuSolver<T> {
             perm_inv: (0..n).collect(),
             piv: (0..n).collect(),
             rdiag: vec![T::one_impl(); n],
+            cycles: if kernel == LuKernel::Avx512Tiles {
+                vec![0; blocked_scratch_len(n)]
+            } else {
+                Vec::new()
+            },
             stacks,
             factored_by: kernel,
         }
@@ -274,7 +337,9 @@ impl<T: LuScalar> LuSolver<T> {
             LuKernel::Faer
         };
         match self.factored_by {
-            LuKernel::Avx512Tiles => T::tiles_factor(q, &mut self.piv, &mut self.rdiag),
+            LuKernel::Avx512Tiles => {
+                T::tiles_factor(q, &mut self.piv, &mut self.rdiag, &mut self.cycles)
+            }
             LuKernel::Faer => {
                 factor::lu_in_place(
                     q,

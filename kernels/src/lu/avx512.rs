@@ -15,10 +15,16 @@
 //!   back substitution in registers, each step multiplying by the pivot's reciprocal (as
 //!   OpenBLAS's and BLIS's trsm kernels do; one rounding more than a division per entry).
 //!
-//! Each entry is updated in the order of classic Gaussian elimination (k = 0, 1, …, as the
-//! right-looking algorithm would), and a column of right-hand sides goes through the same
-//! operations whichever tile of columns it is in, so a solve split over threads by columns
+//! In [`factor`] each entry is updated in the order of classic Gaussian elimination (k = 0, 1,
+//! …, as the right-looking algorithm would), and a column of right-hand sides goes through the
+//! same operations whichever tile of columns it is in, so a solve split over threads by columns
 //! gives the bits of one sequential solve.
+//!
+//! Above [`super::LuScalar::UNBLOCKED_MAX_N`], [`factor_blocked`] runs [`factor_panel`] (the
+//! same left-looking pass on a tall panel of [`super::PANEL_COLS`] columns) and updates the
+//! columns right of each panel on the team: its swaps as one permutation, U₁₂ by
+//! [`lower_tile`], A₂₂ −= L₂₁·U₁₂ by the GEMM tiles. Each column's operations do not depend on
+//! which part of the team updates it, so the factors are the same bits on any team.
 //!
 //! The pivots are LAPACK's: `piv[k]` is the row swapped with row `k` at step `k`, swapped across
 //! the whole row at once; the pivot is the first entry of largest magnitude (a NaN is never
@@ -32,7 +38,9 @@ use std::arch::x86_64::*;
 /// # Safety
 /// Every method must only be called on a CPU with AVX-512F ([`crate::simd::has_avx512f`]);
 /// pointer arguments must be valid for the lanes the mask selects.
-pub unsafe trait Lane: Copy + PartialOrd + Send + Sync + 'static {
+pub unsafe trait Lane:
+    Copy + PartialOrd + std::ops::Neg<Output = Self> + Send + Sync + 'static
+{
     type V: Copy;
     /// Lanes per register.
     const W: usize;
@@ -234,6 +242,16 @@ impl<T> Raw<T> {
     #[inline(always)]
     pub(crate) unsafe fn at(self, i: usize, j: usize) -> *mut T {
         self.ptr.add(i + j * self.ld)
+    }
+
+    /// The view whose entry (0, 0) is this one's (i, j).
+    #[inline(always)]
+    pub(crate) unsafe fn offset(self, i: usize, j: usize) -> Self {
+        let ld = self.ld;
+        Raw {
+            ptr: self.at(i, j),
+            ld,
+        }
     }
 }
 
@@ -447,17 +465,29 @@ unsafe fn first_largest_abs<T: Lane>(x: *const T, len: usize) -> usize {
 }
 
 /// Factor the n×n matrix `a` in place (L strictly below the diagonal with unit diagonal implied,
-/// U on and above it), recording the pivots in `piv` (length n).
+/// U on and above it), recording the pivots in `piv` (length n): [`factor_panel`] on all of it.
 ///
 /// # Safety
 /// AVX-512F must be available; `a` must be valid for n×n entries at column stride `a.ld ≥ n`.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn factor<T: Lane>(a: Raw<T>, n: usize, piv: &mut [usize]) {
-    assert_eq!(piv.len(), n);
+    factor_panel(a, n, n, piv)
+}
+
+/// Factor the m×nb panel `a` (m ≥ nb) in place, left-looking by panels of `W` columns: on return
+/// its top nb×nb block holds L₁₁ (unit lower) and U₁₁, the rows below L₂₁, and `piv[k]` (length
+/// nb) is the row, counted from the panel's top, swapped with row `k` at step `k`. Rows are
+/// swapped across the panel's nb columns only.
+///
+/// # Safety
+/// AVX-512F must be available; `a` must be valid for m×nb entries at column stride `a.ld ≥ m`.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn factor_panel<T: Lane>(a: Raw<T>, m: usize, nb: usize, piv: &mut [usize]) {
+    assert!(piv.len() == nb && nb <= m);
     let w = T::W;
     let mut p0 = 0;
-    while p0 < n {
-        let pb = w.min(n - p0);
+    while p0 < nb {
+        let pb = w.min(nb - p0);
         // The panel's rows above it: U[0..p0, P] = L⁻¹ A, one tile of rows at a time.
         let mut r0 = 0;
         while r0 < p0 {
@@ -466,27 +496,27 @@ pub unsafe fn factor<T: Lane>(a: Raw<T>, n: usize, piv: &mut [usize]) {
         }
         // The panel's own rows and those below: every update from the columns left of it.
         let mut r = p0;
-        while r < n {
-            lower_cols(a, a, r, w.min(n - r), 0, p0, false, p0, pb);
+        while r < m {
+            lower_cols(a, a, r, w.min(m - r), 0, p0, false, p0, pb);
             r += w;
         }
         // The panel itself, unblocked.
         for (j, pj) in piv.iter_mut().enumerate().skip(p0).take(pb) {
             let col = a.at(0, j);
-            let p = j + first_largest_abs(col.add(j), n - j);
+            let p = j + first_largest_abs(col.add(j), m - j);
             *pj = p;
             if p != j {
-                for c in 0..n {
+                for c in 0..nb {
                     std::ptr::swap(a.at(j, c), a.at(p, c));
                 }
             }
             let d = *col.add(j);
-            let below = n - j - 1;
+            let below = m - j - 1;
             if !d.is_zero() {
                 if d.is_normal_size() {
                     scale(T::one().div(d), col.add(j + 1), below);
                 } else {
-                    for i in j + 1..n {
+                    for i in j + 1..m {
                         *col.add(i) = (*col.add(i)).div(d);
                     }
                 }
@@ -497,6 +527,154 @@ pub unsafe fn factor<T: Lane>(a: Raw<T>, n: usize, piv: &mut [usize]) {
             }
         }
         p0 += pb;
+    }
+}
+
+/// The n×n matrix shared by the parts of a [`factor_blocked`] section: each part writes its own
+/// columns only, and all read the current panel, which no part writes.
+#[derive(Clone, Copy)]
+struct Shared<T>(Raw<T>);
+// SAFETY: see the type's doc; the parts' columns are disjoint.
+unsafe impl<T: Send> Sync for Shared<T> {}
+unsafe impl<T: Send> Send for Shared<T> {}
+
+/// Fewest trailing columns per part of a [`factor_blocked`] section.
+const MIN_PART_COLS: usize = 24;
+
+/// Right-looking blocked LU of the n×n matrix `a` with panels of `nb` columns: each panel
+/// factored by [`factor_panel`], then, with the team ([`crate::team`]) splitting the columns
+/// left and right of it, its row swaps applied to them as one permutation (its cycles, one
+/// load and one store per moved entry), and for the columns right of it U₁₂ = L₁₁⁻¹A₁₂ by
+/// [`lower_tile`] and A₂₂ −= L₂₁·U₁₂ by the GEMM tiles (`gemm/avx512.rs`). The factors and
+/// pivots are LAPACK getrf's (row `k` swapped with `piv[k]` across the whole row), up to the
+/// order of the additions. `scratch` holds [`super::blocked_scratch_len`]`(n)` entries.
+///
+/// # Safety
+/// AVX-512F must be available; `a` must be valid for n×n entries at column stride `a.ld ≥ n`.
+pub unsafe fn factor_blocked<T: Lane>(
+    a: Raw<T>,
+    n: usize,
+    nb: usize,
+    piv: &mut [usize],
+    scratch: &mut [usize],
+) {
+    assert!(piv.len() == n && nb > 0 && scratch.len() >= super::blocked_scratch_len(n));
+    let (src, cycles) = scratch.split_at_mut(n);
+    for (i, s) in src.iter_mut().enumerate() {
+        *s = i;
+    }
+    let sh = Shared(a);
+    let mut p0 = 0;
+    while p0 < n {
+        let pb = nb.min(n - p0);
+        factor_panel(a.offset(p0, p0), n - p0, pb, &mut piv[p0..p0 + pb]);
+        for p in &mut piv[p0..p0 + pb] {
+            *p += p0;
+        }
+        let c0 = p0 + pb;
+        let len = permutation_cycles(&piv[p0..c0], p0, src, cycles);
+        let cycles = &cycles[..len];
+        let right = n - c0;
+        let parts = crate::team::team_size()
+            .min(right.max(p0) / MIN_PART_COLS)
+            .clamp(1, crate::team::MAX_PARTS);
+        let mut ranges = [0; crate::team::MAX_PARTS];
+        crate::team::for_each_part(&mut ranges[..parts], |part, _| {
+            let a = sh;
+            let (l0, l1) = (p0 * part / parts, p0 * (part + 1) / parts);
+            let (r0, r1) = (c0 + right * part / parts, c0 + right * (part + 1) / parts);
+            // SAFETY: AVX-512F checked by the caller; columns l0..l1 and r0..r1 are this part's.
+            unsafe {
+                permute_rows(a.0, cycles, l0, l1);
+                if r1 > r0 {
+                    permute_rows(a.0, cycles, r0, r1);
+                    update_trailing(a.0, n, p0, pb, r0, r1);
+                }
+            }
+        });
+        p0 = c0;
+    }
+}
+
+/// The swaps `rows k0 + k ↔ piv[k]` in order as the cycles of the permutation they make:
+/// written to `cycles` as `[len, i₀, i₁, …]` per cycle, meaning new row i_j = old row i_{j+1}
+/// (and the last ← the first); returns the length used. `src` is the identity on entry and on
+/// return.
+fn permutation_cycles(piv: &[usize], k0: usize, src: &mut [usize], cycles: &mut [usize]) -> usize {
+    for (k, &p) in piv.iter().enumerate() {
+        src.swap(k0 + k, p);
+    }
+    let mut len = 0;
+    // Only rows k0.. and the pivots' rows can have moved.
+    let mut visit = |i: usize, src: &mut [usize], cycles: &mut [usize]| {
+        if src[i] == i {
+            return;
+        }
+        let start = len;
+        len += 1;
+        let mut j = i;
+        while src[j] != j {
+            cycles[len] = j;
+            len += 1;
+            j = std::mem::replace(&mut src[j], j);
+        }
+        cycles[start] = len - start - 1;
+    };
+    for (k, &p) in piv.iter().enumerate() {
+        visit(k0 + k, src, cycles);
+        visit(p, src, cycles);
+    }
+    len
+}
+
+/// Applies the row permutation `cycles` ([`permutation_cycles`]) to the columns `lo..hi`.
+#[inline(always)]
+unsafe fn permute_rows<T: Lane>(a: Raw<T>, cycles: &[usize], lo: usize, hi: usize) {
+    for c in lo..hi {
+        let col = a.at(0, c);
+        let mut q = 0;
+        while q < cycles.len() {
+            let len = cycles[q];
+            let rows = &cycles[q + 1..q + 1 + len];
+            let first = *col.add(rows[0]);
+            for w in rows.windows(2) {
+                *col.add(w[0]) = *col.add(w[1]);
+            }
+            *col.add(rows[len - 1]) = first;
+            q += len + 1;
+        }
+    }
+}
+
+/// For the columns `lo..hi` right of the panel at `p0` (`pb` columns), its rows already swapped:
+/// U₁₂ = L₁₁⁻¹A₁₂, then A₂₂ −= L₂₁·U₁₂.
+#[target_feature(enable = "avx512f")]
+unsafe fn update_trailing<T: Lane>(
+    a: Raw<T>,
+    n: usize,
+    p0: usize,
+    pb: usize,
+    lo: usize,
+    hi: usize,
+) {
+    let w = T::W;
+    let mut r = p0;
+    while r < p0 + pb {
+        lower_cols(a, a, r, w.min(p0 + pb - r), p0, r, true, lo, hi - lo);
+        r += w;
+    }
+    let below = n - p0 - pb;
+    if below > 0 {
+        crate::gemm::avx512::matmul(
+            a.offset(p0 + pb, p0),
+            a.offset(p0, lo),
+            a.offset(p0 + pb, lo),
+            below,
+            pb,
+            hi - lo,
+            -T::one(),
+            true,
+        );
     }
 }
 
@@ -618,6 +796,41 @@ mod tests {
             }
         }
         assert!(vector_path > 0);
+    }
+
+    /// The cycles of a panel's swaps move every entry where the swaps one by one would, for
+    /// random pivot sequences (repeats, pivots on the diagonal, rows shared by two swaps), and
+    /// leave `src` the identity.
+    #[test]
+    fn permutation_cycles_are_the_swaps_in_order() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        let n = 70;
+        let mut src: Vec<usize> = (0..n).collect();
+        let mut cycles = vec![0; crate::lu::blocked_scratch_len(n)];
+        for trial in 0..500 {
+            let k0 = next(n);
+            let pb = 1 + next(n - k0);
+            let piv: Vec<usize> = (0..pb).map(|k| k0 + k + next(n - k0 - k)).collect();
+            let mut want: Vec<f64> = (0..n).map(|i| i as f64).collect();
+            for (k, &p) in piv.iter().enumerate() {
+                want.swap(k0 + k, p);
+            }
+            let len = permutation_cycles(&piv, k0, &mut src, &mut cycles);
+            let mut got: Vec<f64> = (0..n).map(|i| i as f64).collect();
+            // SAFETY: one column of n rows; `permute_rows` needs no AVX-512.
+            unsafe { permute_rows(Raw::new(got.as_mut_ptr(), n as isize), &cycles[..len], 0, 1) };
+            assert_eq!(got, want, "trial {trial}: k0 {k0}, pivots {piv:?}");
+            assert!(
+                src.iter().enumerate().all(|(i, &s)| s == i),
+                "trial {trial}"
+            );
+        }
     }
 
     #[test]
