@@ -1082,7 +1082,7 @@ fn ratio_range<T: ExpmScalar>(num: &[T], den: &[T]) -> (f64, f64) {
     }
 }
 
-/// w2[jj] = Σ_i w_i |a_{i, j0+jj}| for the columns of `w2`; returns the largest (in f64).
+/// `w2[jj]` = Σ_i w_i |a_{i, j0+jj}| for the columns of `w2`; returns the largest (in f64).
 /// One contiguous dot product per column with eight independent accumulators, which the
 /// compiler vectorises; each lane does the same multiplies and adds in the same order at any
 /// SIMD width, so the result does not depend on the CPU.

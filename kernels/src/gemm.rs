@@ -67,7 +67,7 @@ macro_rules! gemm_scalar {
                 }
                 #[cfg(target_arch = "x86_64")]
                 {
-                    use crate::lu::avx512::Raw;
+                    use crate::lanes::Raw;
                     // SAFETY: AVX-512F checked; the views are column-major with the shapes
                     // checked above, and `dst` (a unique borrow) overlaps neither operand.
                     unsafe {

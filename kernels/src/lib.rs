@@ -25,6 +25,8 @@ pub mod error;
 pub mod expm;
 pub mod fpenv;
 pub mod gemm;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod lanes;
 pub mod lu;
 pub mod packed;
 pub mod reg;

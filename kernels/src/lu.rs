@@ -173,7 +173,7 @@ macro_rules! lu_scalar {
                 // SAFETY: AVX-512F checked above; `a` is n×n with unit row stride and column
                 // stride `col_stride()` (≥ n for a column-major view), valid for the view's life.
                 unsafe {
-                    let raw = avx512::Raw::new(a.as_ptr_mut(), a.col_stride());
+                    let raw = crate::lanes::Raw::new(a.as_ptr_mut(), a.col_stride());
                     if n <= Self::UNBLOCKED_MAX_N {
                         avx512::factor(raw, n, piv);
                     } else {
@@ -198,8 +198,8 @@ macro_rules! lu_scalar {
                 // SAFETY: as in `tiles_factor`; the solve only reads `lu`.
                 unsafe {
                     let m = x.ncols();
-                    let lu_raw = avx512::Raw::new(lu.as_ptr() as *mut $t, lu.col_stride());
-                    let x_raw = avx512::Raw::new(x.as_ptr_mut(), x.col_stride());
+                    let lu_raw = crate::lanes::Raw::new(lu.as_ptr() as *mut $t, lu.col_stride());
+                    let x_raw = crate::lanes::Raw::new(x.as_ptr_mut(), x.col_stride());
                     avx512::solve(lu_raw, n, piv, x_raw, m, rdiag);
                 }
             }

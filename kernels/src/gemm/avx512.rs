@@ -8,7 +8,7 @@
 //! sizes the operands stay in L1/L2). Each entry of C is the sum over k in increasing order,
 //! one FMA per term, then scaled by α (and added to C); a column of C comes out the same
 //! whichever tile, block or thread computes it.
-use crate::lu::avx512::{Lane, Raw};
+use crate::lanes::{Lane, Raw};
 
 /// Vectors of rows per tile.
 const RV: usize = 4;
