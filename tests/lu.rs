@@ -111,7 +111,7 @@ fn tiles_solve_in_f32() {
     if !tiles_or_skip("tiles_solve_in_f32") {
         return;
     }
-    // Blocked from 193 on (`LuSolver::with_kernel` beyond f32's `TILES_MAX_N`).
+    // By panels from 193 on.
     for n in [1, 5, 15, 16, 17, 31, 33, 64, 95, 96, 97, 130, 192, 200, 257] {
         let q = normal(n, n, 21 + n as u64);
         let p = normal(n, n, 600 + n as u64);
@@ -323,7 +323,7 @@ fn new_picks_the_kernel_by_size() {
     check::<f64>();
     check::<f32>();
     assert_eq!(<f64 as LuScalar>::TILES_MAX_N, 384);
-    assert_eq!(<f32 as LuScalar>::TILES_MAX_N, 192);
+    assert_eq!(<f32 as LuScalar>::TILES_MAX_N, 512);
     assert_eq!(<f64 as LuScalar>::UNBLOCKED_MAX_N, 96);
     assert_eq!(<f32 as LuScalar>::UNBLOCKED_MAX_N, 192);
 }

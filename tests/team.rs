@@ -177,7 +177,8 @@ fn expm_on_a_team_gives_the_bits_of_one_thread() {
                 "Fréchet, n = {n}, {threads} threads"
             );
         }
-        // f32, whose LU and solve up to n = 192 are the AVX-512 tiles where the CPU has them
+        // f32, whose LU and solve up to n = 512 are the AVX-512 tiles where the CPU has them (by
+        // panels above 192, the updates on the team)
         // (the solve's column blocks then go to the team).
         let a32 = Mat::<f32>::from_fn(n, n, |i, j| a[(i, j)] as f32);
         let e32 = Mat::<f32>::from_fn(n, n, |i, j| e[(i, j)] as f32);

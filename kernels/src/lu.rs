@@ -4,7 +4,7 @@
 //!
 //! Two kernels ([`LuKernel`]), picked by [`LuSolver::new`]:
 //!
-//! - **n ≤ [`LuScalar::TILES_MAX_N`] (384 in f64, 192 in f32) on a CPU with AVX-512F: the
+//! - **n ≤ [`LuScalar::TILES_MAX_N`] (384 in f64, 512 in f32) on a CPU with AVX-512F: the
 //!   crate's own LU and solve on register tiles** (`lu/avx512.rs`), the LU left-looking in one
 //!   pass up to [`LuScalar::UNBLOCKED_MAX_N`] (96 in f64, 192 in f32) and by panels above
 //!   (next bullet). Up to those sizes (the one-pass LU): at these
@@ -30,7 +30,8 @@
 //!   Accuracy: on the 39 reference cases of `tests/expm.rs` with a non-zero error, expm's
 //!   relative error with the tiles over that with faer's LU has geometric mean 1.01 (from
 //!   0.11 to 2.4 per case: the order of the roundings differs, not their number).
-//! - **n = 97–384 in f64: the tiles' LU by panels of [`PANEL_COLS`] columns**, right-looking:
+//! - **n = 97–384 in f64, 193–512 in f32: the tiles' LU by panels of [`PANEL_COLS`] columns**,
+//!   right-looking:
 //!   each panel factored by the one-pass LU, its row swaps applied to the other columns as one
 //!   permutation (its cycles), and the columns to its right updated (L₁₁⁻¹ on the solve's
 //!   tiles, A₂₂ −= L₂₁·U₁₂ on the GEMM tiles of `gemm/avx512.rs`) split over the call's team.
@@ -51,8 +52,14 @@
 //!   The panels' LU is not bit-identical to the one-pass LU (the trailing update sums L₂₁·U₁₂
 //!   over the panel before subtracting it) nor to faer's; `tests/lu.rs` checks that L·U is a
 //!   row permutation of the matrix, |L| ≤ 1, backward-stable residuals, and the same bits on
-//!   teams of 1–3 threads. f32 keeps the one-pass LU up to 192 (the panels not measured
-//!   there; [`LuSolver::with_kernel`] runs them above).
+//!   teams of 1–3 threads. In f32 (the training's regularizer; fields of N = 193 and 312
+//!   among the seed's data), non-negative A with ‖A‖₁ = 5, two builds alternating (best of
+//!   10-call batches over 1.5 s, 02:58–02:59 UTC), faer's LU and solve → the panels: expm
+//!   n = 193 532–533 → 454–459 µs, 256 973–982 → 840–848, 312 1653–1676 → 1443–1444, 400
+//!   3207–3213 → 2818–2873, 512 6557–6896 → 5938–5965, 650 12764–13175 → 12907–13234 (no
+//!   gain: hence 512); the Fréchet derivative n = 193 1150–1167 → 1076, 256 2221–2250 →
+//!   2027–2061, 312 3968–4022 → 3623–3681, 400 7764–7843 → 7337–7374, 512 16080–16226 →
+//!   15086–15845, 650 33396–34480 → 34256–34340.
 //! - **Otherwise faer's partial-pivoting LU** (sequential) and triangular solves.
 //!
 //! What this module decides besides is how the two calls use the cores, measured on the
@@ -123,7 +130,7 @@ pub const PANEL_COLS: usize = 32;
 /// Element types [`LuSolver`] factors: `f32` and `f64`.
 pub trait LuScalar: RealField + Copy + Send + Sync + 'static + sealed::Sealed {
     /// Largest n for which [`LuSolver::new`] picks [`LuKernel::Avx512Tiles`] (where the CPU
-    /// has AVX-512F): 384 in f64, 192 in f32 (see the module docs).
+    /// has AVX-512F): 384 in f64, 512 in f32 (see the module docs).
     const TILES_MAX_N: usize;
     /// Largest n the tiles factor in one left-looking pass; above it they factor by panels of
     /// [`PANEL_COLS`] with right-looking updates (96 in f64, 192 in f32).
@@ -207,7 +214,7 @@ macro_rules! lu_scalar {
     };
 }
 lu_scalar!(f64, 384, 96);
-lu_scalar!(f32, 192, 192);
+lu_scalar!(f32, 512, 192);
 
 /// Scratch of the blocked tile factorisation for an n×n matrix: the panel swaps' composite
 /// permutation (n) and its cycles (at most n moved rows and n / 2 cycles).
