@@ -991,6 +991,43 @@ fn gemm<T: ExpmScalar>(
     crate::gemm::matmul_tiles(dst.as_mut(), accum, lhs.as_ref(), rhs.as_ref(), alpha);
 }
 
+/// dst ← lhs·rhs as [`gemm`] computes it, returning ‖dst‖₁ as [`norm1`] computes it: each
+/// block of columns summed by the thread that wrote it, right after its product.
+fn gemm_norm1<T: ExpmScalar>(
+    plan: &mut ExpmPlan,
+    dst: &mut Mat<T>,
+    lhs: &Mat<T>,
+    rhs: &Mat<T>,
+) -> f64 {
+    plan.products += 1;
+    let block_norm = |_: usize, b: MatRef<'_, T>| {
+        simd(
+            #[inline(always)]
+            || {
+                (0..b.ncols())
+                    .map(|j| {
+                        abs_col_sum(
+                            b.col(j)
+                                .try_as_col_major()
+                                .expect("faer matrices store columns contiguously")
+                                .as_slice(),
+                        )
+                    })
+                    .fold(0.0f64, f64::max)
+            },
+        )
+    };
+    crate::gemm::matmul_tiles_then(
+        dst.as_mut(),
+        Accum::Replace,
+        lhs.as_ref(),
+        rhs.as_ref(),
+        T::from_f64(1.0),
+        &block_norm,
+        &f64::max,
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // Norms of powers: exact 1ᵀ|A|^k sequence and the 1-norm estimator
 // ---------------------------------------------------------------------------------------------
@@ -1418,8 +1455,7 @@ fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
     // Line 1: A2. Exact norms of the formed powers bound the others (‖A^{i+j}‖₁ ≤
     // ‖A^i‖₁‖A^j‖₁), which settles most threshold tests without the estimator; each test
     // still decides exactly as the estimate would (see `d_at_most`).
-    gemm(&mut plan, &mut ws.a2, Accum::Replace, &ws.a, &ws.a, one);
-    let n2 = norm1(&ws.a2);
+    let n2 = gemm_norm1(&mut plan, &mut ws.a2, &ws.a, &ws.a);
     let mut have_a4 = false;
     let mut have_a6 = false;
     let mut chosen: Option<usize> = None;
@@ -1440,9 +1476,8 @@ fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
     let mut n4 = f64::INFINITY;
     if chosen.is_none() && m_max > 5 {
         let t5 = th(5).expect("θ5");
-        gemm(&mut plan, &mut ws.a4, Accum::Replace, &ws.a2, &ws.a2, one);
+        n4 = gemm_norm1(&mut plan, &mut ws.a4, &ws.a2, &ws.a2);
         have_a4 = true;
-        n4 = norm1(&ws.a4);
         if n4.powf(0.25) <= t5 && ell_is_zero(ws, norm, 5) && d_at_most(ws, nonneg, 6, n2 * n4, t5)
         {
             chosen = Some(5);
@@ -1453,13 +1488,11 @@ fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
         // Lines 7-8: A6 (needed by every remaining degree), d6 exact, d8 estimated (only once
         // its bound no longer settles a test).
         if !have_a4 {
-            gemm(&mut plan, &mut ws.a4, Accum::Replace, &ws.a2, &ws.a2, one);
+            n4 = gemm_norm1(&mut plan, &mut ws.a4, &ws.a2, &ws.a2);
             have_a4 = true;
-            n4 = norm1(&ws.a4);
         }
-        gemm(&mut plan, &mut ws.a6, Accum::Replace, &ws.a2, &ws.a4, one);
+        let n6 = gemm_norm1(&mut plan, &mut ws.a6, &ws.a2, &ws.a4);
         have_a6 = true;
-        let n6 = norm1(&ws.a6);
         let d6 = n6.powf(1.0 / 6.0);
         let d8_bound = (n4 * n4).min(n2 * n6).powf(1.0 / 8.0);
         let mut d8_est: Option<f64> = None;

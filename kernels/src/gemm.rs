@@ -119,9 +119,27 @@ pub fn matmul_tiles<T: GemmScalar>(
     rhs: MatRef<'_, T>,
     alpha: T,
 ) {
+    matmul_tiles_then(dst, accum, lhs, rhs, alpha, &|_, _| (), &|(), ()| ());
+}
+
+/// [`matmul_tiles`], then `then(j0, block)` on each block of columns of the result as soon as
+/// it is written, on the thread that wrote it (on the tiles, once on all of `dst`), the
+/// blocks' values folded by `combine` in column order: a pass over the product that reads it
+/// while it is in that core's cache, without a section of its own.
+pub fn matmul_tiles_then<T: GemmScalar, R: Send>(
+    dst: MatMut<'_, T>,
+    accum: Accum,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    alpha: T,
+    then: &(impl Fn(usize, MatRef<'_, T>) -> R + Sync),
+    combine: &(impl Fn(R, R) -> R + Sync),
+) -> R {
     let mut dst = dst;
-    if !T::tiles(dst.as_mut(), accum, lhs, rhs, alpha) {
-        matmul_on_team(dst, accum, lhs, rhs, alpha);
+    if T::tiles(dst.as_mut(), accum, lhs, rhs, alpha) {
+        then(0, dst.as_ref())
+    } else {
+        matmul_on_team_then(dst, accum, lhs, rhs, alpha, then, combine)
     }
 }
 
@@ -166,23 +184,53 @@ pub fn matmul_on_team<T: RealField>(
     rhs: MatRef<'_, T>,
     alpha: T,
 ) {
+    matmul_on_team_then(dst, accum, lhs, rhs, alpha, &|_, _| (), &|(), ()| ());
+}
+
+/// A block of columns of a product (its first column and the view) and what
+/// [`matmul_on_team_then`]'s `then` made of it.
+type BlockAndValue<'a, T, R> = (Option<(usize, MatMut<'a, T>)>, Option<R>);
+
+/// [`matmul_on_team`], then `then(j0, block)` on each block right after its product, on the
+/// same thread (see [`matmul_tiles_then`]).
+fn matmul_on_team_then<T: RealField, R: Send>(
+    dst: MatMut<'_, T>,
+    accum: Accum,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    alpha: T,
+    then: &(impl Fn(usize, MatRef<'_, T>) -> R + Sync),
+    combine: &(impl Fn(R, R) -> R + Sync),
+) -> R {
     // Blocks of at least 16 columns: on a few columns faer picks kernels whose order of
     // additions depends on the block's width (a 7×5×3 product split 1 + 2 changed bits).
     const MIN_COLS: usize = 16;
     let n = dst.ncols();
     let parts = team::team_size().min(n / MIN_COLS);
     if parts <= 1 {
-        faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, Par::Seq);
-        return;
+        let mut dst = dst;
+        faer::linalg::matmul::matmul(dst.as_mut(), accum, lhs, rhs, alpha, Par::Seq);
+        return then(0, dst.as_ref());
     }
-    let mut pieces = team::split_even(n, parts, dst, |m, j| m.split_at_col_mut(j));
-    team::for_each_part(&mut pieces[..parts], |_, piece| {
-        if let Some((j0, block)) = piece.take() {
+    let pieces = team::split_even(n, parts, dst, |m, j| m.split_at_col_mut(j));
+    let mut parts_of: [BlockAndValue<'_, T, R>; team::MAX_PARTS] =
+        std::array::from_fn(|_| (None, None));
+    for (slot, piece) in parts_of.iter_mut().zip(pieces) {
+        slot.0 = piece;
+    }
+    team::for_each_part(&mut parts_of[..parts], |_, (piece, out)| {
+        if let Some((j0, mut block)) = piece.take() {
             let w = block.ncols();
             let b = rhs.subcols(j0, w);
-            faer::linalg::matmul::matmul(block, accum, lhs, b, alpha.clone(), Par::Seq);
+            faer::linalg::matmul::matmul(block.as_mut(), accum, lhs, b, alpha.clone(), Par::Seq);
+            *out = Some(then(j0, block.as_ref()));
         }
     });
+    parts_of[..parts]
+        .iter_mut()
+        .map(|p| p.1.take().expect("every block ran"))
+        .reduce(combine)
+        .expect("at least two blocks")
 }
 
 /// Parallelism for one product of `flops` floating-point operations.
