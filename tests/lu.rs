@@ -277,32 +277,38 @@ fn tiles_solver_accepts_strided_views() {
     );
 }
 
-/// A singular matrix (a zero pivot) and a NaN entry: no panic; the factorisation finishes and
-/// the solution is not finite, as LAPACK's getrf/getrs would leave it.
+/// A singular matrix (a zero pivot, in the first panel and in a later one) and a NaN entry: no
+/// panic; the factorisation finishes and the solution is not finite, as LAPACK's getrf/getrs
+/// would leave it. In one pass (n = 19) and by panels (n = 150).
 #[test]
 fn tiles_singular_and_nan_inputs_give_non_finite_solutions() {
     if !tiles_or_skip("tiles_singular_and_nan_inputs_give_non_finite_solutions") {
         return;
     }
-    let n = 19;
-    let mut q = normal(n, n, 51);
-    for i in 0..n {
-        q[(i, 4)] = 0.0; // a zero column: U[4, 4] = 0
-    }
-    let p = normal(n, 2, 52);
-    let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
-    assert!(x
-        .col_iter()
-        .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
-        .any(|v| !v.is_finite()));
+    for (n, zero_col, nan_at) in [(19, 4, (7, 3)), (150, 4, (7, 3)), (150, 70, (140, 100))] {
+        let mut q = normal(n, n, 51);
+        for i in 0..n {
+            q[(i, zero_col)] = 0.0; // a zero column: a zero pivot at that step
+        }
+        let p = normal(n, 2, 52);
+        let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+        assert!(
+            x.col_iter()
+                .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
+                .any(|v| !v.is_finite()),
+            "n = {n}, zero column {zero_col}: a finite solution"
+        );
 
-    let mut q = normal(n, n, 53);
-    q[(7, 3)] = f64::NAN;
-    let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
-    assert!(x
-        .col_iter()
-        .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
-        .any(|v| v.is_nan()));
+        let mut q = normal(n, n, 53);
+        q[nan_at] = f64::NAN;
+        let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+        assert!(
+            x.col_iter()
+                .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
+                .any(|v| v.is_nan()),
+            "n = {n}, NaN at {nan_at:?}: no NaN in the solution"
+        );
+    }
 }
 
 /// [`LuSolver::new`] picks the tiles up to `TILES_MAX_N` (per type) where the CPU has them,
