@@ -48,8 +48,8 @@
 //! From n = [`PAR_MIN_N`] on, a call holds a team of the rayon pool's threads (one per 64
 //! columns at most) for its whole length ([`crate::team`]): its products split their columns
 //! over the team, each block one sequential faer product; so do the O(n²) passes and the LU's
-//! solve; the LU runs on the calling thread, its updates by panels from n = 97 (f64, AVX-512)
-//! on the team ([`crate::lu`]). Every column is computed as the one-thread
+//! solve; the LU runs on the calling thread, its updates by panels (f64 n = 97–384, f32
+//! 193–512, on AVX-512) on the team ([`crate::lu`]). Every column is computed as the one-thread
 //! call computes it, so the bits do not depend on the pool's size (`tests/team.rs`). Below
 //! [`PAR_MIN_N`] the call runs on the calling thread alone.
 //!
