@@ -3,7 +3,8 @@
 //! and partial tiles of columns), strided views, both accumulations, and the fallback.
 use cortical_kernels::faer::linalg::matmul::matmul;
 use cortical_kernels::faer::{Accum, Mat, MatRef, Par};
-use cortical_kernels::gemm::{matmul_tiles, GemmScalar};
+use cortical_kernels::gemm::{matmul_tiles, matmul_tiles_then, GemmScalar};
+use cortical_kernels::team;
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -176,4 +177,66 @@ fn tiles_take_strided_blocks_and_fall_back_elsewhere() {
     );
     let large = random(130, 130, 4, false);
     check(large.as_ref(), large.as_ref());
+}
+
+/// `matmul_tiles_then`: the product is `matmul_tiles`'s bit for bit, and `then` sees every
+/// column exactly once, already written, as blocks whose first columns it is told, folded in
+/// column order — on the tiles (n ≤ 96), and above them alone and on teams of 2 and 3 threads.
+#[test]
+fn matmul_tiles_then_sees_every_written_column_once() {
+    for n in [40, 96, 130, 200] {
+        let a = random(n, n, 900 + n as u64, false);
+        let b = random(n, n, 901 + n as u64, false);
+        let mut want = Mat::<f64>::zeros(n, n);
+        matmul_tiles(want.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0);
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("thread pool");
+            let mut got = Mat::<f64>::zeros(n, n);
+            // Each block reports (first column, columns, Σ of its entries); folded in order.
+            let blocks = pool.install(|| {
+                team::with_team(threads, || {
+                    matmul_tiles_then(
+                        got.as_mut(),
+                        Accum::Replace,
+                        a.as_ref(),
+                        b.as_ref(),
+                        1.0,
+                        &|j0, block: MatRef<'_, f64>| {
+                            let sum: f64 = (0..block.ncols())
+                                .map(|j| (0..n).map(|i| block[(i, j)]).sum::<f64>())
+                                .sum();
+                            vec![(j0, block.ncols(), sum)]
+                        },
+                        &|mut x, y| {
+                            x.extend(y);
+                            x
+                        },
+                    )
+                })
+            });
+            assert!(
+                got == want,
+                "n = {n}, {threads} threads: not matmul_tiles's bits"
+            );
+            let mut next = 0;
+            for &(j0, cols, sum) in &blocks {
+                assert_eq!(j0, next, "n = {n}, {threads} threads: blocks {blocks:?}");
+                let want_sum: f64 = (j0..j0 + cols)
+                    .map(|j| (0..n).map(|i| want[(i, j)]).sum::<f64>())
+                    .sum();
+                assert_eq!(
+                    sum, want_sum,
+                    "n = {n}, {threads} threads: block at {j0} unwritten"
+                );
+                next += cols;
+            }
+            assert_eq!(next, n, "n = {n}, {threads} threads: blocks {blocks:?}");
+            if threads > 1 && n > 96 {
+                assert!(blocks.len() > 1, "n = {n}, {threads} threads: one block");
+            }
+        }
+    }
 }
