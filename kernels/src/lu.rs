@@ -7,15 +7,15 @@
 //! - **n ≤ [`LuScalar::TILES_MAX_N`] (384 in f64, 512 in f32) on a CPU with AVX-512F: the
 //!   crate's own LU and solve on register tiles** (`lu/avx512.rs`), the LU left-looking in one
 //!   pass up to [`LuScalar::UNBLOCKED_MAX_N`] (96 in f64, 192 in f32) and by panels above
-//!   (next bullet). Up to those sizes (the one-pass LU): at these
-//!   sizes faer's general routines spend most of their time outside arithmetic (its LU ran at
-//!   5–10 GFLOP/s at n = 32–64, its products at about 70). Measured by a scratch program timing `LuSolver::with_kernel` on the same
+//!   (next bullet). The one-pass LU: at these sizes faer's general routines spend most of
+//!   their time outside arithmetic (its LU ran at 5–10 GFLOP/s at n = 32–64, its products at
+//!   about 70). Measured by a scratch program timing `LuSolver::with_kernel` on the same
 //!   Gaussian system (f64, one thread, each time including a copy of the matrix, medians of 11
 //!   rounds, two runs, 2026-12-03 14:12 UTC), faer → tiles: LU n = 32 4.5–5.7 → 2.3–2.8 µs,
 //!   n = 64 18.6–23.3 → 10.7–12.9 µs, n = 96 41.8–45.7 → 27.6–32.6 µs; solve with n
 //!   right-hand sides n = 32 4.8–6.2 → 2.9–4.0 µs, n = 64 19.8–24.8 → 16.8–20.5 µs, n = 96
 //!   about even (52.6 → 48.6–59.6 µs); at n = 128 the tiles lost (LU 108–147 µs against
-//!   76–113), hence the threshold. In f32 (16 rows per tile; same program, 14:20 UTC): LU
+//!   76–113), hence its threshold. In f32 (16 rows per tile; same program, 14:20 UTC): LU
 //!   n = 64 15.3–15.5 → 8.1–8.2 µs, n = 128 60.1–60.6 → 68.1–69.1 µs, n = 192 144.9–152.3 →
 //!   139.3–142.5 µs, n = 256 281.6–290.8 → 469.9–556.9 µs; solve n = 64 14.6–15.1 →
 //!   11.7–11.8 µs, n = 128 67.9–130.5 → 58.2–89.1 µs, n = 192 263.9–267.7 → 238.6–245.1 µs,
@@ -39,7 +39,8 @@
 //!   (`LuSolver::new` before and after, best of 50-call batches, each including a copy of the
 //!   matrix, 2026-12-04 02:35 UTC) measured the factorisation on one thread n = 97 28.5 →
 //!   17.6 µs, 128 50.6 → 34.1, 192 130 → 99.5, 256 301 → 233, 312 408 → 337, 384 720 → 645 µs,
-//!   and the solve (the tiles' now) n = 128 74.3 → 61.5, 256 345 → 293, 384 879 → 1072 µs.
+//!   and the solve (the tiles' now) n = 128 74.3 → 61.5, 256 345 → 293, 384 879 → 1072 µs
+//!   (slower at 384 alone; expm at 384 still gained, below).
 //!   Inside expm, where the team splits the updates (a team of two made that isolated loop's
 //!   factorisation slower, n = 256 269 against 233 µs — its copy of the matrix runs on one
 //!   core — but expm faster: n = 256 1315–1325 µs against 1347–1373 with the updates on one
