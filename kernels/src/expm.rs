@@ -676,13 +676,6 @@ impl ColSplit for Cols {
 /// cache.
 pub const PASS_PAR_MIN_N: usize = 128;
 
-/// One block of columns of a [`par_cols`] pass: its first column and its piece of the output,
-/// and the block's result.
-struct ColBlock<S, R> {
-    piece: Option<(usize, S)>,
-    result: Option<R>,
-}
-
 /// `f(j0, part)` over column blocks of `out` (`j0` = the block's first column), one block per
 /// thread of the call's team from [`PASS_PAR_MIN_N`] columns on, the blocks' results folded
 /// by `combine` in column order. Every column is computed exactly as a sequential pass would
@@ -697,18 +690,7 @@ fn par_cols<S: ColSplit, R: Send>(
     if n < PASS_PAR_MIN_N || parts <= 1 {
         return f(0, out);
     }
-    let mut blocks = team::split_even(n, parts, out, S::split).map(|piece| ColBlock {
-        piece,
-        result: None,
-    });
-    team::for_each_part(&mut blocks[..parts], |_, b| {
-        b.result = b.piece.take().map(|(j0, piece)| f(j0, piece));
-    });
-    blocks[..parts]
-        .iter_mut()
-        .map(|b| b.result.take().expect("every block ran"))
-        .reduce(combine)
-        .expect("at least two blocks")
+    team::map_split_even(n, parts, out, S::split, f, combine)
 }
 
 /// Column `j` of a column-major matrix view as a slice.
@@ -938,17 +920,28 @@ fn sum_and_diff<T: ExpmScalar>(p: &mut Mat<T>, u: &Mat<T>, v: &mut Mat<T>) {
 
 /// ‖M‖₁ of a formed matrix, each column summed as [`abs_col_sum`] sums it.
 fn norm1<T: ExpmScalar>(m: &Mat<T>) -> f64 {
-    let block = |j0: usize, c: Cols| {
-        simd(
-            #[inline(always)]
-            || {
-                (j0..j0 + c.0)
-                    .map(|j| abs_col_sum(m.col_as_slice(j)))
-                    .fold(0.0f64, f64::max)
-            },
-        )
-    };
+    let block = |j0: usize, c: Cols| block_norm1(m.as_ref().subcols(j0, c.0));
     par_cols(Cols(m.ncols()), &block, &f64::max)
+}
+
+/// The largest [`abs_col_sum`] of the columns of `b` (column-major): one block's share of
+/// [`norm1`].
+fn block_norm1<T: ExpmScalar>(b: MatRef<'_, T>) -> f64 {
+    simd(
+        #[inline(always)]
+        || {
+            (0..b.ncols())
+                .map(|j| {
+                    abs_col_sum(
+                        b.col(j)
+                            .try_as_col_major()
+                            .expect("faer matrices store columns contiguously")
+                            .as_slice(),
+                    )
+                })
+                .fold(0.0f64, f64::max)
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1000,23 +993,7 @@ fn gemm_norm1<T: ExpmScalar>(
     rhs: &Mat<T>,
 ) -> f64 {
     plan.products += 1;
-    let block_norm = |_: usize, b: MatRef<'_, T>| {
-        simd(
-            #[inline(always)]
-            || {
-                (0..b.ncols())
-                    .map(|j| {
-                        abs_col_sum(
-                            b.col(j)
-                                .try_as_col_major()
-                                .expect("faer matrices store columns contiguously")
-                                .as_slice(),
-                        )
-                    })
-                    .fold(0.0f64, f64::max)
-            },
-        )
-    };
+    let block_norm = |_: usize, b: MatRef<'_, T>| block_norm1(b);
     crate::gemm::matmul_tiles_then(
         dst.as_mut(),
         Accum::Replace,

@@ -187,10 +187,6 @@ pub fn matmul_on_team<T: RealField>(
     matmul_on_team_then(dst, accum, lhs, rhs, alpha, &|_, _| (), &|(), ()| ());
 }
 
-/// A block of columns of a product (its first column and the view) and what
-/// [`matmul_on_team_then`]'s `then` made of it.
-type BlockAndValue<'a, T, R> = (Option<(usize, MatMut<'a, T>)>, Option<R>);
-
 /// [`matmul_on_team`], then `then(j0, block)` on each block right after its product, on the
 /// same thread (see [`matmul_tiles_then`]).
 fn matmul_on_team_then<T: RealField, R: Send>(
@@ -212,25 +208,12 @@ fn matmul_on_team_then<T: RealField, R: Send>(
         faer::linalg::matmul::matmul(dst.as_mut(), accum, lhs, rhs, alpha, Par::Seq);
         return then(0, dst.as_ref());
     }
-    let pieces = team::split_even(n, parts, dst, |m, j| m.split_at_col_mut(j));
-    let mut parts_of: [BlockAndValue<'_, T, R>; team::MAX_PARTS] =
-        std::array::from_fn(|_| (None, None));
-    for (slot, piece) in parts_of.iter_mut().zip(pieces) {
-        slot.0 = piece;
-    }
-    team::for_each_part(&mut parts_of[..parts], |_, (piece, out)| {
-        if let Some((j0, mut block)) = piece.take() {
-            let w = block.ncols();
-            let b = rhs.subcols(j0, w);
-            faer::linalg::matmul::matmul(block.as_mut(), accum, lhs, b, alpha.clone(), Par::Seq);
-            *out = Some(then(j0, block.as_ref()));
-        }
-    });
-    parts_of[..parts]
-        .iter_mut()
-        .map(|p| p.1.take().expect("every block ran"))
-        .reduce(combine)
-        .expect("at least two blocks")
+    let block = |j0: usize, mut block: MatMut<'_, T>| {
+        let b = rhs.subcols(j0, block.ncols());
+        faer::linalg::matmul::matmul(block.as_mut(), accum, lhs, b, alpha.clone(), Par::Seq);
+        then(j0, block.as_ref())
+    };
+    team::map_split_even(n, parts, dst, |m, j| m.split_at_col_mut(j), &block, combine)
 }
 
 /// Parallelism for one product of `flops` floating-point operations.

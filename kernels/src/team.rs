@@ -333,6 +333,31 @@ pub fn split_even<S>(
     pieces
 }
 
+/// `f(offset, piece)` on the `parts` pieces [`split_even`] cuts `x` into, in parallel as
+/// [`for_each_part`] runs them, the pieces' results folded by `combine` in the pieces' order.
+///
+/// # Panics
+/// If `parts` is 0 or more than [`MAX_PARTS`]; a part's panic is re-raised as
+/// [`for_each_part`] does.
+pub fn map_split_even<S: Send, R: Send>(
+    len: usize,
+    parts: usize,
+    x: S,
+    split: impl Fn(S, usize) -> (S, S),
+    f: &(impl Fn(usize, S) -> R + Sync),
+    combine: impl Fn(R, R) -> R,
+) -> R {
+    let mut blocks = split_even(len, parts, x, split).map(|piece| (piece, None));
+    for_each_part(&mut blocks[..parts], |_, (piece, result)| {
+        *result = piece.take().map(|(offset, piece)| f(offset, piece));
+    });
+    blocks[..parts]
+        .iter_mut()
+        .map(|b| b.1.take().expect("every piece ran"))
+        .reduce(combine)
+        .expect("at least one piece")
+}
+
 /// Raw pointer to the items, shared by the parts (each dereferences its own index only).
 struct SendPtr<S>(*mut S);
 impl<S> Clone for SendPtr<S> {
