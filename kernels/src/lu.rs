@@ -235,7 +235,7 @@ pub struct LuSolver<T> {
     /// ([`LuKernel::Avx512Tiles`]).
     piv: Vec<usize>,
     rdiag: Vec<T>,
-    cycles: Vec<usize>,
+    panel_scratch: Vec<usize>,
     /// faer's scratch, one buffer per block of right-hand sides (the first also serves the
     /// LU); their number is the solve's number of blocks for either kernel, and the tiles hand
     /// views that are not column-major to faer.
@@ -300,7 +300,7 @@ impl<T: LuScalar> LuSolver<T> {
             perm_inv: (0..n).collect(),
             piv: (0..n).collect(),
             rdiag: vec![T::one_impl(); n],
-            cycles: if kernel == LuKernel::Avx512Tiles {
+            panel_scratch: if kernel == LuKernel::Avx512Tiles {
                 vec![0; blocked_scratch_len(n)]
             } else {
                 Vec::new()
@@ -346,7 +346,7 @@ impl<T: LuScalar> LuSolver<T> {
         };
         match self.factored_by {
             LuKernel::Avx512Tiles => {
-                T::tiles_factor(q, &mut self.piv, &mut self.rdiag, &mut self.cycles)
+                T::tiles_factor(q, &mut self.piv, &mut self.rdiag, &mut self.panel_scratch)
             }
             LuKernel::Faer => {
                 factor::lu_in_place(
