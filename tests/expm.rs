@@ -489,6 +489,17 @@ fn huge_and_tiny_finite_input_terminates() {
     assert_eq!(x.nrows(), 2);
     let a32 = Mat::from_fn(2, 2, |i, j| if i == j { -1e30f32 } else { 0.0 });
     assert_eq!(expm(a32.as_ref())[(0, 0)], 0.0);
+    // Finite entries whose column (or, for the adjoint's Aᵀ, row) sums overflow f64: ‖A‖₁ is
+    // +∞ when summed; every entry point still returns (it once squared u32::MAX times).
+    for a in [
+        Mat::from_fn(3, 3, |_, j| if j == 0 { f64::MAX / 2.0 } else { 0.0 }),
+        Mat::from_fn(3, 3, |i, _| if i == 0 { f64::MAX / 2.0 } else { 0.0 }),
+    ] {
+        let x = expm(a.as_ref());
+        let (xf, l) = expm_frechet(a.as_ref(), a.as_ref());
+        let (xa, g) = expm_frechet_adjoint(a.as_ref(), a.as_ref());
+        assert!([x, xf, l, xa, g].iter().all(|m| m.nrows() == 3));
+    }
 }
 
 #[test]

@@ -1417,7 +1417,7 @@ fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
     // choice made for A' stays valid, with s0 more squarings.
     let mut s0 = 0u32;
     if norm > T::PRESCALE_NORM {
-        s0 = (norm / T::PRESCALE_NORM).log2().ceil() as u32;
+        s0 = halvings_to(norm, T::PRESCALE_NORM, ws.a.nrows());
         let c = T::from_f64((-(s0 as f64)).exp2());
         scale_in_place(&mut ws.a, c);
         norm = norm1(&ws.a);
@@ -1701,6 +1701,25 @@ fn fix_triangular<T: ExpmScalar>(x: &mut Mat<T>, a: &Mat<T>, upper: bool, e: i32
 // Fréchet derivative: Al-Mohy & Higham (2009b) Algorithm 6.4
 // ---------------------------------------------------------------------------------------------
 
+/// The s ≥ 0 with ‖2^{-s}A‖₁ ≤ `target`: ⌈log2(norm / target)⌉, for the 1-norm `norm` of a
+/// finite n×n A. Summed in f64, that norm overflows to +∞ when a column's entries add up past
+/// f64::MAX (finite entries near it); it is then below n·2^1024, which bounds s instead of
+/// turning +∞ into u32::MAX squarings (a hang the fuzzer found in the adjoint, whose Aᵀ had
+/// such a column).
+fn halvings_to(norm: f64, target: f64, n: usize) -> u32 {
+    let log2_norm = if norm.is_finite() {
+        norm.log2()
+    } else {
+        1024.0 + (n.max(1) as f64).log2()
+    };
+    let s = (log2_norm - target.log2()).ceil();
+    if s > 0.0 {
+        s as u32
+    } else {
+        0
+    }
+}
+
 fn frechet_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
     let one = T::from_f64(1.0);
     let zero = T::from_f64(0.0);
@@ -1713,8 +1732,7 @@ fn frechet_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
     if let Some(&(mm, _)) = ell[..ell.len() - 1].iter().find(|t| info.norm1 <= t.1) {
         m = mm;
     } else {
-        let base = (info.norm1 / ell_max).log2().ceil();
-        s = if base > 0.0 { base as u32 } else { 0 };
+        s = halvings_to(info.norm1, ell_max, ws.a.nrows());
     }
     if s > 0 {
         // A ← 2^{-s}A, E ← 2^{-s}E (exact). Two factors so that 2^{-s} itself never
