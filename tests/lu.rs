@@ -279,13 +279,19 @@ fn tiles_solver_accepts_strided_views() {
 
 /// A singular matrix (a zero pivot, in the first panel and in a later one) and a NaN entry: no
 /// panic; the factorisation finishes and the solution is not finite, as LAPACK's getrf/getrs
-/// would leave it. In one pass (n = 19) and by panels (n = 150).
+/// would leave it. In one pass (n = 19), by panels (n = 150), and by panels with faer's solve
+/// (n = 400).
 #[test]
 fn tiles_singular_and_nan_inputs_give_non_finite_solutions() {
     if !tiles_or_skip("tiles_singular_and_nan_inputs_give_non_finite_solutions") {
         return;
     }
-    for (n, zero_col, nan_at) in [(19, 4, (7, 3)), (150, 4, (7, 3)), (150, 70, (140, 100))] {
+    for (n, zero_col, nan_at) in [
+        (19, 4, (7, 3)),
+        (150, 4, (7, 3)),
+        (150, 70, (140, 100)),
+        (400, 390, (390, 200)),
+    ] {
         let mut q = normal(n, n, 51);
         for i in 0..n {
             q[(i, zero_col)] = 0.0; // a zero column: a zero pivot at that step
@@ -311,14 +317,21 @@ fn tiles_singular_and_nan_inputs_give_non_finite_solutions() {
     }
 }
 
-/// [`LuSolver::new`] picks the tiles up to `TILES_MAX_N` (per type) where the CPU has them,
-/// faer above.
+/// [`LuSolver::new`] picks the tiles at every n where the CPU has them (the solve's limit
+/// decides only who solves), faer elsewhere; the per-type limits.
 #[test]
-fn new_picks_the_kernel_by_size() {
+fn new_picks_the_tiles_wherever_the_cpu_has_them() {
     fn check<T: LuScalar>() {
         let tiles = LuSolver::<T>::tiles_available();
-        for n in [0, 1, T::TILES_MAX_N, T::TILES_MAX_N + 1, 300] {
-            let want = if tiles && n <= T::TILES_MAX_N {
+        for n in [
+            0,
+            1,
+            T::TILES_SOLVE_MAX_N,
+            T::TILES_SOLVE_MAX_N + 1,
+            300,
+            700,
+        ] {
+            let want = if tiles {
                 LuKernel::Avx512Tiles
             } else {
                 LuKernel::Faer
@@ -328,10 +341,78 @@ fn new_picks_the_kernel_by_size() {
     }
     check::<f64>();
     check::<f32>();
-    assert_eq!(<f64 as LuScalar>::TILES_MAX_N, 384);
-    assert_eq!(<f32 as LuScalar>::TILES_MAX_N, 512);
+    assert_eq!(<f64 as LuScalar>::TILES_SOLVE_MAX_N, 384);
+    assert_eq!(<f32 as LuScalar>::TILES_SOLVE_MAX_N, 512);
     assert_eq!(<f64 as LuScalar>::UNBLOCKED_MAX_N, 96);
     assert_eq!(<f32 as LuScalar>::UNBLOCKED_MAX_N, 192);
+}
+
+/// Above `TILES_SOLVE_MAX_N` the tiles factor and faer's triangular solves solve, with the
+/// tiles' row swaps handed to faer as one permutation: Gaussian systems at the limit and past
+/// it, f64 and f32, 1 to n right-hand sides. The residual is backward stable (a wrong
+/// permutation would leave it of the order of the matrix), the solution agrees with faer's own
+/// LU and solve to what the conditioning allows, and teams of 2 and 3 threads give the bits
+/// of one.
+#[test]
+fn tiles_factor_with_faers_solve_above_the_tiles_solve_limit() {
+    if !tiles_or_skip("tiles_factor_with_faers_solve_above_the_tiles_solve_limit") {
+        return;
+    }
+    let lim64 = <f64 as LuScalar>::TILES_SOLVE_MAX_N;
+    for n in [lim64, lim64 + 1, lim64 + 33, 512] {
+        let q = normal(n, n, 91 + n as u64);
+        for m in [1, 37, n] {
+            let p = normal(n, m, 92 + n as u64);
+            let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+            let (_, x_faer) = solve_with(LuKernel::Faer, &q, &p);
+            let res = scaled_residual(q.as_ref(), x.as_ref(), p.as_ref());
+            let res_faer = scaled_residual(q.as_ref(), x_faer.as_ref(), p.as_ref());
+            assert!(
+                res <= 2e-15 && res <= 8.0 * res_faer.max(1e-17),
+                "n = {n}, m = {m}: scaled residual {res:e} (faer {res_faer:e})"
+            );
+            let diff = norm_max((&x - &x_faer).as_ref()) / norm_max(x_faer.as_ref());
+            assert!(
+                diff <= 1e-9,
+                "n = {n}, m = {m}: differs from faer by {diff:e}"
+            );
+            if m == n {
+                for threads in [2, 3] {
+                    let (_, x_t) = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .expect("thread pool")
+                        .install(|| {
+                            team::with_team(threads, || solve_with(LuKernel::Avx512Tiles, &q, &p))
+                        });
+                    assert!(x_t == x, "n = {n}, team of {threads}: solution differs");
+                }
+            }
+        }
+    }
+    let lim32 = <f32 as LuScalar>::TILES_SOLVE_MAX_N;
+    for n in [lim32 + 1, 600] {
+        let q = normal(n, n, 93 + n as u64);
+        let p = normal(n, n, 94 + n as u64);
+        let f = |m: &Mat<f64>| Mat::<f32>::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)] as f32);
+        let (q32, p32) = (f(&q), f(&p));
+        let (_, x32) = solve_with(LuKernel::Avx512Tiles, &q32, &p32);
+        let (_, x32_faer) = solve_with(LuKernel::Faer, &q32, &p32);
+        let res = scaled_residual(q32.as_ref(), x32.as_ref(), p32.as_ref());
+        let res_faer = scaled_residual(q32.as_ref(), x32_faer.as_ref(), p32.as_ref());
+        // u = 2^-24 ≈ 6e-8: a few units per row, as in `tiles_solve_in_f32`.
+        assert!(
+            res <= 1e-6 && res <= 8.0 * res_faer.max(1e-9),
+            "f32 n = {n}: scaled residual {res:e} (faer {res_faer:e})"
+        );
+        let (_, x64) = solve_with(LuKernel::Faer, &q, &p);
+        let x32_64 = Mat::<f64>::from_fn(n, n, |i, j| x32[(i, j)] as f64);
+        let diff = norm_max((&x32_64 - &x64).as_ref()) / norm_max(x64.as_ref());
+        assert!(
+            diff <= 1e-2,
+            "f32 n = {n}: differs from the f64 solution by {diff:e}"
+        );
+    }
 }
 
 /// The blocked factorisation (n > 96 in f64: panels of `PANEL_COLS`, right-looking updates on

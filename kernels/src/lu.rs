@@ -4,10 +4,11 @@
 //!
 //! Two kernels ([`LuKernel`]), picked by [`LuSolver::new`]:
 //!
-//! - **n ≤ [`LuScalar::TILES_MAX_N`] (384 in f64, 512 in f32) on a CPU with AVX-512F: the
-//!   crate's own LU and solve on register tiles** (`lu/avx512.rs`), the LU left-looking in one
-//!   pass up to [`LuScalar::UNBLOCKED_MAX_N`] (96 in f64, 192 in f32) and by panels above
-//!   (next bullet). The one-pass LU: at these sizes faer's general routines spend most of
+//! - **On a CPU with AVX-512F: the crate's own LU on register tiles at every n, and its solve
+//!   on the tiles up to [`LuScalar::TILES_SOLVE_MAX_N`] (384 in f64, 512 in f32)**
+//!   (`lu/avx512.rs`), the LU left-looking in one pass up to [`LuScalar::UNBLOCKED_MAX_N`]
+//!   (96 in f64, 192 in f32) and by panels above (next bullets); above the solve's limit,
+//!   faer's triangular solves on the tiles' factors (third bullet). The one-pass LU: at these sizes faer's general routines spend most of
 //!   their time outside arithmetic (its LU ran at 5–10 GFLOP/s at n = 32–64, its products at
 //!   about 70). Measured by a scratch program timing `LuSolver::with_kernel` on the same
 //!   Gaussian system (f64, one thread, each time including a copy of the matrix, medians of 11
@@ -30,7 +31,7 @@
 //!   Accuracy: on the 39 reference cases of `tests/expm.rs` with a non-zero error, expm's
 //!   relative error with the tiles over that with faer's LU has geometric mean 1.01 (from
 //!   0.11 to 2.4 per case: the order of the roundings differs, not their number).
-//! - **n = 97–384 in f64, 193–512 in f32: the tiles' LU by panels of [`PANEL_COLS`] columns**,
+//! - **n > 96 in f64, > 192 in f32: the tiles' LU by panels of [`PANEL_COLS`] columns**,
 //!   right-looking:
 //!   each panel factored by the one-pass LU, its row swaps applied to the other columns as one
 //!   permutation (its cycles), and the columns to its right updated (L₁₁⁻¹ on the solve's
@@ -61,7 +62,22 @@
 //!   gain: hence 512); the Fréchet derivative n = 193 1150–1167 → 1076, 256 2221–2250 →
 //!   2027–2061, 312 3968–4022 → 3623–3681, 400 7764–7843 → 7337–7374, 512 16080–16226 →
 //!   15086–15845, 650 33396–34480 → 34256–34340.
-//! - **Otherwise faer's partial-pivoting LU** (sequential) and triangular solves.
+//! - **Above [`LuScalar::TILES_SOLVE_MAX_N`], the panels' LU and faer's triangular solves**:
+//!   the tiles' solve sweeps all of L and U once per 2W right-hand sides, which at these
+//!   sizes no longer stay in a core's L2, while faer's solve is blocked; faer's LU, on the other
+//!   hand, lost to the panels at every size measured (a scratch program, `LuSolver` on a team
+//!   of two, best of 20 calls, Gaussian systems, 2026-12-04 13:35 UTC; factor faer → tiles,
+//!   solve with n right-hand sides tiles / faer): f64 n = 384 818 → 670 µs, solve 1081 / 904;
+//!   448 1212 → 955, 2270 / 1396; 512 1956 → 1406, 4983 / 2334; 650 3425 → 2556, 9945 /
+//!   4077; 800 5750 → 4474, 18331 / 6836; f32 n = 512 1226 → 861, 1630 / 1318; 650 2046 →
+//!   1602, 3046 / 2225. The tiles' row swaps go to faer as one permutation. Inside expm
+//!   (two builds alternating, best of 10-call batches over 1.5 s, paired bench inputs and
+//!   Gaussian A, 13:40–13:41 UTC), faer's LU and solve → this: f64 ‖A‖₁ = 1 n = 400
+//!   5.77–5.95 → 5.34–5.52 ms, 512 12.10–12.26 → 11.02–11.55, 650 23.3–23.8 → 22.3–22.9;
+//!   ‖A‖₁ = 50 n = 512 21.9–23.6 → 21.1–22.9; f32 non-negative ‖A‖₁ = 5 n = 650 13.98–14.62 →
+//!   12.80–13.58 ms. Moving the solve's limit itself (f64 320 against 384, f32 448 against
+//!   512) changed expm at n = 352–512 by less than the noise (13:39 UTC).
+//! - **On other CPUs, faer's partial-pivoting LU** (sequential) and triangular solves.
 //!
 //! What this module decides besides is how the two calls use the cores, measured on the
 //! 2-core machine (scratch program timing faer's `lu_in_place` and `solve_in_place` at
@@ -111,8 +127,9 @@ const MIN_BLOCK_COLS: usize = 64;
 /// Which code factors and solves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LuKernel {
-    /// The crate's own left-looking LU and solve on register tiles (`lu/avx512.rs`): x86-64
-    /// with AVX-512F, n ≤ [`LuScalar::TILES_MAX_N`].
+    /// The crate's own LU on register tiles (`lu/avx512.rs`), and its solve there up to
+    /// [`LuScalar::TILES_SOLVE_MAX_N`] (faer's triangular solves on the same factors above):
+    /// x86-64 with AVX-512F.
     Avx512Tiles,
     /// faer's partial-pivoting LU and triangular solves.
     Faer,
@@ -130,9 +147,9 @@ pub const PANEL_COLS: usize = 32;
 
 /// Element types [`LuSolver`] factors: `f32` and `f64`.
 pub trait LuScalar: RealField + Copy + Send + Sync + 'static + sealed::Sealed {
-    /// Largest n for which [`LuSolver::new`] picks [`LuKernel::Avx512Tiles`] (where the CPU
-    /// has AVX-512F): 384 in f64, 512 in f32 (see the module docs).
-    const TILES_MAX_N: usize;
+    /// Largest n whose solve [`LuKernel::Avx512Tiles`] runs on the tiles; above it, faer's
+    /// triangular solves read the tiles' factors: 384 in f64, 512 in f32 (see the module docs).
+    const TILES_SOLVE_MAX_N: usize;
     /// Largest n the tiles factor in one left-looking pass; above it they factor by panels of
     /// [`PANEL_COLS`] with right-looking updates (96 in f64, 192 in f32).
     const UNBLOCKED_MAX_N: usize;
@@ -156,7 +173,7 @@ pub trait LuScalar: RealField + Copy + Send + Sync + 'static + sealed::Sealed {
 macro_rules! lu_scalar {
     ($t:ty, $max:expr, $unblocked:expr) => {
         impl LuScalar for $t {
-            const TILES_MAX_N: usize = $max;
+            const TILES_SOLVE_MAX_N: usize = $max;
             const UNBLOCKED_MAX_N: usize = $unblocked;
             fn tiles_available() -> bool {
                 crate::simd::has_avx512f()
@@ -228,7 +245,8 @@ pub(crate) fn blocked_scratch_len(n: usize) -> usize {
 pub struct LuSolver<T> {
     n: usize,
     kernel: LuKernel,
-    /// faer's row permutation and its inverse ([`LuKernel::Faer`]).
+    /// faer's row permutation and its inverse ([`LuKernel::Faer`], and the tiles' swaps as
+    /// one permutation for faer's solve above [`LuScalar::TILES_SOLVE_MAX_N`]).
     perm: Vec<usize>,
     perm_inv: Vec<usize>,
     /// LAPACK-style pivots, 1 / U's diagonal and the blocked factorisation's scratch
@@ -245,12 +263,12 @@ pub struct LuSolver<T> {
 }
 
 impl<T: LuScalar> LuSolver<T> {
-    /// Scratch for n×n systems, with [`LuKernel::Avx512Tiles`] where the CPU has it and
-    /// n ≤ [`LuScalar::TILES_MAX_N`], faer otherwise. The solve will use
+    /// Scratch for n×n systems, with [`LuKernel::Avx512Tiles`] where the CPU has it, faer
+    /// otherwise. The solve will use
     /// `min(rayon threads, n / 64)` blocks from n = [`SPLIT_SOLVE_MIN_N`] on (the thread count
     /// read here, once).
     pub fn new(n: usize) -> Self {
-        let kernel = if n <= T::TILES_MAX_N && T::tiles_available() {
+        let kernel = if T::tiles_available() {
             LuKernel::Avx512Tiles
         } else {
             LuKernel::Faer
@@ -346,7 +364,11 @@ impl<T: LuScalar> LuSolver<T> {
         };
         match self.factored_by {
             LuKernel::Avx512Tiles => {
-                T::tiles_factor(q, &mut self.piv, &mut self.rdiag, &mut self.panel_scratch)
+                T::tiles_factor(q, &mut self.piv, &mut self.rdiag, &mut self.panel_scratch);
+                if n > T::TILES_SOLVE_MAX_N {
+                    // faer's solve takes the row swaps as one permutation and its inverse.
+                    pivots_to_permutation(&self.piv, &mut self.perm, &mut self.perm_inv);
+                }
             }
             LuKernel::Faer => {
                 factor::lu_in_place(
@@ -382,7 +404,11 @@ impl<T: LuScalar> LuSolver<T> {
                 got: format!("{}×{}", rhs.nrows(), rhs.ncols()),
             });
         }
-        match self.factored_by {
+        let solve_by = match self.factored_by {
+            LuKernel::Avx512Tiles if n > T::TILES_SOLVE_MAX_N => LuKernel::Faer,
+            k => k,
+        };
+        match solve_by {
             LuKernel::Avx512Tiles => {
                 // Factors handed back in another layout than they were made in: read a copy.
                 let owned;
@@ -418,6 +444,20 @@ impl<T: LuScalar> LuSolver<T> {
     }
 }
 
+/// The row permutation `perm` (row i of P·A is row `perm[i]` of A) and its inverse that the
+/// LAPACK-style swaps `piv` (row k exchanged with row `piv[k]`, k = 0, 1, … in order) make.
+fn pivots_to_permutation(piv: &[usize], perm: &mut [usize], perm_inv: &mut [usize]) {
+    for (i, p) in perm.iter_mut().enumerate() {
+        *p = i;
+    }
+    for (k, &p) in piv.iter().enumerate() {
+        perm.swap(k, p);
+    }
+    for (i, &p) in perm.iter().enumerate() {
+        perm_inv[p] = i;
+    }
+}
+
 /// `f(block, its scratch)` on even column blocks of `rhs`, one per scratch buffer (fewer when
 /// `rhs` has fewer columns), in parallel: on the team of the calling kernel when there is one
 /// ([`crate::team`]), otherwise by rayon fork/join; on all of `rhs` when there is one block.
@@ -442,4 +482,38 @@ fn for_column_blocks<T: Send>(
             f(x, stack)
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pivots_to_permutation;
+
+    /// The swaps applied one by one to the row labels give the permutation, and `perm_inv`
+    /// undoes it: on every pivot sequence of length 4 (each `piv[k] ≥ k`, as partial pivoting
+    /// makes them) and on a longer one.
+    #[test]
+    fn pivots_become_the_permutation_the_swaps_make() {
+        let mut seqs: Vec<Vec<usize>> = Vec::new();
+        for p0 in 0..4 {
+            for p1 in 1..4 {
+                for p2 in 2..4 {
+                    seqs.push(vec![p0, p1, p2, 3]);
+                }
+            }
+        }
+        seqs.push(vec![5, 9, 2, 3, 11, 5, 8, 7, 8, 9, 11, 11]);
+        for piv in seqs {
+            let n = piv.len();
+            let mut rows: Vec<usize> = (0..n).collect();
+            for (k, &p) in piv.iter().enumerate() {
+                rows.swap(k, p);
+            }
+            let (mut perm, mut perm_inv) = (vec![usize::MAX; n], vec![usize::MAX; n]);
+            pivots_to_permutation(&piv, &mut perm, &mut perm_inv);
+            assert_eq!(perm, rows, "pivots {piv:?}");
+            for i in 0..n {
+                assert_eq!(perm_inv[perm[i]], i, "pivots {piv:?}");
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
-//! LU with partial pivoting and its many-right-hand-side solve on AVX-512, for the sizes where
-//! faer's general routines spend most of their time outside arithmetic (n ≤
-//! [`super::LuScalar::TILES_MAX_N`]).
+//! LU with partial pivoting and its many-right-hand-side solve on AVX-512: the LU at every n
+//! (by panels above [`super::LuScalar::UNBLOCKED_MAX_N`]), the solve up to
+//! [`super::LuScalar::TILES_SOLVE_MAX_N`], where faer's general routines spend most of their
+//! time outside arithmetic or (the LU) in thin panel steps.
 //!
 //! Both are left-looking and work on tiles of one vector of rows (`W` = 8 rows in f64, 16 in
 //! f32) by up to 16 columns held in registers (the LU's panels are `W` columns wide, the
