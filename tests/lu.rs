@@ -416,10 +416,12 @@ fn tiles_factor_with_faers_solve_above_the_tiles_solve_limit() {
 }
 
 /// The blocked factorisation (n > 96 in f64: panels of `PANEL_COLS`, right-looking updates on
-/// the team) at sizes around the panel edges: L·U is a row permutation of Q to rounding (each
-/// row of L·U matches a distinct row of Q within a few units of u·n·‖Q‖), |L| ≤ 1 (partial
+/// the team, the next panel factored while the others update) at sizes around the panel edges
+/// and up to 512 (faer's solve above 384): L·U is a row permutation of Q to rounding (each row
+/// of L·U matches a distinct row of Q within a few units of u·n·‖Q‖), |L| ≤ 1 (partial
 /// pivoting), the solve's residual is backward stable, and a team of 2 or 3 threads gives the
-/// bits of one (each column's updates do not depend on how the columns are split).
+/// bits of one (each column's updates do not depend on how the columns are split, nor on which
+/// part factors the next panel).
 #[test]
 fn blocked_tiles_factor_is_a_row_permutation_of_q() {
     if !tiles_or_skip("blocked_tiles_factor_is_a_row_permutation_of_q") {
@@ -435,6 +437,7 @@ fn blocked_tiles_factor_is_a_row_permutation_of_q() {
         8 * nb,
         300,
         384,
+        512,
     ] {
         let q = normal(n, n, 71 + n as u64);
         let p = normal(n, 4, 72 + n as u64);

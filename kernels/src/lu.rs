@@ -35,8 +35,11 @@
 //!   right-looking:
 //!   each panel factored by the one-pass LU, its row swaps applied to the other columns as one
 //!   permutation (its cycles), and the columns to its right updated (L₁₁⁻¹ on the solve's
-//!   tiles, A₂₂ −= L₂₁·U₁₂ on the GEMM tiles of `gemm/avx512.rs`) split over the call's team.
-//!   The one-pass LU had lost to faer's from n = 128 (above); by panels, a scratch program
+//!   tiles, A₂₂ −= L₂₁·U₁₂ on the GEMM tiles of `gemm/avx512.rs`) split over the call's team,
+//!   with a look-ahead of one panel: the part that updates the next panel's columns factors
+//!   that panel while the other parts update the rest (the same bits; on a team of two the LU
+//!   alone at n = 192–512 7–15% faster, expm within its noise: `LOOKAHEAD_LEAD_COLS` in
+//!   `lu/avx512.rs` has the measurements). The one-pass LU had lost to faer's from n = 128 (above); by panels, a scratch program
 //!   (`LuSolver::new` before and after, best of 50-call batches, each including a copy of the
 //!   matrix, 2026-12-04 02:35 UTC) measured the factorisation on one thread n = 97 28.5 →
 //!   17.6 µs, 128 50.6 → 34.1, 192 130 → 99.5, 256 301 → 233, 312 408 → 337, 384 720 → 645 µs,
@@ -458,17 +461,21 @@ fn pivots_to_permutation(piv: &[usize], perm: &mut [usize], perm_inv: &mut [usiz
     }
 }
 
-/// `f(block, its scratch)` on even column blocks of `rhs`, one per scratch buffer (fewer when
-/// `rhs` has fewer columns), in parallel: on the team of the calling kernel when there is one
-/// ([`crate::team`]), otherwise by rayon fork/join; on all of `rhs` when there is one block.
-/// Every block ends with at most ⌈n / blocks⌉ columns, what faer's scratch was sized for.
+/// `f(block, its scratch)` on even column blocks of `rhs`, one per scratch buffer but none of
+/// fewer than [`MIN_BLOCK_COLS`] columns (so a narrow `rhs` is one block), in parallel: on the
+/// team of the calling kernel when there is one ([`crate::team`]), otherwise by rayon
+/// fork/join; on all of `rhs` when there is one block. Every block ends with at most
+/// ⌈n / blocks⌉ columns, what faer's scratch was sized for. The floor on the width keeps the
+/// bits of one sequential solve: faer's triangular solve takes other kernels for a few
+/// right-hand sides (4 columns of an n = 512 system split 1 + 1 + 2 over a team of three
+/// changed bits of the solution).
 fn for_column_blocks<T: Send>(
     rhs: MatMut<'_, T>,
     stacks: &mut [MemBuffer],
     f: impl Fn(MatMut<'_, T>, &mut MemBuffer) + Sync,
 ) {
     let cols = rhs.ncols();
-    let blocks = stacks.len().min(cols).max(1);
+    let blocks = stacks.len().min(cols / MIN_BLOCK_COLS).max(1);
     if blocks == 1 {
         return f(rhs, &mut stacks[0]);
     }

@@ -309,24 +309,40 @@ pub unsafe fn factor_panel<T: Lane>(a: Raw<T>, m: usize, nb: usize, piv: &mut [u
     }
 }
 
-/// The n×n matrix shared by the parts of a [`factor_blocked`] section: each part writes its own
-/// columns only, and all read the current panel, which no part writes.
+/// What the parts of a [`factor_blocked`] section share — the n×n matrix, the next panel's
+/// pivots: each part writes its own columns (part 0 the pivots) only, and all read the current
+/// panel, which no part writes.
 #[derive(Clone, Copy)]
-struct Shared<T>(Raw<T>);
+struct Shared<P>(P);
 // SAFETY: see the type's doc; the parts' columns are disjoint.
-unsafe impl<T: Send> Sync for Shared<T> {}
-unsafe impl<T: Send> Send for Shared<T> {}
+unsafe impl<P> Sync for Shared<P> {}
+unsafe impl<P> Send for Shared<P> {}
 
 /// Fewest trailing columns per part of a [`factor_blocked`] section.
 const MIN_PART_COLS: usize = 24;
 
-/// Right-looking blocked LU of the n×n matrix `a` with panels of `nb` columns: each panel
-/// factored by [`factor_panel`], then, with the team ([`crate::team`]) splitting the columns
-/// left and right of it, its row swaps applied to them as one permutation (its cycles, one
-/// load and one store per moved entry), and for the columns right of it U₁₂ = L₁₁⁻¹A₁₂ by
-/// [`lower_tile`] and A₂₂ −= L₂₁·U₁₂ by the GEMM tiles (`gemm/avx512.rs`). The factors and
-/// pivots are LAPACK getrf's (row `k` swapped with `piv[k]` across the whole row), up to the
-/// order of the additions. `scratch` holds [`super::blocked_scratch_len`]`(n)` entries.
+/// How many fewer columns of the trailing update the part that factors the next panel takes in a
+/// [`factor_blocked`] section than each other part: what a 32-column panel's factorisation
+/// costs in update columns, about. The LU alone on a team of two (a scratch program, best of
+/// 3 s of calls, Gaussian systems, three rounds, 2026-12-04 14:38 UTC), without the look-ahead
+/// → with it, lead 64: n = 128 32–35 → 33–35 µs, 192 104–112 → 96–98, 256 239–245 → 224–227,
+/// 384 586–634 → 537–587, 512 1338–1372 → 1130–1191 µs (lead 96 alike; 0 and 128 worse at
+/// 256 or 512, and the next panel's part sharing the rest with two parts per thread, claimed as
+/// threads came free, slower at 512 than no look-ahead: 1434–1605 µs, as the columns then move
+/// between the cores' caches).
+const LOOKAHEAD_LEAD_COLS: usize = 64;
+
+/// Right-looking blocked LU of the n×n matrix `a` with panels of `nb` columns, with a look-ahead
+/// of one panel: after the first panel, each section of the team ([`crate::team`]) applies the
+/// current panel's row swaps (as one permutation: its cycles, one load and one store per moved
+/// entry) and its updates — U₁₂ = L₁₁⁻¹A₁₂ by [`lower_tile`], A₂₂ −= L₂₁·U₁₂ by the GEMM tiles
+/// (`gemm/avx512.rs`) — to the columns right of it, and the swaps to those left of it; part 0
+/// first updates the next panel's columns and factors that panel by [`factor_panel`], and takes
+/// [`LOOKAHEAD_LEAD_COLS`] fewer of the other columns, so that the panel's sequential
+/// factorisation overlaps the other parts' updates. Every column goes through the same operations in the same order as without the
+/// look-ahead, whichever part or thread runs it. The factors and pivots are LAPACK getrf's
+/// (row `k` swapped with `piv[k]` across the whole row), up to the order of the additions.
+/// `scratch` holds [`super::blocked_scratch_len`]`(n)` entries.
 ///
 /// # Safety
 /// AVX-512F must be available; `a` must be valid for n×n entries at column stride `a.ld ≥ n`.
@@ -343,35 +359,69 @@ pub unsafe fn factor_blocked<T: Lane>(
         *s = i;
     }
     let sh = Shared(a);
+    if n == 0 {
+        return;
+    }
+    let mut pb = nb.min(n);
+    factor_panel(a, n, pb, &mut piv[..pb]);
     let mut p0 = 0;
     while p0 < n {
-        let pb = nb.min(n - p0);
-        factor_panel(a.offset(p0, p0), n - p0, pb, &mut piv[p0..p0 + pb]);
-        for p in &mut piv[p0..p0 + pb] {
-            *p += p0;
-        }
         let c0 = p0 + pb;
         let len = permutation_cycles(&piv[p0..c0], p0, src, cycles);
         let cycles = &cycles[..len];
-        let right = n - c0;
+        // The next panel (columns c0..c0 + qb), then the rest of the right (from d0).
+        let qb = nb.min(n - c0);
+        let d0 = c0 + qb;
+        let rest = n - d0;
+        // Part 0 updates and factors the next panel and takes LOOKAHEAD_LEAD_COLS fewer of the
+        // rest than each other part; the left columns are split evenly. Outside a team there is
+        // one part, run on this thread.
         let parts = crate::team::team_size()
-            .min(right.max(p0) / MIN_PART_COLS)
+            .min(rest.max(p0) / MIN_PART_COLS)
             .clamp(1, crate::team::MAX_PARTS);
-        let mut ranges = [0; crate::team::MAX_PARTS];
-        crate::team::for_each_part(&mut ranges[..parts], |part, _| {
-            let a = sh;
-            let (l0, l1) = (p0 * part / parts, p0 * (part + 1) / parts);
-            let (r0, r1) = (c0 + right * part / parts, c0 + right * (part + 1) / parts);
-            // SAFETY: AVX-512F checked by the caller; columns l0..l1 and r0..r1 are this part's.
+        let first = rest.saturating_sub((parts - 1) * LOOKAHEAD_LEAD_COLS) / parts;
+        let share = |k: usize| {
+            if k == 0 {
+                (d0, d0 + first)
+            } else {
+                let left = rest - first;
+                let k = k - 1;
+                let others = parts - 1;
+                (
+                    d0 + first + left * k / others,
+                    d0 + first + left * (k + 1) / others,
+                )
+            }
+        };
+        let next_piv = Shared(piv[c0..d0].as_mut_ptr());
+        let run = |part: usize| {
+            let (a, next_piv) = (sh, next_piv);
+            // SAFETY: AVX-512F checked by the caller. Part 0 alone writes columns c0..d0 (and
+            // the next panel's pivots); each part alone writes its share of 0..p0 and d0..n;
+            // all read the current panel p0..c0, which no part writes.
             unsafe {
+                let (l0, l1) = (p0 * part / parts, p0 * (part + 1) / parts);
                 permute_rows(a.0, cycles, l0, l1);
+                if part == 0 && qb > 0 {
+                    permute_rows(a.0, cycles, c0, d0);
+                    update_trailing(a.0, n, p0, pb, c0, d0);
+                    let piv = std::slice::from_raw_parts_mut(next_piv.0, qb);
+                    factor_panel(a.0.offset(c0, c0), n - c0, qb, piv);
+                }
+                let (r0, r1) = share(part);
                 if r1 > r0 {
                     permute_rows(a.0, cycles, r0, r1);
                     update_trailing(a.0, n, p0, pb, r0, r1);
                 }
             }
-        });
+        };
+        let mut items = [(); crate::team::MAX_PARTS];
+        crate::team::for_each_part(&mut items[..parts], |part, _| run(part));
+        for p in &mut piv[c0..d0] {
+            *p += c0;
+        }
         p0 = c0;
+        pb = qb;
     }
 }
 
