@@ -8,63 +8,61 @@
 //!   on the tiles up to [`LuScalar::TILES_SOLVE_MAX_N`] (384 in f64, 512 in f32)**
 //!   (`lu/avx512.rs`), the LU left-looking in one pass up to [`LuScalar::UNBLOCKED_MAX_N`]
 //!   (96 in f64, 192 in f32) and by panels above (next bullets); above the solve's limit,
-//!   faer's triangular solves on the tiles' factors (third bullet). The one-pass LU: at these sizes faer's general routines spend most of
-//!   their time outside arithmetic (its LU ran at 5–10 GFLOP/s at n = 32–64, its products at
-//!   about 70). Measured by a scratch program timing `LuSolver::with_kernel` on the same
-//!   Gaussian system (f64, one thread, each time including a copy of the matrix, medians of 11
-//!   rounds, two runs, 2026-12-03 14:12 UTC), faer → tiles: LU n = 32 4.5–5.7 → 2.3–2.8 µs,
-//!   n = 64 18.6–23.3 → 10.7–12.9 µs, n = 96 41.8–45.7 → 27.6–32.6 µs; solve with n
-//!   right-hand sides n = 32 4.8–6.2 → 2.9–4.0 µs, n = 64 19.8–24.8 → 16.8–20.5 µs, n = 96
-//!   about even (52.6 → 48.6–59.6 µs); at n = 128 the tiles lost (LU 108–147 µs against
-//!   76–113), hence its threshold. In f32 (16 rows per tile; same program, 14:20 UTC): LU
-//!   n = 64 15.3–15.5 → 8.1–8.2 µs, n = 128 60.1–60.6 → 68.1–69.1 µs, n = 192 144.9–152.3 →
-//!   139.3–142.5 µs, n = 256 281.6–290.8 → 469.9–556.9 µs; solve n = 64 14.6–15.1 →
-//!   11.7–11.8 µs, n = 128 67.9–130.5 → 58.2–89.1 µs, n = 192 263.9–267.7 → 238.6–245.1 µs,
-//!   n = 256 about even — the tiles up to 192 there; f32 expm and Fréchet derivative with the
-//!   tiles against faer's (two builds run alternately, ‖A‖₁ = 1, minima of 15 rounds over five
-//!   rounds each, 14:35–14:36 UTC, a noisy stretch): expm n = 64 52.8–87.1 → 39.4–45.3 µs,
-//!   n = 128 207–287 → 171–201 µs, n = 192 495–737 → 424–498 µs; Fréchet n = 64 96.9–140 →
-//!   77.8–105 µs, n = 128 380–538 → 339–439 µs, n = 192 968–1414 → 880–1233 µs. Inside expm
-//!   (interleaved runs of two builds, 14:16 UTC, minimum over 15 rounds): n = 32 ‖A‖₁ = 1
-//!   20.7 → 16.5 µs, n = 64 88.6 → 74.9 µs, n = 96 226 → 201 µs; ‖A‖₁ = 50 n = 32 35.3 → 31.1 µs, n = 64 154.6 → 139.0 µs; the Fréchet
-//!   derivative n = 32 39.0 → 33.1 µs, n = 64 196.5 → 176.9 µs.
-//!   Accuracy: on the 39 reference cases of `tests/expm.rs` with a non-zero error, expm's
-//!   relative error with the tiles over that with faer's LU has geometric mean 1.01 (from
-//!   0.11 to 2.4 per case: the order of the roundings differs, not their number).
+//!   faer's triangular solves on the tiles' factors (third bullet). The one-pass LU: at these
+//!   sizes faer's general routines spend most of their time outside arithmetic (its LU ran at 5–10
+//!   GFLOP/s at n = 32–64, its products at about 70). Measured by a scratch program timing
+//!   `LuSolver::with_kernel` on the same Gaussian system (f64, one thread, each time including a
+//!   copy of the matrix, medians of 11 rounds, two runs, 2026-12-03 14:12 UTC), faer → tiles: LU
+//!   n = 32 4.5–5.7 → 2.3–2.8 µs, n = 64 18.6–23.3 → 10.7–12.9 µs, n = 96 41.8–45.7 → 27.6–32.6 µs;
+//!   solve with n right-hand sides n = 32 4.8–6.2 → 2.9–4.0 µs, n = 64 19.8–24.8 → 16.8–20.5 µs,
+//!   n = 96 about even (52.6 → 48.6–59.6 µs); at n = 128 the tiles lost (LU 108–147 µs against
+//!   76–113), hence its threshold. In f32 (16 rows per tile; same program, 14:20 UTC): LU n = 64
+//!   15.3–15.5 → 8.1–8.2 µs, n = 128 60.1–60.6 → 68.1–69.1 µs, n = 192 144.9–152.3 → 139.3–142.5
+//!   µs, n = 256 281.6–290.8 → 469.9–556.9 µs; solve n = 64 14.6–15.1 → 11.7–11.8 µs, n = 128
+//!   67.9–130.5 → 58.2–89.1 µs, n = 192 263.9–267.7 → 238.6–245.1 µs, n = 256 about even — the
+//!   tiles up to 192 there; f32 expm and Fréchet derivative with the tiles against faer's (two
+//!   builds run alternately, ‖A‖₁ = 1, minima of 15 rounds over five rounds each, 14:35–14:36 UTC,
+//!   a noisy stretch): expm n = 64 52.8–87.1 → 39.4–45.3 µs, n = 128 207–287 → 171–201 µs, n = 192
+//!   495–737 → 424–498 µs; Fréchet n = 64 96.9–140 → 77.8–105 µs, n = 128 380–538 → 339–439 µs,
+//!   n = 192 968–1414 → 880–1233 µs. Inside expm (interleaved runs of two builds, 14:16 UTC,
+//!   minimum over 15 rounds): n = 32 ‖A‖₁ = 1 20.7 → 16.5 µs, n = 64 88.6 → 74.9 µs, n = 96 226 →
+//!   201 µs; ‖A‖₁ = 50 n = 32 35.3 → 31.1 µs, n = 64 154.6 → 139.0 µs; the Fréchet derivative
+//!   n = 32 39.0 → 33.1 µs, n = 64 196.5 → 176.9 µs. Accuracy: on the 39 reference cases of
+//!   `tests/expm.rs` with a non-zero error, expm's relative error with the tiles over that with
+//!   faer's LU has geometric mean 1.01 (from 0.11 to 2.4 per case: the order of the roundings
+//!   differs, not their number).
 //! - **n > 96 in f64, > 192 in f32: the tiles' LU by panels of [`PANEL_COLS`] columns**,
 //!   right-looking:
 //!   each panel factored by the one-pass LU, its row swaps applied to the other columns as one
 //!   permutation (its cycles), and the columns to its right updated (L₁₁⁻¹ on the solve's
 //!   tiles, A₂₂ −= L₂₁·U₁₂ on the GEMM tiles of `gemm/avx512.rs`) split over the call's team,
-//!   with a look-ahead of one panel: the part that updates the next panel's columns factors
-//!   that panel while the other parts update the rest (the same bits; on a team of two the LU
-//!   alone at n = 192–512 7–15% faster, expm within its noise: `LOOKAHEAD_LEAD_COLS` in
-//!   `lu/avx512.rs` has the measurements). The one-pass LU had lost to faer's from n = 128 (above); by panels, a scratch program
-//!   (`LuSolver::new` before and after, best of 50-call batches, each including a copy of the
-//!   matrix, 2026-12-04 02:35 UTC) measured the factorisation on one thread n = 97 28.5 →
-//!   17.6 µs, 128 50.6 → 34.1, 192 130 → 99.5, 256 301 → 233, 312 408 → 337, 384 720 → 645 µs,
-//!   and the solve (the tiles' now) n = 128 74.3 → 61.5, 256 345 → 293, 384 879 → 1072 µs
-//!   (slower at 384 alone; expm at 384 still gained, below).
-//!   Inside expm, where the team splits the updates (a team of two made that isolated loop's
-//!   factorisation slower, n = 256 269 against 233 µs — its copy of the matrix runs on one
-//!   core — but expm faster: n = 256 1315–1325 µs against 1347–1373 with the updates on one
-//!   core, ≈ 02:22 UTC), two builds
-//!   run alternately (best of 20-call batches over 2 s, paired bench inputs, 02:33–02:35 UTC)
-//!   gave: expm ‖A‖₁ = 1 n = 128 262–263 → 234–242 µs, 256 1498–1502 → 1315–1323, 312
-//!   2528–2561 → 2318–2326, 384 4623–4888 → 4279–4492; ‖A‖₁ = 50 n = 128 428–429 → 394, 256
-//!   2695–2726 → 2522–2528; the Fréchet derivative ‖A‖₁ = 1 n = 128 675 → 618–619, 256
-//!   4271–4300 → 4020–4044; at n = 512 (faer's routines in both) 10.88 and 10.84–10.95 ms.
-//!   The panels' LU is not bit-identical to the one-pass LU (the trailing update sums L₂₁·U₁₂
-//!   over the panel before subtracting it) nor to faer's; `tests/lu.rs` checks that L·U is a
-//!   row permutation of the matrix, |L| ≤ 1, backward-stable residuals, and the same bits on
-//!   teams of 1–3 threads. In f32 (the training's regularizer; fields of N = 193 and 312
-//!   among the seed's data), non-negative A with ‖A‖₁ = 5, two builds alternating (best of
-//!   10-call batches over 1.5 s, 02:58–02:59 UTC), faer's LU and solve → the panels: expm
-//!   n = 193 532–533 → 454–459 µs, 256 973–982 → 840–848, 312 1653–1676 → 1443–1444, 400
-//!   3207–3213 → 2818–2873, 512 6557–6896 → 5938–5965, 650 12764–13175 → 12907–13234 (no
-//!   gain: hence 512); the Fréchet derivative n = 193 1150–1167 → 1076, 256 2221–2250 →
-//!   2027–2061, 312 3968–4022 → 3623–3681, 400 7764–7843 → 7337–7374, 512 16080–16226 →
-//!   15086–15845, 650 33396–34480 → 34256–34340.
+//!   with a look-ahead of one panel: the part that updates the next panel's columns factors that
+//!   panel while the other parts update the rest (the same bits; on a team of two the LU alone at
+//!   n = 192–512 7–15% faster, expm within its noise: `LOOKAHEAD_LEAD_COLS` in `lu/avx512.rs` has
+//!   the measurements). The one-pass LU had lost to faer's from n = 128 (above); by panels, a
+//!   scratch program (`LuSolver::new` before and after, best of 50-call batches, each including a
+//!   copy of the matrix, 2026-12-04 02:35 UTC) measured the factorisation on one thread n = 97 28.5
+//!   → 17.6 µs, 128 50.6 → 34.1, 192 130 → 99.5, 256 301 → 233, 312 408 → 337, 384 720 → 645 µs,
+//!   and the solve (the tiles' now) n = 128 74.3 → 61.5, 256 345 → 293, 384 879 → 1072 µs (slower
+//!   at 384 alone; expm at 384 still gained, below). Inside expm, where the team splits the updates
+//!   (a team of two made that isolated loop's factorisation slower, n = 256 269 against 233 µs —
+//!   its copy of the matrix runs on one core — but expm faster: n = 256 1315–1325 µs against
+//!   1347–1373 with the updates on one core, ≈ 02:22 UTC), two builds run alternately (best of
+//!   20-call batches over 2 s, paired bench inputs, 02:33–02:35 UTC) gave: expm ‖A‖₁ = 1 n = 128
+//!   262–263 → 234–242 µs, 256 1498–1502 → 1315–1323, 312 2528–2561 → 2318–2326, 384 4623–4888 →
+//!   4279–4492; ‖A‖₁ = 50 n = 128 428–429 → 394, 256 2695–2726 → 2522–2528; the Fréchet derivative
+//!   ‖A‖₁ = 1 n = 128 675 → 618–619, 256 4271–4300 → 4020–4044; at n = 512 (faer's routines in
+//!   both) 10.88 and 10.84–10.95 ms. The panels' LU is not bit-identical to the one-pass LU (the
+//!   trailing update sums L₂₁·U₁₂ over the panel before subtracting it) nor to faer's;
+//!   `tests/lu.rs` checks that L·U is a row permutation of the matrix, |L| ≤ 1, backward-stable
+//!   residuals, and the same bits on teams of 1–3 threads. In f32 (the training's regularizer;
+//!   fields of N = 193 and 312 among the seed's data), non-negative A with ‖A‖₁ = 5, two builds
+//!   alternating (best of 10-call batches over 1.5 s, 02:58–02:59 UTC), faer's LU and solve → the
+//!   panels: expm n = 193 532–533 → 454–459 µs, 256 973–982 → 840–848, 312 1653–1676 → 1443–1444,
+//!   400 3207–3213 → 2818–2873, 512 6557–6896 → 5938–5965, 650 12764–13175 → 12907–13234 (no gain:
+//!   hence 512); the Fréchet derivative n = 193 1150–1167 → 1076, 256 2221–2250 → 2027–2061, 312
+//!   3968–4022 → 3623–3681, 400 7764–7843 → 7337–7374, 512 16080–16226 → 15086–15845, 650
+//!   33396–34480 → 34256–34340.
 //! - **Above [`LuScalar::TILES_SOLVE_MAX_N`], the panels' LU and faer's triangular solves**:
 //!   the tiles' solve sweeps all of L and U once per 2W right-hand sides, which at these
 //!   sizes no longer stay in a core's L2, while faer's solve is blocked; faer's LU, on the other
@@ -267,9 +265,8 @@ pub struct LuSolver<T> {
 
 impl<T: LuScalar> LuSolver<T> {
     /// Scratch for n×n systems, with [`LuKernel::Avx512Tiles`] where the CPU has it, faer
-    /// otherwise. The solve will use
-    /// `min(rayon threads, n / 64)` blocks from n = [`SPLIT_SOLVE_MIN_N`] on (the thread count
-    /// read here, once).
+    /// otherwise. The solve will use `min(rayon threads, n / 64)` blocks from
+    /// n = [`SPLIT_SOLVE_MIN_N`] on (the thread count read here, once).
     pub fn new(n: usize) -> Self {
         let kernel = if T::tiles_available() {
             LuKernel::Avx512Tiles

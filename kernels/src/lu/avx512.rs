@@ -339,10 +339,10 @@ const LOOKAHEAD_LEAD_COLS: usize = 64;
 /// (`gemm/avx512.rs`) — to the columns right of it, and the swaps to those left of it; part 0
 /// first updates the next panel's columns and factors that panel by [`factor_panel`], and takes
 /// [`LOOKAHEAD_LEAD_COLS`] fewer of the other columns, so that the panel's sequential
-/// factorisation overlaps the other parts' updates. Every column goes through the same operations in the same order as without the
-/// look-ahead, whichever part or thread runs it. The factors and pivots are LAPACK getrf's
-/// (row `k` swapped with `piv[k]` across the whole row), up to the order of the additions.
-/// `scratch` holds [`super::blocked_scratch_len`]`(n)` entries.
+/// factorisation overlaps the other parts' updates. Every column goes through the same operations
+/// in the same order as without the look-ahead, whichever part or thread runs it. The factors and
+/// pivots are LAPACK getrf's (row `k` swapped with `piv[k]` across the whole row), up to the order
+/// of the additions. `scratch` holds [`super::blocked_scratch_len`]`(n)` entries.
 ///
 /// # Safety
 /// AVX-512F must be available; `a` must be valid for n×n entries at column stride `a.ld ≥ n`.
