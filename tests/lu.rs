@@ -62,6 +62,27 @@ fn solve_with<T: LuScalar>(kernel: LuKernel, q: &Mat<T>, p: &Mat<T>) -> (Mat<T>,
     (lu, x)
 }
 
+/// The tiles' solution of Q·X = P and faer's: asserts the tiles' residual is backward stable
+/// (a few units of u = 2^-53 ≈ 1.1e-16 per row, as faer's own), and returns the tiles'
+/// solution, its scaled residual and its relative difference from faer's (0 when empty).
+fn tiles_against_faer(q: &Mat<f64>, p: &Mat<f64>) -> (Mat<f64>, f64, f64) {
+    let (n, m) = (q.nrows(), p.ncols());
+    let (_, x) = solve_with(LuKernel::Avx512Tiles, q, p);
+    let (_, x_faer) = solve_with(LuKernel::Faer, q, p);
+    let res = scaled_residual(q.as_ref(), x.as_ref(), p.as_ref());
+    let res_faer = scaled_residual(q.as_ref(), x_faer.as_ref(), p.as_ref());
+    assert!(
+        res <= 2e-15 && res <= 8.0 * res_faer.max(1e-17),
+        "n = {n}, m = {m}: scaled residual {res:e} (faer {res_faer:e})"
+    );
+    let diff = if n > 0 && m > 0 {
+        norm_max((&x - &x_faer).as_ref()) / norm_max(x_faer.as_ref())
+    } else {
+        0.0
+    };
+    (x, res, diff)
+}
+
 /// Every size from 0 to 70 and every multiple of 7 or 8 up to 40 past the f64 threshold of the
 /// unblocked factorisation (full and partial tiles of 8 rows; blocked above 96), Gaussian systems
 /// (partial pivoting does real work on them) with 1 to n right-hand sides: the tiles' solution has
@@ -78,17 +99,8 @@ fn tiles_solve_like_faer_at_every_size() {
         for m in [1, 3, 8, 9, n] {
             let m = m.min(n);
             let p = normal(n, m, 500 + n as u64);
-            let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
-            let (_, x_faer) = solve_with(LuKernel::Faer, &q, &p);
-            let res = scaled_residual(q.as_ref(), x.as_ref(), p.as_ref());
-            let res_faer = scaled_residual(q.as_ref(), x_faer.as_ref(), p.as_ref());
-            // Backward stability: a few units of u (2^-53 ≈ 1.1e-16) per row, as faer's.
-            assert!(
-                res <= 2e-15 && res <= 8.0 * res_faer.max(1e-17),
-                "n = {n}, m = {m}: scaled residual {res:e} (faer {res_faer:e})"
-            );
+            let (_, res, diff) = tiles_against_faer(&q, &p);
             if n > 0 && m > 0 {
-                let diff = norm_max((&x - &x_faer).as_ref()) / norm_max(x_faer.as_ref());
                 // Gaussian matrices of these sizes have κ below 1e5 (checked: the largest
                 // difference seen is printed below).
                 assert!(
@@ -365,15 +377,7 @@ fn tiles_factor_with_faers_solve_above_the_tiles_solve_limit() {
         let q = normal(n, n, 91 + n as u64);
         for m in [1, 37, n] {
             let p = normal(n, m, 92 + n as u64);
-            let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
-            let (_, x_faer) = solve_with(LuKernel::Faer, &q, &p);
-            let res = scaled_residual(q.as_ref(), x.as_ref(), p.as_ref());
-            let res_faer = scaled_residual(q.as_ref(), x_faer.as_ref(), p.as_ref());
-            assert!(
-                res <= 2e-15 && res <= 8.0 * res_faer.max(1e-17),
-                "n = {n}, m = {m}: scaled residual {res:e} (faer {res_faer:e})"
-            );
-            let diff = norm_max((&x - &x_faer).as_ref()) / norm_max(x_faer.as_ref());
+            let (x, _, diff) = tiles_against_faer(&q, &p);
             assert!(
                 diff <= 1e-9,
                 "n = {n}, m = {m}: differs from faer by {diff:e}"
