@@ -2,11 +2,13 @@
 //! every edge of the AVX-512 tiling (rows 1–9 and 17 around the 8-row tile, columns around the
 //! 16/48-column vectors and panels, `k` around the 256-row slab, `k = 0`), row strides above the
 //! row length, a transposed right-hand side, `Accum::Add` and `Replace`, the columns past `n`
-//! left alone, and the bits unchanged when the rows are split over several calls. Each check
-//! runs on both layouts: the AVX-512 panels (where the CPU has AVX-512F; otherwise `pack` also
-//! builds the plain one) and the plain copy the fallback path hands to faer.
+//! left alone, the bits unchanged when the rows are split over several calls, and the bits of
+//! the documented order of operations replayed in scalar code. Each check runs on both layouts:
+//! the panels of the AVX-512 or AVX2 kernel (where the CPU has AVX-512F or AVX2 + FMA;
+//! otherwise `pack` also builds the plain one) and the plain copy the fallback path hands to
+//! faer.
 use cortical_kernels::faer::{Accum, MatRef, Par};
-use cortical_kernels::packed::{gemm_at_b, gemm_packed_rhs, PackedRhs};
+use cortical_kernels::packed::{self, gemm_at_b, gemm_packed_rhs, PackedRhs, KC};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -171,8 +173,13 @@ fn empty_inner_dimension_zeroes_or_keeps_c() {
 }
 
 /// A row's result depends only on that row: the RNN splits the batch over threads this way.
+/// (faer's GEMM, the fallback where neither kernel runs, does not promise it.)
 #[test]
 fn splitting_the_rows_changes_no_bit() {
+    if !packed::kernel_available() {
+        eprintln!("skipped: this CPU has neither AVX-512F nor AVX2 + FMA (faer's GEMM runs)");
+        return;
+    }
     let (m, k, n) = (45, 300, 230);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
     let a = uniform(&mut rng, m * k);
@@ -368,4 +375,91 @@ fn released_buffers_give_the_same_bits() {
     let h1 = run();
     release_thread_buffers();
     assert_eq!(h1, run());
+}
+
+/// The documented arithmetic, replayed in scalar code: per slab of `KC` rows of `k`, the sum
+/// `Σ a_il·b_lj` in increasing `l` by fused multiply-adds from zero, then added to `c` (or
+/// written, for the first slab of an `Accum::Replace`). The kernels must give exactly these
+/// bits, on AVX-512 and on AVX2 alike.
+fn replay(
+    (m, k, n): (usize, usize, usize),
+    accum: Accum,
+    a: impl Fn(usize, usize) -> f32,
+    b: impl Fn(usize, usize) -> f32,
+    c0: &[f32],
+    ldc: usize,
+) -> Vec<f32> {
+    let mut c = c0.to_vec();
+    for i in 0..m {
+        for j in 0..n {
+            let mut x = c0[i * ldc + j];
+            for k0 in (0..k).step_by(KC) {
+                let mut s = 0.0f32;
+                for l in k0..(k0 + KC).min(k) {
+                    s = a(i, l).mul_add(b(l, j), s);
+                }
+                x = if k0 == 0 && accum == Accum::Replace {
+                    s
+                } else {
+                    x + s
+                };
+            }
+            if k == 0 && accum == Accum::Replace {
+                x = 0.0;
+            }
+            c[i * ldc + j] = x;
+        }
+    }
+    c
+}
+
+#[test]
+fn the_kernels_give_the_bits_of_the_documented_order() {
+    if !packed::kernel_available() {
+        eprintln!("skipped: this CPU has neither AVX-512F nor AVX2 + FMA (faer's GEMM runs)");
+        return;
+    }
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let mut seed = 900;
+    for &(m, k, n) in &[
+        (1, 1, 1),
+        (7, 257, 49),
+        (13, 600, 97),
+        (45, 300, 230),
+        (6, 512, 16),
+    ] {
+        for accum in [Accum::Replace, Accum::Add] {
+            seed += 1;
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let a = uniform(&mut rng, m * k);
+            let b = uniform(&mut rng, k * n);
+            let c0 = uniform(&mut rng, m * n);
+            let mut p = PackedRhs::new();
+            p.pack(MatRef::from_row_major_slice(&b, k, n));
+            let mut c = c0.clone();
+            gemm_packed_rhs(&mut c, n, accum, &a, k, m, &p);
+            let want = replay(
+                (m, k, n),
+                accum,
+                |i, l| a[i * k + l],
+                |l, j| b[l * n + j],
+                &c0,
+                n,
+            );
+            assert_eq!(bits(&c), bits(&want), "A·B m={m} k={k} n={n} {accum:?}");
+            // Aᵀ·B with the same a read as k × m.
+            let at = uniform(&mut rng, k * m);
+            let mut c = c0.clone();
+            gemm_at_b(&mut c, n, accum, &at, m, &b, n, k, m, n, Par::Seq);
+            let want = replay(
+                (m, k, n),
+                accum,
+                |i, l| at[l * m + i],
+                |l, j| b[l * n + j],
+                &c0,
+                n,
+            );
+            assert_eq!(bits(&c), bits(&want), "Aᵀ·B m={m} k={k} n={n} {accum:?}");
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! f32 GEMM kernels for the RNN's products, on AVX-512 where the CPU has it.
+//! f32 GEMM kernels for the RNN's products, on AVX-512 or AVX2 + FMA where the CPU has one.
 //!
 //! * [`gemm_packed_rhs`]: `C (+)= A·B` with `B` packed once ([`PackedRhs`]) and reused for
 //!   many products. The RNN's recurrences multiply a fresh `[rows, n]` block of states (or
@@ -16,14 +16,17 @@
 //! [`KC`] rows, loads three vectors of `B` and broadcasts `MR` values of `A`; the block of `C`
 //! is prefetched at the start and read (accumulating) and written once at the end. Loops: slab,
 //! panel, then row block, so one slab of one panel (48 KiB) serves all rows while it is in
-//! cache.
+//! cache. On AVX2 (16 registers of 8 floats) the same layout is read 16 columns at a time, by
+//! tiles of at most 6 rows × 16 columns (12 accumulators).
 //!
 //! Arithmetic: every element of `C` is `c + Σ_slab (Σ_{k in slab} a_ik·b_kj)` with each inner sum
-//! accumulated in order of `k` by fused multiply-adds — it depends only on that row of `A` and
-//! column of `B`, so splitting rows or columns over threads changes no bit.
+//! accumulated in order of `k` by fused multiply-adds from zero — it depends only on that row of
+//! `A` and column of `B`, so splitting rows or columns over threads changes no bit, and AVX-512
+//! and AVX2 give the same bits (`tests/packed.rs` checks both against a scalar replay of that
+//! order).
 //!
-//! Without AVX-512F (detected at run time) both are faer's GEMM: [`PackedRhs`] then keeps a
-//! plain row-major copy of `B`.
+//! Without either (detected at run time) both are faer's GEMM: [`PackedRhs`] then keeps a plain
+//! row-major copy of `B`, and the results depend on how the rows are split.
 use crate::gemm::{gemm, rm};
 use faer::{Accum, MatRef, Par};
 
@@ -41,15 +44,22 @@ const LINE: usize = 16;
 pub struct PackedRhs {
     k: usize,
     n: usize,
-    /// Whether `buf` holds the panel layout (AVX-512 path) or a row-major copy (fallback).
+    /// Whether `buf` holds the panel layout (the kernels' path) or a row-major copy (fallback).
     panels: bool,
     buf: AlignedBuf,
 }
 
-/// Whether this CPU runs the packed AVX-512 kernel (AVX-512F, detected at run time);
-/// elsewhere [`gemm_packed_rhs`] is faer's GEMM on a plain copy of `B`.
+/// Whether this CPU runs the packed kernels (AVX-512F, or AVX2 with FMA, detected at run
+/// time); elsewhere [`gemm_packed_rhs`] is faer's GEMM on a plain copy of `B`.
 pub fn kernel_available() -> bool {
-    crate::simd::has_avx512f()
+    #[cfg(target_arch = "x86_64")]
+    {
+        tiles::detect().is_some()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// Floats of the packed panel layout for a `k × n` matrix.
@@ -247,10 +257,24 @@ pub fn gemm_packed_rhs(
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `b.panels` is set only where AVX-512F was detected; the asserts above bound every
-    // row of `a` and `c` the kernel touches, and `b.packed()` has the panel layout of k × n.
-    unsafe {
-        avx512::gemm(c, ldc, accum == Accum::Add, a, lda, m, k, n, b.packed());
+    {
+        let isa = tiles::detect().expect("the panel layout is only built where a kernel runs");
+        // SAFETY: `isa` was detected; the asserts above bound every row of `a` and `c` the
+        // kernel touches, and `b.packed()` has the panel layout of k × n.
+        unsafe {
+            tiles::gemm(
+                isa,
+                c,
+                ldc,
+                accum == Accum::Add,
+                a,
+                lda,
+                m,
+                k,
+                n,
+                b.packed(),
+            )
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!("the panel layout is only built on x86_64");
@@ -260,10 +284,10 @@ pub fn gemm_packed_rhs(
 /// stride `lda`), `b` (`[k, n]`, row stride `ldb`) and `c` (`[m, n]`, row stride `ldc`): the
 /// weight gradients of BPTT, `H[0..T)ᵀ·Δ` with `k = T·B`.
 ///
-/// On AVX-512 the columns of `c` are split over `par`'s threads (in multiples of 16), each
-/// packing its columns of `b` slab by slab into a per-thread buffer (kept for the next call;
-/// [`release_slab_buffer`]) and copying `a` block by block;
-/// every element of `c` is accumulated in the same order whatever the number of threads.
+/// On AVX-512 or AVX2 + FMA the columns of `c` are split over `par`'s threads (in multiples of
+/// 16), each packing its columns of `b` slab by slab into a per-thread buffer (kept for the next
+/// call; [`release_slab_buffer`]) and copying `a` block by block; every element of `c` is
+/// accumulated in the same order whatever the number of threads or the instruction set.
 /// Elsewhere this is faer's GEMM.
 ///
 /// # Panics
@@ -302,14 +326,18 @@ pub fn gemm_at_b(
             need(rows, ld, cols)
         );
     }
-    if k == 0 || !kernel_available() {
+    #[cfg(target_arch = "x86_64")]
+    let isa = tiles::detect();
+    #[cfg(not(target_arch = "x86_64"))]
+    let isa: Option<()> = None;
+    let Some(isa) = isa.filter(|_| k > 0) else {
         let cv =
             faer::MatMut::from_column_major_slice_with_stride_mut(c, n, m, ldc).transpose_mut();
         let av = MatRef::from_row_major_slice_with_stride(&a[..need(k, lda, m)], k, m, lda);
         let bv = MatRef::from_row_major_slice_with_stride(&b[..need(k, ldb, n)], k, n, ldb);
         gemm(cv, accum, av.transpose(), bv, par);
         return;
-    }
+    };
     let vectors = n.div_ceil(LINE);
     let parts = match par {
         Par::Seq => 1,
@@ -348,23 +376,27 @@ pub fn gemm_at_b(
                             apack.0[kk * mr..(kk + 1) * mr].copy_from_slice(&a[src..src + mr]);
                         }
                     }
-                    // SAFETY: AVX-512F was detected; apack holds kc rows of mr floats and the slab
+                    // SAFETY: `isa` was detected; apack holds kc rows of mr floats and the slab
                     // the panel layout of kc × w; rows r0..r0 + mr, columns j0..j1 of c lie inside
                     // c (asserted above); this part alone writes columns j0..j1 of c, which stays
                     // borrowed for the whole call.
+                    #[cfg(target_arch = "x86_64")]
                     unsafe {
-                        let tile = avx512::Tile {
+                        let tile = tiles::Tile {
                             kc,
                             a: apack.0.as_ptr(),
                             lda: mr,
                             b: slab.as_ptr(),
+                            ldb: 0,
                             c: cp.at(r0 * ldc + j0),
                             ldc,
-                            masks: [0; 3],
+                            w: 0,
                             load_c: accum == Accum::Add || k0 > 0,
                         };
-                        avx512::at_b_panels(mr, w, tile);
+                        tiles::at_b_panels(isa, mr, w, tile);
                     }
+                    #[cfg(not(target_arch = "x86_64"))]
+                    let _ = (isa, &apack, &slab);
                 }
             }
         });
@@ -447,14 +479,263 @@ pub fn release_slab_buffer() {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::{panels, Panel, KC, LINE, MR};
+mod tiles {
+    use super::{panels, Panel, KC};
     use core::arch::x86_64::*;
 
+    /// The instruction set the micro-kernel runs on, detected at run time.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(super) enum Isa {
+        /// AVX-512F: a tile is up to 8 rows by a whole panel (three 16-float vectors).
+        Avx512,
+        /// AVX2 + FMA (16 vector registers): a tile is up to 6 rows by 16 columns (two
+        /// 8-float vectors), a panel taken 16 columns at a time.
+        Avx2,
+    }
+
+    pub(super) fn detect() -> Option<Isa> {
+        if crate::simd::has_avx512f() {
+            Some(Isa::Avx512)
+        } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            Some(Isa::Avx2)
+        } else {
+            None
+        }
+    }
+
+    /// One micro-kernel call: `kc` deep, `A` at `a` (stride `lda`), one slab of a run of a
+    /// panel's columns of `B` at `b` (row stride `ldb`, the panel's width), the block of `C` at
+    /// `c` (row stride `ldc`), how many of the run's columns are real (`w`; the others are the
+    /// panel's zero padding and are not stored), and whether to add to `C` (else overwrite it).
+    #[derive(Clone, Copy)]
+    pub(super) struct Tile {
+        pub kc: usize,
+        pub a: *const f32,
+        pub lda: usize,
+        pub b: *const f32,
+        pub ldb: usize,
+        pub c: *mut f32,
+        pub ldc: usize,
+        pub w: usize,
+        pub load_c: bool,
+    }
+
+    /// One vector register of f32 lanes and the shape of the tiles it holds. Every method is
+    /// only called on a CPU with the instruction set it is written in.
+    trait Lanes {
+        type V: Copy;
+        /// Lanes per register.
+        const W: usize;
+        /// Most rows per tile.
+        const MR: usize;
+        /// Most columns per tile (a multiple of 16, the panels' granularity).
+        const CHUNK: usize;
+        unsafe fn zero() -> Self::V;
+        unsafe fn load(p: *const f32) -> Self::V;
+        unsafe fn splat(x: f32) -> Self::V;
+        /// `a·b + c`, one rounding.
+        unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+        unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+        /// The first `lanes` (1..=W) floats at `p`, zeros in the other lanes.
+        unsafe fn load_first(p: *const f32, lanes: usize) -> Self::V;
+        /// Store the first `lanes` (1..=W) lanes of `v` at `p`, leaving the floats after them.
+        unsafe fn store_first(p: *mut f32, lanes: usize, v: Self::V);
+        /// The tile of `mr` rows and `nv` vectors (`mr ≤ MR`, `nv·W ≤ CHUNK`).
+        unsafe fn dispatch<const AT: bool>(mr: usize, nv: usize, t: Tile);
+    }
+
+    struct Zmm;
+    struct Ymm;
+
+    impl Lanes for Zmm {
+        type V = __m512;
+        const W: usize = 16;
+        const MR: usize = 8;
+        const CHUNK: usize = 48;
+        #[inline(always)]
+        unsafe fn zero() -> __m512 {
+            _mm512_setzero_ps()
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m512 {
+            _mm512_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m512 {
+            _mm512_set1_ps(x)
+        }
+        #[inline(always)]
+        unsafe fn fmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
+            _mm512_fmadd_ps(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m512, b: __m512) -> __m512 {
+            _mm512_add_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn load_first(p: *const f32, lanes: usize) -> __m512 {
+            _mm512_maskz_loadu_ps(((1u32 << lanes) - 1) as __mmask16, p)
+        }
+        #[inline(always)]
+        unsafe fn store_first(p: *mut f32, lanes: usize, v: __m512) {
+            _mm512_mask_storeu_ps(p, ((1u32 << lanes) - 1) as __mmask16, v)
+        }
+        #[inline(always)]
+        unsafe fn dispatch<const AT: bool>(mr: usize, nv: usize, t: Tile) {
+            macro_rules! go {
+                ($($m:literal),*) => {
+                    match (mr, nv) {
+                        $(
+                            ($m, 3) => tile::<Self, $m, 3, AT>(t),
+                            ($m, 2) => tile::<Self, $m, 2, AT>(t),
+                            ($m, 1) => tile::<Self, $m, 1, AT>(t),
+                        )*
+                        _ => unreachable!("tile {mr} × {nv}"),
+                    }
+                };
+            }
+            go!(1, 2, 3, 4, 5, 6, 7, 8)
+        }
+    }
+
+    impl Lanes for Ymm {
+        type V = __m256;
+        const W: usize = 8;
+        const MR: usize = 6;
+        const CHUNK: usize = 16;
+        #[inline(always)]
+        unsafe fn zero() -> __m256 {
+            _mm256_setzero_ps()
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m256 {
+            _mm256_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m256 {
+            _mm256_set1_ps(x)
+        }
+        #[inline(always)]
+        unsafe fn fmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
+            _mm256_fmadd_ps(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m256, b: __m256) -> __m256 {
+            _mm256_add_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn load_first(p: *const f32, lanes: usize) -> __m256 {
+            if lanes >= 8 {
+                _mm256_loadu_ps(p)
+            } else {
+                _mm256_maskload_ps(p, first_lanes(lanes))
+            }
+        }
+        #[inline(always)]
+        unsafe fn store_first(p: *mut f32, lanes: usize, v: __m256) {
+            if lanes >= 8 {
+                _mm256_storeu_ps(p, v)
+            } else {
+                _mm256_maskstore_ps(p, first_lanes(lanes), v)
+            }
+        }
+        #[inline(always)]
+        unsafe fn dispatch<const AT: bool>(mr: usize, nv: usize, t: Tile) {
+            // A run of a panel is always 16 columns here: two vectors.
+            debug_assert_eq!(nv, 2);
+            match mr {
+                6 => tile::<Self, 6, 2, AT>(t),
+                5 => tile::<Self, 5, 2, AT>(t),
+                4 => tile::<Self, 4, 2, AT>(t),
+                3 => tile::<Self, 3, 2, AT>(t),
+                2 => tile::<Self, 2, 2, AT>(t),
+                1 => tile::<Self, 1, 2, AT>(t),
+                _ => unreachable!("tile {mr} × {nv}"),
+            }
+        }
+    }
+
+    /// The AVX2 mask selecting the first `lanes` of eight.
+    #[inline(always)]
+    unsafe fn first_lanes(lanes: usize) -> __m256i {
+        _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(lanes as i32),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        )
+    }
+
+    /// `C[0..M, 0..min(w, NV·W)] (+)= A[0..M, 0..kc] · Bslab[kc × NV·W]`. `A[i, kk]` is at
+    /// `a + i·lda + kk` (row-major), or at `a + kk·lda + i` when `AT` (`A` stored transposed, as
+    /// the weight gradient's `Hᵀ`). Each element is the sum over `kk` in increasing order, one
+    /// FMA per term from zero, then added to `C` (when `load_c`): the same operations on either
+    /// instruction set, whatever the tile's shape.
+    #[inline(always)]
+    unsafe fn tile<I: Lanes, const M: usize, const NV: usize, const AT: bool>(t: Tile) {
+        let Tile {
+            kc,
+            a,
+            lda,
+            b,
+            ldb,
+            c,
+            ldc,
+            w,
+            load_c,
+        } = t;
+        let lanes: [usize; NV] = core::array::from_fn(|v| w.saturating_sub(v * I::W).min(I::W));
+        if load_c {
+            // The block of C is read only after the k loop; ask for it now (in the RNN it
+            // often comes from memory: rows the input projection wrote long before).
+            for i in 0..M {
+                for v in 0..NV {
+                    let p = c.add(i * ldc + v * I::W) as *const i8;
+                    _mm_prefetch::<_MM_HINT_T0>(p);
+                    _mm_prefetch::<_MM_HINT_T0>(p.add(4 * I::W - 1));
+                }
+            }
+        }
+        let mut acc = [[I::zero(); NV]; M];
+        let rows: [*const f32; M] = core::array::from_fn(|i| a.add(i * lda));
+        let mut bp = b;
+        let mut at = a;
+        for kk in 0..kc {
+            let mut bv = [I::zero(); NV];
+            for (v, x) in bv.iter_mut().enumerate() {
+                *x = I::load(bp.add(v * I::W));
+            }
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = if AT {
+                    I::splat(*at.add(i))
+                } else {
+                    I::splat(*rows[i].add(kk))
+                };
+                for (v, x) in row.iter_mut().enumerate() {
+                    *x = I::fmadd(ai, bv[v], *x);
+                }
+            }
+            bp = bp.add(ldb);
+            at = at.add(lda);
+        }
+        for (i, row) in acc.iter().enumerate() {
+            for (v, x) in row.iter().enumerate() {
+                if lanes[v] == 0 {
+                    continue;
+                }
+                let p = c.add(i * ldc + v * I::W);
+                let out = if load_c {
+                    I::add(I::load_first(p, lanes[v]), *x)
+                } else {
+                    *x
+                };
+                I::store_first(p, lanes[v], out);
+            }
+        }
+    }
+
     /// See [`super::gemm_packed_rhs`]; `bp` is the panel layout of `k × n`.
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn gemm(
+    unsafe fn gemm_body<I: Lanes>(
         c: &mut [f32],
         ldc: usize,
         add: bool,
@@ -465,147 +746,132 @@ mod avx512 {
         n: usize,
         bp: &[f32],
     ) {
-        // Slab, then panel, then row block: one slab of one panel of B (KC × 48 floats, 48 KiB)
-        // serves every row block while it is in L1 / L2, so B larger than L2 still streams
-        // from memory only once per product.
+        // Slab, then panel (then run of the panel's columns), then row block: one slab of one
+        // panel of B (KC × 48 floats, 48 KiB) serves every row block while it is in L1 / L2,
+        // so B larger than L2 still streams from memory only once per product.
         for k0 in (0..k).step_by(KC) {
             let kc = (k - k0).min(KC);
             for Panel { j0, w, width, off } in panels(n, k) {
                 let b = bp.as_ptr().add(off + k0 * width);
-                let masks = [mask(w, 0), mask(w, 1), mask(w, 2)];
-                for r0 in (0..m).step_by(MR) {
-                    let mr = (m - r0).min(MR);
-                    let tile = Tile {
-                        kc,
-                        a: a.as_ptr().add(r0 * lda + k0),
-                        lda,
-                        b,
-                        c: c.as_mut_ptr().add(r0 * ldc + j0),
-                        ldc,
-                        masks,
-                        load_c: add || k0 > 0,
-                    };
-                    dispatch::<false>(mr, width / LINE, tile);
+                for c0 in (0..width).step_by(I::CHUNK) {
+                    let nv = (width - c0).min(I::CHUNK) / I::W;
+                    for r0 in (0..m).step_by(I::MR) {
+                        let tile = Tile {
+                            kc,
+                            a: a.as_ptr().add(r0 * lda + k0),
+                            lda,
+                            b: b.add(c0),
+                            ldb: width,
+                            c: c.as_mut_ptr().add(r0 * ldc + j0 + c0),
+                            ldc,
+                            w: w - c0,
+                            load_c: add || k0 > 0,
+                        };
+                        I::dispatch::<false>((m - r0).min(I::MR), nv, tile);
+                    }
                 }
             }
         }
     }
 
-    /// One row block of `C` (`mr` rows, `n` columns from `t.c`) against every panel of one
-    /// slab of `Aᵀ·B`'s packed `B` (`t.b`: its panels one after another, `t.kc` rows each);
-    /// `t.masks` is ignored (each panel's own are used).
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn at_b_panels(mr: usize, n: usize, t: Tile) {
+    /// One block of `mr` rows of `C` (`t.c`, `n` columns) against every panel of one slab of
+    /// `Aᵀ·B`'s packed `B` (`t.b`: its panels one after another, `t.kc` rows each; `t.a` the
+    /// block of `Aᵀ`, `kc` rows of `mr` floats); `t.ldb` and `t.w` are ignored (each panel's
+    /// own are used).
+    #[inline(always)]
+    unsafe fn at_b_body<I: Lanes>(mr: usize, n: usize, t: Tile) {
         for Panel { j0, w, width, off } in panels(n, t.kc) {
-            let tile = Tile {
-                b: t.b.add(off),
-                c: t.c.add(j0),
-                masks: [mask(w, 0), mask(w, 1), mask(w, 2)],
-                ..t
-            };
-            dispatch::<true>(mr, width / LINE, tile);
+            for c0 in (0..width).step_by(I::CHUNK) {
+                let nv = (width - c0).min(I::CHUNK) / I::W;
+                for r0 in (0..mr).step_by(I::MR) {
+                    let tile = Tile {
+                        a: t.a.add(r0),
+                        b: t.b.add(off + c0),
+                        ldb: width,
+                        c: t.c.add(r0 * t.ldc + j0 + c0),
+                        w: w - c0,
+                        ..t
+                    };
+                    I::dispatch::<true>((mr - r0).min(I::MR), nv, tile);
+                }
+            }
         }
     }
 
-    /// Lane mask of vector `v` of a panel `w` columns wide.
-    fn mask(w: usize, v: usize) -> u16 {
-        let lanes = w.saturating_sub(v * LINE).min(LINE);
-        ((1u32 << lanes) - 1) as u16
-    }
-
-    /// One micro-kernel call: `kc` deep, `A` at `a` (stride `lda`), the slab of a panel of `B`
-    /// at `b`, the block of `C` at `c` (row stride `ldc`), the panel's lane masks, and whether
-    /// to add to `C` (else overwrite it).
-    #[derive(Clone, Copy)]
-    pub(super) struct Tile {
-        pub kc: usize,
-        pub a: *const f32,
-        pub lda: usize,
-        pub b: *const f32,
-        pub c: *mut f32,
-        pub ldc: usize,
-        pub masks: [u16; 3],
-        pub load_c: bool,
-    }
-
-    #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn dispatch<const AT: bool>(mr: usize, nv: usize, t: Tile) {
-        macro_rules! go {
-            ($($m:literal),*) => {
-                match (mr, nv) {
-                    $(
-                        ($m, 3) => tile::<$m, 3, AT>(t),
-                        ($m, 2) => tile::<$m, 2, AT>(t),
-                        ($m, 1) => tile::<$m, 1, AT>(t),
-                    )*
-                    _ => unreachable!("tile {mr} × {nv}"),
-                }
-            };
-        }
-        go!(1, 2, 3, 4, 5, 6, 7, 8)
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm_avx512(
+        c: &mut [f32],
+        ldc: usize,
+        add: bool,
+        a: &[f32],
+        lda: usize,
+        m: usize,
+        k: usize,
+        n: usize,
+        bp: &[f32],
+    ) {
+        gemm_body::<Zmm>(c, ldc, add, a, lda, m, k, n, bp)
     }
 
-    /// `C[0..M, 0..16·NV] (+)= A[0..M, 0..kc] · Bslab[kc × 16·NV]`, the columns past the masks
-    /// untouched. `A[i, kk]` is at `a + i·lda + kk` (row-major), or at `a + kk·lda + i` when
-    /// `AT` (`A` stored transposed, as the weight gradient's `Hᵀ`).
-    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm_avx2(
+        c: &mut [f32],
+        ldc: usize,
+        add: bool,
+        a: &[f32],
+        lda: usize,
+        m: usize,
+        k: usize,
+        n: usize,
+        bp: &[f32],
+    ) {
+        gemm_body::<Ymm>(c, ldc, add, a, lda, m, k, n, bp)
+    }
+
     #[target_feature(enable = "avx512f")]
-    unsafe fn tile<const M: usize, const NV: usize, const AT: bool>(t: Tile) {
-        let Tile {
-            kc,
-            a,
-            lda,
-            b,
-            c,
-            ldc,
-            masks,
-            load_c,
-        } = t;
-        if load_c {
-            // The block of C is read only after the k loop; ask for it now (in the RNN it
-            // often comes from memory: rows the input projection wrote long before).
-            for i in 0..M {
-                for v in 0..NV {
-                    let p = c.add(i * ldc + v * LINE) as *const i8;
-                    _mm_prefetch::<_MM_HINT_T0>(p);
-                    _mm_prefetch::<_MM_HINT_T0>(p.add(4 * LINE - 1));
-                }
-            }
+    unsafe fn at_b_avx512(mr: usize, n: usize, t: Tile) {
+        at_b_body::<Zmm>(mr, n, t)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn at_b_avx2(mr: usize, n: usize, t: Tile) {
+        at_b_body::<Ymm>(mr, n, t)
+    }
+
+    /// See [`super::gemm_packed_rhs`]; `bp` is the panel layout of `k × n`.
+    ///
+    /// # Safety
+    /// `isa` must be what [`detect`] found; the slices must hold the shapes and strides given.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn gemm(
+        isa: Isa,
+        c: &mut [f32],
+        ldc: usize,
+        add: bool,
+        a: &[f32],
+        lda: usize,
+        m: usize,
+        k: usize,
+        n: usize,
+        bp: &[f32],
+    ) {
+        match isa {
+            Isa::Avx512 => gemm_avx512(c, ldc, add, a, lda, m, k, n, bp),
+            Isa::Avx2 => gemm_avx2(c, ldc, add, a, lda, m, k, n, bp),
         }
-        let mut acc = [[_mm512_setzero_ps(); NV]; M];
-        let rows: [*const f32; M] = core::array::from_fn(|i| a.add(i * lda));
-        let mut bp = b;
-        let mut at = a;
-        for kk in 0..kc {
-            let mut bv = [_mm512_setzero_ps(); NV];
-            for (v, x) in bv.iter_mut().enumerate() {
-                *x = _mm512_load_ps(bp.add(v * LINE));
-            }
-            for (i, row) in acc.iter_mut().enumerate() {
-                let ai = if AT {
-                    _mm512_set1_ps(*at.add(i))
-                } else {
-                    _mm512_set1_ps(*rows[i].add(kk))
-                };
-                for (v, x) in row.iter_mut().enumerate() {
-                    *x = _mm512_fmadd_ps(ai, bv[v], *x);
-                }
-            }
-            bp = bp.add(NV * LINE);
-            at = at.add(lda);
-        }
-        for (i, row) in acc.iter().enumerate() {
-            for (v, x) in row.iter().enumerate() {
-                let p = c.add(i * ldc + v * LINE);
-                let out = if load_c {
-                    _mm512_add_ps(_mm512_maskz_loadu_ps(masks[v], p), *x)
-                } else {
-                    *x
-                };
-                _mm512_mask_storeu_ps(p, masks[v], out);
-            }
+    }
+
+    /// One row block (`mr` ≤ [`super::MR`] rows) of `Aᵀ·B` against one packed slab of `B`'s
+    /// `n` columns (see [`at_b_body`]).
+    ///
+    /// # Safety
+    /// `isa` must be what [`detect`] found; `t` must describe valid memory for the shapes.
+    pub(super) unsafe fn at_b_panels(isa: Isa, mr: usize, n: usize, t: Tile) {
+        match isa {
+            Isa::Avx512 => at_b_avx512(mr, n, t),
+            Isa::Avx2 => at_b_avx2(mr, n, t),
         }
     }
 }

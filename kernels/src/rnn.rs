@@ -9,10 +9,10 @@
 //!   product written straight into `h[1..]`; each step then adds `h_{t−1}·W_rec` in place and
 //!   applies bias + activation in one SIMD pass. No scratch memory at all.
 //! * the step products of the recurrences multiply by the same `W_rec` (`W_recᵀ` going back)
-//!   `T` times: in f32 on a CPU with AVX-512 it is packed once per pass for the
+//!   `T` times: in f32 on a CPU with AVX-512 or AVX2 + FMA it is packed once per pass for the
 //!   [`crate::packed`] kernel (the `B` operand a general GEMM would repack at every step),
-//!   elsewhere — f64, no AVX-512, or a step product that runs on several threads — each step
-//!   is one faer GEMM.
+//!   elsewhere — f64, neither instruction set, or a step product that runs on several
+//!   threads — each step is one faer GEMM.
 //! * the recurrences (forward and backward) are independent across trials, so when a step's
 //!   product is large enough to run on several threads, the batch is split instead: each rayon
 //!   thread walks all steps of its own trials with sequential products, and the cores never
@@ -270,7 +270,7 @@ pub fn forward_with<T: RnnScalar>(
 }
 
 /// The right-hand side of a recurrence's step products: `W_rec` (forward) or `W_recᵀ`
-/// (backward), either packed for the f32 AVX-512 kernel or as faer's view of the slice.
+/// (backward), either packed for the f32 kernel of [`crate::packed`] or as faer's view of the slice.
 #[derive(Clone, Copy)]
 enum StepRhs<'a, T> {
     Packed(&'a PackedRhs),
@@ -311,7 +311,7 @@ pub fn release_thread_buffers() {
 }
 
 /// Run `f` with the step products' right-hand side `W_rec` (`transposed`: `W_recᵀ`; `w_rec` is
-/// `[n, n]` row-major). f32 with sequential step products on a CPU with AVX-512 gets `W_rec`
+/// `[n, n]` row-major). f32 with sequential step products where [`packed::kernel_available`] gets `W_rec`
 /// packed once for all steps (into this thread's buffer, kept for the next call; a fresh one
 /// when that buffer is in use further up this thread's stack); anything else gets faer's view.
 fn with_step_rhs<T: RnnScalar, R>(
