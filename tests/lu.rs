@@ -14,7 +14,7 @@ const UNBLOCKED_MAX_N: usize = <f64 as LuScalar>::UNBLOCKED_MAX_N;
 fn tiles_or_skip(test: &str) -> bool {
     let ok = LuSolver::<f64>::tiles_available();
     if !ok {
-        println!("{test}: skipped: this CPU has no AVX-512F, LuKernel::Avx512Tiles cannot run");
+        println!("{test}: skipped: this CPU has no AVX-512F, LuKernel::Tiles cannot run");
     }
     ok
 }
@@ -67,7 +67,7 @@ fn solve_with<T: LuScalar>(kernel: LuKernel, q: &Mat<T>, p: &Mat<T>) -> (Mat<T>,
 /// solution, its scaled residual and its relative difference from faer's (0 when empty).
 fn tiles_against_faer(q: &Mat<f64>, p: &Mat<f64>) -> (Mat<f64>, f64, f64) {
     let (n, m) = (q.nrows(), p.ncols());
-    let (_, x) = solve_with(LuKernel::Avx512Tiles, q, p);
+    let (_, x) = solve_with(LuKernel::Tiles, q, p);
     let (_, x_faer) = solve_with(LuKernel::Faer, q, p);
     let res = scaled_residual(q.as_ref(), x.as_ref(), p.as_ref());
     let res_faer = scaled_residual(q.as_ref(), x_faer.as_ref(), p.as_ref());
@@ -123,15 +123,15 @@ fn tiles_solve_in_f32() {
     if !tiles_or_skip("tiles_solve_in_f32") {
         return;
     }
-    // By panels from 193 on, solved by faer's triangular solves from 513 on.
-    let lim = <f32 as LuScalar>::TILES_SOLVE_MAX_N;
+    // By panels from 193 on, solved by faer's triangular solves from 513 on (AVX2: 193).
+    let lim = <f32 as LuScalar>::tiles_solve_max_n();
     let sizes = [1, 5, 15, 16, 17, 31, 33, 64, 95, 96, 97, 130, 192, 200, 257];
     for n in sizes.into_iter().chain([lim + 1, 600]) {
         let q = normal(n, n, 21 + n as u64);
         let p = normal(n, n, 600 + n as u64);
         let q32 = Mat::<f32>::from_fn(n, n, |i, j| q[(i, j)] as f32);
         let p32 = Mat::<f32>::from_fn(n, n, |i, j| p[(i, j)] as f32);
-        let (_, x32) = solve_with(LuKernel::Avx512Tiles, &q32, &p32);
+        let (_, x32) = solve_with(LuKernel::Tiles, &q32, &p32);
         let (_, x32_faer) = solve_with(LuKernel::Faer, &q32, &p32);
         let res = scaled_residual(q32.as_ref(), x32.as_ref(), p32.as_ref());
         let res_faer = scaled_residual(q32.as_ref(), x32_faer.as_ref(), p32.as_ref());
@@ -161,7 +161,7 @@ fn tiles_pivot_where_elimination_needs_it() {
     for eps in [0.0, 1e-20] {
         let q = Mat::<f64>::from_fn(2, 2, |i, j| if i == 0 && j == 0 { eps } else { 1.0 });
         let p = Mat::<f64>::from_fn(2, 1, |i, _| (i + 1) as f64);
-        let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+        let (_, x) = solve_with(LuKernel::Tiles, &q, &p);
         assert!(
             (x[(0, 0)] - 1.0).abs() < 1e-15 && (x[(1, 0)] - 1.0).abs() < 1e-15,
             "ε = {eps}: x = [{}, {}]",
@@ -182,7 +182,7 @@ fn tiles_pivot_where_elimination_needs_it() {
         10 => 2.0,
         _ => i as f64,
     });
-    let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+    let (_, x) = solve_with(LuKernel::Tiles, &q, &p);
     for i in 0..n {
         let want = if i == 9 || i == 10 { 1.0 } else { i as f64 };
         assert!(
@@ -196,7 +196,7 @@ fn tiles_pivot_where_elimination_needs_it() {
     let sigma: Vec<usize> = (0..n).map(|i| (i * 10 + 3) % n).collect();
     let q = Mat::<f64>::from_fn(n, n, |i, j| if sigma[i] == j { 1.0 } else { 0.0 });
     let p = normal(n, 5, 3);
-    let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+    let (_, x) = solve_with(LuKernel::Tiles, &q, &p);
     for c in 0..5 {
         for i in 0..n {
             assert_eq!(x[(sigma[i], c)], p[(i, c)], "row {i}, column {c}");
@@ -223,7 +223,7 @@ fn tiles_split_solve_is_bit_identical_to_one_thread() {
                 .num_threads(threads)
                 .build()
                 .expect("thread pool")
-                .install(|| solve_with(LuKernel::Avx512Tiles, &q, &p))
+                .install(|| solve_with(LuKernel::Tiles, &q, &p))
         };
         let (lu1, x1) = run(1);
         for threads in [2, 3] {
@@ -247,9 +247,9 @@ fn tiles_solver_accepts_strided_views() {
     let n = 45;
     let q = normal(n, n, 41);
     let p = normal(n, n, 42);
-    let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+    let (_, x) = solve_with(LuKernel::Tiles, &q, &p);
 
-    let mut s = LuSolver::<f64>::with_kernel(n, LuKernel::Avx512Tiles).expect("tiles available");
+    let mut s = LuSolver::<f64>::with_kernel(n, LuKernel::Tiles).expect("tiles available");
     let mut qt = q.transpose().to_owned();
     s.factor(qt.as_mut().transpose_mut()).expect("shapes agree");
     let mut pt = p.transpose().to_owned();
@@ -311,7 +311,7 @@ fn tiles_singular_and_nan_inputs_give_non_finite_solutions() {
             q[(i, zero_col)] = 0.0; // a zero column: a zero pivot at that step
         }
         let p = normal(n, 2, 52);
-        let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+        let (_, x) = solve_with(LuKernel::Tiles, &q, &p);
         assert!(
             x.col_iter()
                 .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
@@ -321,7 +321,7 @@ fn tiles_singular_and_nan_inputs_give_non_finite_solutions() {
 
         let mut q = normal(n, n, 53);
         q[nan_at] = f64::NAN;
-        let (_, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+        let (_, x) = solve_with(LuKernel::Tiles, &q, &p);
         assert!(
             x.col_iter()
                 .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
@@ -340,13 +340,13 @@ fn new_picks_the_tiles_wherever_the_cpu_has_them() {
         for n in [
             0,
             1,
-            T::TILES_SOLVE_MAX_N,
-            T::TILES_SOLVE_MAX_N + 1,
+            T::tiles_solve_max_n(),
+            T::tiles_solve_max_n() + 1,
             300,
             700,
         ] {
             let want = if tiles {
-                LuKernel::Avx512Tiles
+                LuKernel::Tiles
             } else {
                 LuKernel::Faer
             };
@@ -357,11 +357,13 @@ fn new_picks_the_tiles_wherever_the_cpu_has_them() {
     check::<f32>();
     assert_eq!(<f64 as LuScalar>::TILES_SOLVE_MAX_N, 384);
     assert_eq!(<f32 as LuScalar>::TILES_SOLVE_MAX_N, 512);
+    assert_eq!(<f64 as LuScalar>::TILES_SOLVE_MAX_N_AVX2, 48);
+    assert_eq!(<f32 as LuScalar>::TILES_SOLVE_MAX_N_AVX2, 192);
     assert_eq!(<f64 as LuScalar>::UNBLOCKED_MAX_N, 96);
     assert_eq!(<f32 as LuScalar>::UNBLOCKED_MAX_N, 192);
 }
 
-/// Above `TILES_SOLVE_MAX_N` the tiles factor and faer's triangular solves solve, with the
+/// Above `tiles_solve_max_n()` the tiles factor and faer's triangular solves solve, with the
 /// tiles' row swaps handed to faer as one permutation: Gaussian systems at the limit and past
 /// it, 1 to n right-hand sides (f32 past its limit: `tiles_solve_in_f32`). The residual is backward
 /// stable (a wrong permutation would leave it of the order of the matrix), the solution agrees with
@@ -372,7 +374,7 @@ fn tiles_factor_with_faers_solve_above_the_tiles_solve_limit() {
     if !tiles_or_skip("tiles_factor_with_faers_solve_above_the_tiles_solve_limit") {
         return;
     }
-    let lim64 = <f64 as LuScalar>::TILES_SOLVE_MAX_N;
+    let lim64 = <f64 as LuScalar>::tiles_solve_max_n();
     for n in [lim64, lim64 + 1, lim64 + 33, 512] {
         let q = normal(n, n, 91 + n as u64);
         for m in [1, 37, n] {
@@ -389,7 +391,7 @@ fn tiles_factor_with_faers_solve_above_the_tiles_solve_limit() {
                         .build()
                         .expect("thread pool")
                         .install(|| {
-                            team::with_team(threads, || solve_with(LuKernel::Avx512Tiles, &q, &p))
+                            team::with_team(threads, || solve_with(LuKernel::Tiles, &q, &p))
                         });
                     assert!(x_t == x, "n = {n}, team of {threads}: solution differs");
                 }
@@ -424,7 +426,7 @@ fn blocked_tiles_factor_is_a_row_permutation_of_q() {
     ] {
         let q = normal(n, n, 71 + n as u64);
         let p = normal(n, 4, 72 + n as u64);
-        let (lu, x) = solve_with(LuKernel::Avx512Tiles, &q, &p);
+        let (lu, x) = solve_with(LuKernel::Tiles, &q, &p);
         let l = Mat::<f64>::from_fn(n, n, |i, j| match i.cmp(&j) {
             std::cmp::Ordering::Greater => lu[(i, j)],
             std::cmp::Ordering::Equal => 1.0,
@@ -460,7 +462,7 @@ fn blocked_tiles_factor_is_a_row_permutation_of_q() {
                 .num_threads(threads)
                 .build()
                 .expect("thread pool")
-                .install(|| team::with_team(threads, || solve_with(LuKernel::Avx512Tiles, &q, &p)));
+                .install(|| team::with_team(threads, || solve_with(LuKernel::Tiles, &q, &p)));
             assert!(lu_t == lu, "n = {n}, team of {threads}: factors differ");
             assert!(x_t == x, "n = {n}, team of {threads}: solution differs");
         }

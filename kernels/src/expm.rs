@@ -41,15 +41,16 @@
 //!
 //! # Products
 //! Up to n = [`GemmScalar::TILES_MAX_N`](crate::gemm::GemmScalar::TILES_MAX_N) (96 in f64,
-//! 64 in f32) on AVX-512 machines the n×n products run on the crate's register tiles
-//! ([`crate::gemm::matmul_tiles`]; n = 64 f64: 5.5 → 5.2 µs a product), above on faer's.
+//! 64 in f32) on AVX-512 or AVX2 + FMA machines the n×n products run on the crate's register
+//! tiles ([`crate::gemm::matmul_tiles`]; n = 64 f64: 5.5 → 5.2 µs a product on AVX-512, 12.1
+//! → 10.7 on AVX2, Zen 3), above on faer's.
 //!
 //! # Parallelism
 //! From n = [`PAR_MIN_N`] on, a call holds a team of the rayon pool's threads (one per 64
 //! columns at most) for its whole length ([`crate::team`]): its products split their columns
 //! over the team, each block one sequential faer product; so do the O(n²) passes and the LU's
-//! solve; the LU runs on the calling thread, its updates by panels (f64 n = 97–384, f32
-//! 193–512, on AVX-512) on the team ([`crate::lu`]). Every column is computed as the one-thread
+//! solve; the LU runs on the calling thread, its updates by panels (f64 n ≥ 97, f32 ≥ 193,
+//! where the tiles run) on the team ([`crate::lu`]). Every column is computed as the one-thread
 //! call computes it, so the bits do not depend on the pool's size (`tests/team.rs`). Below
 //! [`PAR_MIN_N`] the call runs on the calling thread alone.
 //!
@@ -969,7 +970,7 @@ pub fn team_threads(n: usize) -> usize {
 }
 
 /// dst ← alpha·lhs·rhs (accum = Replace) or dst += alpha·lhs·rhs (Add); counts the product.
-/// Small products on the AVX-512 tiles ([`crate::gemm::matmul_tiles`]); inside the call's
+/// Small products on the register tiles ([`crate::gemm::matmul_tiles`]); inside the call's
 /// team (from [`PAR_MIN_N`] on) the columns of dst are split over its threads, each column
 /// computed as the whole product would compute it.
 fn gemm<T: ExpmScalar>(

@@ -24,9 +24,9 @@ mod sealed {
 /// Element types the GEMM entry points accept: `f32` (the training path) and `f64` (the twin
 /// used for finite-difference checks).
 pub trait GemmScalar: RealField + Copy + Send + Sync + sealed::Sealed {
-    /// Largest dimension for which [`matmul_tiles`] uses the crate's AVX-512 tiles: 96 in f64,
-    /// 64 in f32. Measured against faer's sequential product (square, 2026-12-03 22:20 UTC,
-    /// best of 50-call batches, two runs): f64 n = 32 0.85–0.90 → 0.68–0.71 µs, 48 2.17–2.20 →
+    /// Largest dimension for which [`matmul_tiles`] uses the crate's register tiles: 96 in f64,
+    /// 64 in f32. Measured on AVX-512 against faer's sequential product (square, 2026-12-03
+    /// 22:20 UTC, best of 50-call batches, two runs): f64 n = 32 0.85–0.90 → 0.68–0.71 µs, 48 2.17–2.20 →
     /// 2.23, 64 5.52 → 5.19–5.21, 80 10.5–10.6 → 10.2–10.3, 96 17.7–17.9 → 17.2–17.3; at 128
     /// and 256 even, at 512 twice as slow (no packing); f32 n = 32 0.56 → 0.37, 48 1.26 → 1.11,
     /// 64 2.64–2.85 → 2.58–2.59, 80 4.77–4.87 → 4.79–4.81, 96 8.13 → 8.14 (no gain above 64).
@@ -54,39 +54,44 @@ macro_rules! gemm_scalar {
                 alpha: $t,
             ) -> bool {
                 let (m, n, k) = (dst.nrows(), dst.ncols(), lhs.ncols());
+                #[cfg(target_arch = "x86_64")]
+                let isa = crate::lanes::tiles_isa();
+                #[cfg(not(target_arch = "x86_64"))]
+                let isa: Option<()> = None;
                 let fits = m.max(n).max(k) <= Self::TILES_MAX_N
                     && lhs.nrows() == m
                     && rhs.nrows() == k
                     && rhs.ncols() == n
                     && column_major(dst.as_ref())
                     && column_major(lhs)
-                    && column_major(rhs)
-                    && crate::simd::has_avx512f();
-                if !fits {
+                    && column_major(rhs);
+                let Some(isa) = isa.filter(|_| fits) else {
                     return false;
-                }
+                };
                 #[cfg(target_arch = "x86_64")]
                 {
-                    use crate::lanes::Raw;
-                    // SAFETY: AVX-512F checked; the views are column-major with the shapes
-                    // checked above, and `dst` (a unique borrow) overlaps neither operand.
+                    use crate::lanes::{Avx2, Avx512, IsaKind, Raw};
+                    use tiles::Matmul;
+                    let (a, b) = (
+                        Raw::new(lhs.as_ptr() as *mut $t, lhs.col_stride()),
+                        Raw::new(rhs.as_ptr() as *mut $t, rhs.col_stride()),
+                    );
+                    let c = Raw::new(dst.as_ptr_mut(), dst.col_stride());
+                    let add = accum == Accum::Add;
+                    // SAFETY: the instruction set was detected; the views are column-major with
+                    // the shapes checked above, and `dst` (a unique borrow) overlaps neither
+                    // operand.
                     unsafe {
-                        avx512::matmul(
-                            Raw::new(lhs.as_ptr() as *mut $t, lhs.col_stride()),
-                            Raw::new(rhs.as_ptr() as *mut $t, rhs.col_stride()),
-                            Raw::new(dst.as_ptr_mut(), dst.col_stride()),
-                            m,
-                            k,
-                            n,
-                            alpha,
-                            accum == Accum::Add,
-                        )
+                        match isa {
+                            IsaKind::Avx512 => Avx512::matmul(a, b, c, m, k, n, alpha, add),
+                            IsaKind::Avx2 => Avx2::matmul(a, b, c, m, k, n, alpha, add),
+                        }
                     }
                     true
                 }
                 #[cfg(not(target_arch = "x86_64"))]
                 {
-                    let _ = (dst, accum, alpha);
+                    let _ = (dst, accum, alpha, isa);
                     false
                 }
             }
@@ -97,10 +102,10 @@ gemm_scalar!(f32, 64);
 gemm_scalar!(f64, 96);
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) mod avx512;
+pub(crate) mod tiles;
 
 /// Rows contiguous, columns at a stride of at least the column length (what a column-major
-/// matrix or a block of one has): the layout the AVX-512 tiles read in place.
+/// matrix or a block of one has): the layout the register tiles read in place.
 pub(crate) fn column_major<T>(m: MatRef<'_, T>) -> bool {
     m.nrows() == 0
         || m.ncols() == 0
@@ -108,8 +113,9 @@ pub(crate) fn column_major<T>(m: MatRef<'_, T>) -> bool {
 }
 
 /// `dst ← alpha·lhs·rhs` (`Accum::Replace`) or `dst += alpha·lhs·rhs` (`Accum::Add`): on the
-/// crate's AVX-512 register tiles (`gemm/avx512.rs`) where every dimension is at most
-/// [`GemmScalar::TILES_MAX_N`], the views are column-major and the CPU has AVX-512F; otherwise
+/// crate's register tiles (`gemm/tiles.rs`) where every dimension is at most
+/// [`GemmScalar::TILES_MAX_N`], the views are column-major and the CPU has AVX-512F or AVX2 +
+/// FMA ([`crate::lanes::tiles_isa`]); otherwise
 /// [`matmul_on_team`]. Each entry of a tile product is Σ_k lhs_ik·rhs_kj in increasing k, one
 /// FMA per term, then times alpha (plus dst): the bits do not depend on the split of the columns.
 pub fn matmul_tiles<T: GemmScalar>(

@@ -1,16 +1,79 @@
-//! One AVX-512 register as lanes of `f64` or `f32` ([`Lane`]) and a column-major matrix as a
-//! base pointer and column stride ([`Raw`]): what the register-tile kernels of
-//! `lu/avx512.rs` and `gemm/avx512.rs` are written in, kept here so that neither kernel
-//! module depends on the other for them. x86-64 only; every method needs AVX-512F at run
-//! time ([`crate::simd::has_avx512f`]).
+//! One vector register as lanes of `f64` or `f32` ([`Lane`]), for each instruction set the
+//! register-tile kernels are written for ([`Isa`]: AVX-512F, or AVX2 with FMA), and a
+//! column-major matrix as a base pointer and column stride ([`Raw`]): what the tile kernels of
+//! `lu/tiles.rs`, `gemm/tiles.rs` and `packed.rs` are written in, kept here so that no kernel
+//! module depends on another for them. x86-64 only; every method needs its instruction set at run
+//! time ([`tiles_isa`]).
+//!
+//! Lane masks are `u32` bit sets on both sets (AVX2 turns them into vector masks). Each lane
+//! operation rounds as its scalar counterpart does, so a kernel written once performs the same
+//! operations on each entry with either set; only the tiles' shapes differ ([`Isa`]'s constants).
 use std::arch::x86_64::*;
 
-/// One AVX-512 register of `Self` and the lane operations the tiles need.
+/// The instruction set whose tiles run on this CPU: AVX-512F where it has it, else AVX2 with
+/// FMA, else none (detected at run time; std caches the answer).
+pub fn tiles_isa() -> Option<IsaKind> {
+    if crate::simd::has_avx512f() {
+        Some(IsaKind::Avx512)
+    } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        Some(IsaKind::Avx2)
+    } else {
+        None
+    }
+}
+
+/// The instruction sets of the tile kernels, as a value (see [`Isa`] for the types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IsaKind {
+    /// AVX-512F: 32 registers of 8 f64 / 16 f32.
+    Avx512,
+    /// AVX2 + FMA: 16 registers of 4 f64 / 8 f32.
+    Avx2,
+}
+
+/// An instruction set the tile kernels are written for, and the shapes of their tiles on it
+/// (sized to its register file).
+pub trait Isa: Copy + Send + Sync + 'static {
+    /// Vectors of rows per GEMM tile (of 6 columns): 4 on AVX-512 (24 accumulators of 32
+    /// registers), 2 on AVX2 (12 of 16).
+    const GEMM_ROW_VECTORS: usize;
+    /// Whether the LU's and the solve's tiles go up to 16 columns (AVX-512; 16 accumulators) or
+    /// stop at 8 (AVX2).
+    const LU_COLS_16: bool;
+    /// Rows per tile of the packed f32 product (`crate::packed`): 8 on AVX-512, 6 on AVX2.
+    const PACKED_ROWS: usize;
+    /// Columns per tile of the packed f32 product: a whole 48-column panel on AVX-512 (three
+    /// vectors: 24 accumulators), 16 on AVX2 (two vectors: 12).
+    const PACKED_COLS: usize;
+}
+
+/// AVX-512F.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx512;
+/// AVX2 with FMA.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2;
+
+impl Isa for Avx512 {
+    const GEMM_ROW_VECTORS: usize = 4;
+    const LU_COLS_16: bool = true;
+    const PACKED_ROWS: usize = 8;
+    const PACKED_COLS: usize = 48;
+}
+
+impl Isa for Avx2 {
+    const GEMM_ROW_VECTORS: usize = 2;
+    const LU_COLS_16: bool = false;
+    const PACKED_ROWS: usize = 6;
+    const PACKED_COLS: usize = 16;
+}
+
+/// One register of `Self` on the instruction set `I` and the lane operations the tiles need.
 ///
 /// # Safety
-/// Every method must only be called on a CPU with AVX-512F ([`crate::simd::has_avx512f`]);
+/// Every method must only be called on a CPU with `I`'s instruction set ([`tiles_isa`]);
 /// pointer arguments must be valid for the lanes the mask selects.
-pub unsafe trait Lane:
+pub unsafe trait Lane<I: Isa>:
     Copy + PartialOrd + std::ops::Neg<Output = Self> + Send + Sync + 'static
 {
     type V: Copy;
@@ -31,14 +94,15 @@ pub unsafe trait Lane:
     /// `a·b + c`, one rounding.
     unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
     /// Every lane set to lane `k` of `v`.
     unsafe fn lane(v: Self::V, k: usize) -> Self::V;
     /// `|x|` of the lanes in `m` loaded from `p` (0 elsewhere), and the mask of those lanes
     /// in `m` that are not NaN.
     unsafe fn load_abs(m: u32, p: *const Self) -> (Self::V, u32);
-    /// `max(a, b)` in the lanes of `k`, `src` in the others.
+    /// `max(a, b)` in the lanes of `k`, `src` in the others (neither `a` nor `b` NaN there).
     unsafe fn mask_max(src: Self::V, k: u32, a: Self::V, b: Self::V) -> Self::V;
-    /// The largest lane.
+    /// The largest lane (none NaN).
     unsafe fn reduce_max(v: Self::V) -> Self;
     /// The lanes in `m` where `a == b`.
     unsafe fn eq_mask(m: u32, a: Self::V, b: Self::V) -> u32;
@@ -52,7 +116,7 @@ pub unsafe trait Lane:
     fn is_nan(self) -> bool;
 }
 
-/// The scalar half of [`Lane`], the same for f64 and f32.
+/// The scalar half of [`Lane`], the same for f64 and f32 on every instruction set.
 macro_rules! scalar_ops {
     ($t:ty) => {
         #[inline(always)]
@@ -86,7 +150,7 @@ macro_rules! scalar_ops {
     };
 }
 
-unsafe impl Lane for f64 {
+unsafe impl Lane<Avx512> for f64 {
     type V = __m512d;
     const W: usize = 8;
     #[inline(always)]
@@ -112,6 +176,10 @@ unsafe impl Lane for f64 {
     #[inline(always)]
     unsafe fn mul(a: __m512d, b: __m512d) -> __m512d {
         _mm512_mul_pd(a, b)
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m512d, b: __m512d) -> __m512d {
+        _mm512_add_pd(a, b)
     }
     #[inline(always)]
     unsafe fn lane(v: __m512d, k: usize) -> __m512d {
@@ -140,7 +208,7 @@ unsafe impl Lane for f64 {
     scalar_ops!(f64);
 }
 
-unsafe impl Lane for f32 {
+unsafe impl Lane<Avx512> for f32 {
     type V = __m512;
     const W: usize = 16;
     #[inline(always)]
@@ -168,6 +236,10 @@ unsafe impl Lane for f32 {
         _mm512_mul_ps(a, b)
     }
     #[inline(always)]
+    unsafe fn add(a: __m512, b: __m512) -> __m512 {
+        _mm512_add_ps(a, b)
+    }
+    #[inline(always)]
     unsafe fn lane(v: __m512, k: usize) -> __m512 {
         _mm512_permutexvar_ps(_mm512_set1_epi32(k as i32), v)
     }
@@ -190,6 +262,153 @@ unsafe impl Lane for f32 {
     #[inline(always)]
     unsafe fn eq_mask(m: u32, a: __m512, b: __m512) -> u32 {
         _mm512_mask_cmp_ps_mask::<_CMP_EQ_OQ>(m as __mmask16, a, b) as u32
+    }
+    scalar_ops!(f32);
+}
+
+/// The AVX2 vector mask (all ones in a lane of `m`, zeros elsewhere) of the 64-bit lanes of `m`.
+#[inline(always)]
+unsafe fn mask_pd(m: u32) -> __m256i {
+    let bits = _mm256_setr_epi64x(1, 2, 4, 8);
+    _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x(m as i64), bits), bits)
+}
+
+/// The AVX2 vector mask of the 32-bit lanes of `m`.
+#[inline(always)]
+unsafe fn mask_ps(m: u32) -> __m256i {
+    let bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(m as i32), bits), bits)
+}
+
+unsafe impl Lane<Avx2> for f64 {
+    type V = __m256d;
+    const W: usize = 4;
+    #[inline(always)]
+    unsafe fn load(m: u32, p: *const f64) -> __m256d {
+        if m & 0xf == 0xf {
+            _mm256_loadu_pd(p)
+        } else {
+            _mm256_maskload_pd(p, mask_pd(m))
+        }
+    }
+    #[inline(always)]
+    unsafe fn store(m: u32, p: *mut f64, v: __m256d) {
+        if m & 0xf == 0xf {
+            _mm256_storeu_pd(p, v)
+        } else {
+            _mm256_maskstore_pd(p, mask_pd(m), v)
+        }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f64) -> __m256d {
+        _mm256_set1_pd(x)
+    }
+    #[inline(always)]
+    unsafe fn fnmadd(a: __m256d, b: __m256d, c: __m256d) -> __m256d {
+        _mm256_fnmadd_pd(a, b, c)
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: __m256d, b: __m256d, c: __m256d) -> __m256d {
+        _mm256_fmadd_pd(a, b, c)
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m256d, b: __m256d) -> __m256d {
+        _mm256_mul_pd(a, b)
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m256d, b: __m256d) -> __m256d {
+        _mm256_add_pd(a, b)
+    }
+    #[inline(always)]
+    unsafe fn lane(v: __m256d, k: usize) -> __m256d {
+        // Lane k of four doubles is the floats 2k, 2k + 1.
+        let idx = _mm256_set1_epi64x((((2 * k + 1) as i64) << 32) | (2 * k) as i64);
+        _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(v), idx))
+    }
+    #[inline(always)]
+    unsafe fn load_abs(m: u32, p: *const f64) -> (__m256d, u32) {
+        let v = _mm256_andnot_pd(_mm256_set1_pd(-0.0), <Self as Lane<Avx2>>::load(m, p));
+        let ord = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_ORD_Q>(v, v)) as u32;
+        (v, ord & m & 0xf)
+    }
+    #[inline(always)]
+    unsafe fn mask_max(src: __m256d, k: u32, a: __m256d, b: __m256d) -> __m256d {
+        _mm256_blendv_pd(src, _mm256_max_pd(a, b), _mm256_castsi256_pd(mask_pd(k)))
+    }
+    #[inline(always)]
+    unsafe fn reduce_max(v: __m256d) -> f64 {
+        let h = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+        _mm_cvtsd_f64(_mm_max_pd(h, _mm_unpackhi_pd(h, h)))
+    }
+    #[inline(always)]
+    unsafe fn eq_mask(m: u32, a: __m256d, b: __m256d) -> u32 {
+        _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(a, b)) as u32 & m & 0xf
+    }
+    scalar_ops!(f64);
+}
+
+unsafe impl Lane<Avx2> for f32 {
+    type V = __m256;
+    const W: usize = 8;
+    #[inline(always)]
+    unsafe fn load(m: u32, p: *const f32) -> __m256 {
+        if m & 0xff == 0xff {
+            _mm256_loadu_ps(p)
+        } else {
+            _mm256_maskload_ps(p, mask_ps(m))
+        }
+    }
+    #[inline(always)]
+    unsafe fn store(m: u32, p: *mut f32, v: __m256) {
+        if m & 0xff == 0xff {
+            _mm256_storeu_ps(p, v)
+        } else {
+            _mm256_maskstore_ps(p, mask_ps(m), v)
+        }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> __m256 {
+        _mm256_set1_ps(x)
+    }
+    #[inline(always)]
+    unsafe fn fnmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
+        _mm256_fnmadd_ps(a, b, c)
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
+        _mm256_fmadd_ps(a, b, c)
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m256, b: __m256) -> __m256 {
+        _mm256_mul_ps(a, b)
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m256, b: __m256) -> __m256 {
+        _mm256_add_ps(a, b)
+    }
+    #[inline(always)]
+    unsafe fn lane(v: __m256, k: usize) -> __m256 {
+        _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(k as i32))
+    }
+    #[inline(always)]
+    unsafe fn load_abs(m: u32, p: *const f32) -> (__m256, u32) {
+        let v = _mm256_andnot_ps(_mm256_set1_ps(-0.0), <Self as Lane<Avx2>>::load(m, p));
+        let ord = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_ORD_Q>(v, v)) as u32;
+        (v, ord & m & 0xff)
+    }
+    #[inline(always)]
+    unsafe fn mask_max(src: __m256, k: u32, a: __m256, b: __m256) -> __m256 {
+        _mm256_blendv_ps(src, _mm256_max_ps(a, b), _mm256_castsi256_ps(mask_ps(k)))
+    }
+    #[inline(always)]
+    unsafe fn reduce_max(v: __m256) -> f32 {
+        let h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        _mm_cvtss_f32(_mm_max_ss(h, _mm_shuffle_ps::<1>(h, h)))
+    }
+    #[inline(always)]
+    unsafe fn eq_mask(m: u32, a: __m256, b: __m256) -> u32 {
+        _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(a, b)) as u32 & m & 0xff
     }
     scalar_ops!(f32);
 }

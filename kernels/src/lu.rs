@@ -4,9 +4,9 @@
 //!
 //! Two kernels ([`LuKernel`]), picked by [`LuSolver::new`]:
 //!
-//! - **On a CPU with AVX-512F: the crate's own LU on register tiles at every n, and its solve
-//!   on the tiles up to [`LuScalar::TILES_SOLVE_MAX_N`] (384 in f64, 512 in f32)**
-//!   (`lu/avx512.rs`), the LU left-looking in one pass up to [`LuScalar::UNBLOCKED_MAX_N`]
+//! - **On a CPU with AVX-512F or AVX2 + FMA: the crate's own LU on register tiles at every n,
+//!   and its solve on the tiles up to [`LuScalar::TILES_SOLVE_MAX_N`] (384 in f64, 512 in f32)**
+//!   (`lu/tiles.rs`), the LU left-looking in one pass up to [`LuScalar::UNBLOCKED_MAX_N`]
 //!   (96 in f64, 192 in f32) and by panels above (next bullets); above the solve's limit,
 //!   faer's triangular solves on the tiles' factors (third bullet). The one-pass LU: at these
 //!   sizes faer's general routines spend most of their time outside arithmetic (its LU ran at 5–10
@@ -35,10 +35,10 @@
 //!   right-looking:
 //!   each panel factored by the one-pass LU, its row swaps applied to the other columns as one
 //!   permutation (its cycles), and the columns to its right updated (L₁₁⁻¹ on the solve's
-//!   tiles, A₂₂ −= L₂₁·U₁₂ on the GEMM tiles of `gemm/avx512.rs`) split over the call's team,
+//!   tiles, A₂₂ −= L₂₁·U₁₂ on the GEMM tiles of `gemm/tiles.rs`) split over the call's team,
 //!   with a look-ahead of one panel: the part that updates the next panel's columns factors that
 //!   panel while the other parts update the rest (the same bits; on a team of two the LU alone at
-//!   n = 192–512 7–15% faster, expm within its noise: `LOOKAHEAD_LEAD_COLS` in `lu/avx512.rs` has
+//!   n = 192–512 7–15% faster, expm within its noise: `LOOKAHEAD_LEAD_COLS` in `lu/tiles.rs` has
 //!   the measurements). The one-pass LU had lost to faer's from n = 128 (above); by panels, a
 //!   scratch program (`LuSolver::new` before and after, best of 50-call batches, each including a
 //!   copy of the matrix, 2026-12-04 02:35 UTC) measured the factorisation on one thread n = 97 28.5
@@ -117,7 +117,7 @@ use crate::gemm::column_major;
 use crate::team::{self, MAX_PARTS};
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) mod avx512;
+pub(crate) mod tiles;
 
 /// Size from which [`LuSolver::solve`] splits the right-hand sides over the rayon threads.
 pub const SPLIT_SOLVE_MIN_N: usize = 128;
@@ -128,10 +128,10 @@ const MIN_BLOCK_COLS: usize = 64;
 /// Which code factors and solves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LuKernel {
-    /// The crate's own LU on register tiles (`lu/avx512.rs`), and its solve there up to
+    /// The crate's own LU on register tiles (`lu/tiles.rs`), and its solve there up to
     /// [`LuScalar::TILES_SOLVE_MAX_N`] (faer's triangular solves on the same factors above):
-    /// x86-64 with AVX-512F.
-    Avx512Tiles,
+    /// x86-64 with AVX-512F or AVX2 + FMA ([`crate::lanes::tiles_isa`]).
+    Tiles,
     /// faer's partial-pivoting LU and triangular solves.
     Faer,
 }
@@ -148,14 +148,37 @@ pub const PANEL_COLS: usize = 32;
 
 /// Element types [`LuSolver`] factors: `f32` and `f64`.
 pub trait LuScalar: RealField + Copy + Send + Sync + 'static + sealed::Sealed {
-    /// Largest n whose solve [`LuKernel::Avx512Tiles`] runs on the tiles; above it, faer's
+    /// Largest n whose solve [`LuKernel::Tiles`] runs on the tiles on AVX-512; above it, faer's
     /// triangular solves read the tiles' factors: 384 in f64, 512 in f32 (see the module docs).
     const TILES_SOLVE_MAX_N: usize;
+    /// The same limit on AVX2 + FMA: 48 in f64, 192 in f32. There a tile holds one 4-double
+    /// (8-float) vector of rows by at most 8 columns, and the tiles' solve lost to faer's
+    /// from f64 n = 64 and f32 n = 256 (a scratch program, `LuSolver::with_kernel`, one
+    /// thread, best of 10-call batches over 0.5 s, AMD EPYC Zen 3, 2026-12-04 17:05 UTC; tiles /
+    /// faer: f64 n = 32 4.9 / 5.1 µs, 48 13.6 / 13.2, 64 31.5 / 25.1, 96 100 / 72, 128 126 / 92;
+    /// f32 n = 128 91 / 103, 192 256 / 279, 256 643 / 505).
+    const TILES_SOLVE_MAX_N_AVX2: usize;
+    /// The solve's limit on this CPU's instruction set ([`LuScalar::TILES_SOLVE_MAX_N`] or
+    /// [`LuScalar::TILES_SOLVE_MAX_N_AVX2`]; 0 where the tiles do not run).
+    fn tiles_solve_max_n() -> usize {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match crate::lanes::tiles_isa() {
+                Some(crate::lanes::IsaKind::Avx512) => Self::TILES_SOLVE_MAX_N,
+                Some(crate::lanes::IsaKind::Avx2) => Self::TILES_SOLVE_MAX_N_AVX2,
+                None => 0,
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            0
+        }
+    }
     /// Largest n the tiles factor in one left-looking pass; above it they factor by panels of
     /// [`PANEL_COLS`] with right-looking updates (96 in f64, 192 in f32).
     const UNBLOCKED_MAX_N: usize;
     #[doc(hidden)]
-    /// Whether [`LuKernel::Avx512Tiles`] runs for this type on this CPU.
+    /// Whether [`LuKernel::Tiles`] runs for this type on this CPU.
     fn tiles_available() -> bool;
     #[doc(hidden)]
     /// Factor with the tile kernels; `a` n×n with unit row stride, `scratch` of
@@ -172,12 +195,20 @@ pub trait LuScalar: RealField + Copy + Send + Sync + 'static + sealed::Sealed {
 }
 
 macro_rules! lu_scalar {
-    ($t:ty, $max:expr, $unblocked:expr) => {
+    ($t:ty, $max:expr, $max_avx2:expr, $unblocked:expr) => {
         impl LuScalar for $t {
             const TILES_SOLVE_MAX_N: usize = $max;
+            const TILES_SOLVE_MAX_N_AVX2: usize = $max_avx2;
             const UNBLOCKED_MAX_N: usize = $unblocked;
             fn tiles_available() -> bool {
-                crate::simd::has_avx512f()
+                #[cfg(target_arch = "x86_64")]
+                {
+                    crate::lanes::tiles_isa().is_some()
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    false
+                }
             }
             fn tiles_factor(
                 a: MatMut<'_, $t>,
@@ -193,19 +224,44 @@ macro_rules! lu_scalar {
                         && rdiag.len() == n
                         && scratch.len() >= blocked_scratch_len(n)
                         && column_major(a.as_ref()),
-                    "LuKernel::Avx512Tiles: not available, or a is not n×n column-major"
+                    "LuKernel::Tiles: not available, or a is not n×n column-major"
                 );
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: AVX-512F checked above; `a` is n×n with unit row stride and column
-                // stride `col_stride()` (≥ n for a column-major view), valid for the view's life.
-                unsafe {
-                    let raw = crate::lanes::Raw::new(a.as_ptr_mut(), a.col_stride());
-                    if n <= Self::UNBLOCKED_MAX_N {
-                        avx512::factor(raw, n, piv);
-                    } else {
-                        avx512::factor_blocked(raw, n, PANEL_COLS, piv, scratch);
+                {
+                    use crate::lanes::{Avx2, Avx512, IsaKind, Lane, Raw};
+                    use tiles::LuTiles;
+                    /// The factorisation on the instruction set `I`.
+                    ///
+                    /// # Safety
+                    /// `I` available; `raw` n×n column-major, `piv` and `rdiag` of length n,
+                    /// `scratch` of `blocked_scratch_len(n)`.
+                    unsafe fn on<I: LuTiles>(
+                        raw: Raw<$t>,
+                        n: usize,
+                        piv: &mut [usize],
+                        rdiag: &mut [$t],
+                        scratch: &mut [usize],
+                    ) where
+                        $t: Lane<I>,
+                    {
+                        if n <= <$t as LuScalar>::UNBLOCKED_MAX_N {
+                            I::factor(raw, n, piv);
+                        } else {
+                            tiles::factor_blocked::<$t, I>(raw, n, PANEL_COLS, piv, scratch);
+                        }
+                        tiles::reciprocal_diagonal::<$t, I>(raw, rdiag);
                     }
-                    avx512::reciprocal_diagonal(raw, rdiag);
+                    let raw = Raw::new(a.as_ptr_mut(), a.col_stride());
+                    // SAFETY: the instruction set was detected (checked above); `a` is n×n with
+                    // unit row stride and column stride `col_stride()` (≥ n for a column-major
+                    // view), valid for the view's life.
+                    unsafe {
+                        match crate::lanes::tiles_isa() {
+                            Some(IsaKind::Avx512) => on::<Avx512>(raw, n, piv, rdiag, scratch),
+                            Some(IsaKind::Avx2) => on::<Avx2>(raw, n, piv, rdiag, scratch),
+                            None => unreachable!("checked above"),
+                        }
+                    }
                 }
             }
             fn tiles_solve(lu: MatRef<'_, $t>, piv: &[usize], rdiag: &[$t], x: MatMut<'_, $t>) {
@@ -218,22 +274,30 @@ macro_rules! lu_scalar {
                         && rdiag.len() == n
                         && column_major(lu)
                         && column_major(x.as_ref()),
-                    "LuKernel::Avx512Tiles: not available, or lu / x not column-major with n rows"
+                    "LuKernel::Tiles: not available, or lu / x not column-major with n rows"
                 );
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: as in `tiles_factor`; the solve only reads `lu`.
-                unsafe {
+                {
+                    use crate::lanes::{Avx2, Avx512, IsaKind, Raw};
+                    use tiles::LuTiles;
                     let m = x.ncols();
-                    let lu_raw = crate::lanes::Raw::new(lu.as_ptr() as *mut $t, lu.col_stride());
-                    let x_raw = crate::lanes::Raw::new(x.as_ptr_mut(), x.col_stride());
-                    avx512::solve(lu_raw, n, piv, x_raw, m, rdiag);
+                    let lu_raw = Raw::new(lu.as_ptr() as *mut $t, lu.col_stride());
+                    let x_raw = Raw::new(x.as_ptr_mut(), x.col_stride());
+                    // SAFETY: as in `tiles_factor`; the solve only reads `lu`.
+                    unsafe {
+                        match crate::lanes::tiles_isa() {
+                            Some(IsaKind::Avx512) => Avx512::solve(lu_raw, n, piv, x_raw, m, rdiag),
+                            Some(IsaKind::Avx2) => Avx2::solve(lu_raw, n, piv, x_raw, m, rdiag),
+                            None => unreachable!("checked above"),
+                        }
+                    }
                 }
             }
         }
     };
 }
-lu_scalar!(f64, 384, 96);
-lu_scalar!(f32, 512, 192);
+lu_scalar!(f64, 384, 48, 96);
+lu_scalar!(f32, 512, 192, 192);
 
 /// Scratch of the blocked tile factorisation for an n×n matrix: the panel swaps' composite
 /// permutation (n) and its cycles (at most n moved rows and n / 2 cycles).
@@ -247,11 +311,11 @@ pub struct LuSolver<T> {
     n: usize,
     kernel: LuKernel,
     /// faer's row permutation and its inverse ([`LuKernel::Faer`], and the tiles' swaps as
-    /// one permutation for faer's solve above [`LuScalar::TILES_SOLVE_MAX_N`]).
+    /// one permutation for faer's solve above [`LuScalar::tiles_solve_max_n`]).
     perm: Vec<usize>,
     perm_inv: Vec<usize>,
     /// LAPACK-style pivots, 1 / U's diagonal and the blocked factorisation's scratch
-    /// ([`LuKernel::Avx512Tiles`]).
+    /// ([`LuKernel::Tiles`]).
     piv: Vec<usize>,
     rdiag: Vec<T>,
     panel_scratch: Vec<usize>,
@@ -264,12 +328,12 @@ pub struct LuSolver<T> {
 }
 
 impl<T: LuScalar> LuSolver<T> {
-    /// Scratch for n×n systems, with [`LuKernel::Avx512Tiles`] where the CPU has it, faer
+    /// Scratch for n×n systems, with [`LuKernel::Tiles`] where the CPU has it, faer
     /// otherwise. The solve will use `min(rayon threads, n / 64)` blocks from
     /// n = [`SPLIT_SOLVE_MIN_N`] on (the thread count read here, once).
     pub fn new(n: usize) -> Self {
         let kernel = if T::tiles_available() {
-            LuKernel::Avx512Tiles
+            LuKernel::Tiles
         } else {
             LuKernel::Faer
         };
@@ -278,13 +342,13 @@ impl<T: LuScalar> LuSolver<T> {
 
     /// As [`LuSolver::new`] with the kernel chosen by the caller (to compare the two).
     ///
-    /// Errors: [`KernelError::Unsupported`] if `kernel` is [`LuKernel::Avx512Tiles`] and this
-    /// CPU lacks AVX-512F (see [`LuSolver::tiles_available`]).
+    /// Errors: [`KernelError::Unsupported`] if `kernel` is [`LuKernel::Tiles`] and this
+    /// CPU has neither AVX-512F nor AVX2 + FMA (see [`LuSolver::tiles_available`]).
     pub fn with_kernel(n: usize, kernel: LuKernel) -> Result<Self, KernelError> {
-        if kernel == LuKernel::Avx512Tiles && !T::tiles_available() {
+        if kernel == LuKernel::Tiles && !T::tiles_available() {
             return Err(KernelError::Unsupported {
-                what: "LuSolver::with_kernel: LuKernel::Avx512Tiles",
-                reason: "needs a CPU with AVX-512F",
+                what: "LuSolver::with_kernel: LuKernel::Tiles",
+                reason: "needs a CPU with AVX-512F or AVX2 + FMA",
             });
         }
         Ok(Self::build(n, kernel))
@@ -318,7 +382,7 @@ impl<T: LuScalar> LuSolver<T> {
             perm_inv: (0..n).collect(),
             piv: (0..n).collect(),
             rdiag: vec![T::one_impl(); n],
-            panel_scratch: if kernel == LuKernel::Avx512Tiles {
+            panel_scratch: if kernel == LuKernel::Tiles {
                 vec![0; blocked_scratch_len(n)]
             } else {
                 Vec::new()
@@ -328,7 +392,7 @@ impl<T: LuScalar> LuSolver<T> {
         }
     }
 
-    /// Whether [`LuKernel::Avx512Tiles`] runs on this CPU for `T`.
+    /// Whether [`LuKernel::Tiles`] runs on this CPU for `T`.
     pub fn tiles_available() -> bool {
         T::tiles_available()
     }
@@ -363,9 +427,9 @@ impl<T: LuScalar> LuSolver<T> {
             LuKernel::Faer
         };
         match self.factored_by {
-            LuKernel::Avx512Tiles => {
+            LuKernel::Tiles => {
                 T::tiles_factor(q, &mut self.piv, &mut self.rdiag, &mut self.panel_scratch);
-                if n > T::TILES_SOLVE_MAX_N {
+                if n > T::tiles_solve_max_n() {
                     // faer's solve takes the row swaps as one permutation and its inverse.
                     pivots_to_permutation(&self.piv, &mut self.perm, &mut self.perm_inv);
                 }
@@ -405,11 +469,11 @@ impl<T: LuScalar> LuSolver<T> {
             });
         }
         let solve_by = match self.factored_by {
-            LuKernel::Avx512Tiles if n > T::TILES_SOLVE_MAX_N => LuKernel::Faer,
+            LuKernel::Tiles if n > T::tiles_solve_max_n() => LuKernel::Faer,
             k => k,
         };
         match solve_by {
-            LuKernel::Avx512Tiles => {
+            LuKernel::Tiles => {
                 // Factors handed back in another layout than they were made in: read a copy.
                 let owned;
                 let lu = if column_major(lu) {

@@ -54,7 +54,7 @@ pub struct PackedRhs {
 pub fn kernel_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        tiles::detect().is_some()
+        crate::lanes::tiles_isa().is_some()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -258,7 +258,8 @@ pub fn gemm_packed_rhs(
     }
     #[cfg(target_arch = "x86_64")]
     {
-        let isa = tiles::detect().expect("the panel layout is only built where a kernel runs");
+        let isa =
+            crate::lanes::tiles_isa().expect("the panel layout is only built where a kernel runs");
         // SAFETY: `isa` was detected; the asserts above bound every row of `a` and `c` the
         // kernel touches, and `b.packed()` has the panel layout of k × n.
         unsafe {
@@ -327,7 +328,7 @@ pub fn gemm_at_b(
         );
     }
     #[cfg(target_arch = "x86_64")]
-    let isa = tiles::detect();
+    let isa = crate::lanes::tiles_isa();
     #[cfg(not(target_arch = "x86_64"))]
     let isa: Option<()> = None;
     let Some(isa) = isa.filter(|_| k > 0) else {
@@ -481,27 +482,8 @@ pub fn release_slab_buffer() {
 #[cfg(target_arch = "x86_64")]
 mod tiles {
     use super::{panels, Panel, KC};
+    use crate::lanes::{Avx2, Avx512, Isa, IsaKind, Lane};
     use core::arch::x86_64::*;
-
-    /// The instruction set the micro-kernel runs on, detected at run time.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub(super) enum Isa {
-        /// AVX-512F: a tile is up to 8 rows by a whole panel (three 16-float vectors).
-        Avx512,
-        /// AVX2 + FMA (16 vector registers): a tile is up to 6 rows by 16 columns (two
-        /// 8-float vectors), a panel taken 16 columns at a time.
-        Avx2,
-    }
-
-    pub(super) fn detect() -> Option<Isa> {
-        if crate::simd::has_avx512f() {
-            Some(Isa::Avx512)
-        } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            Some(Isa::Avx2)
-        } else {
-            None
-        }
-    }
 
     /// One micro-kernel call: `kc` deep, `A` at `a` (stride `lda`), one slab of a run of a
     /// panel's columns of `B` at `b` (row stride `ldb`, the panel's width), the block of `C` at
@@ -520,197 +502,78 @@ mod tiles {
         pub load_c: bool,
     }
 
-    /// One vector register of f32 lanes and the shape of the tiles it holds. Every method is
-    /// only called on a CPU with the instruction set it is written in.
-    trait Lanes {
-        type V: Copy;
-        /// Lanes per register.
-        const W: usize;
-        /// Most rows per tile.
-        const MR: usize;
-        /// Most columns per tile (a multiple of 16, the panels' granularity).
-        const CHUNK: usize;
-        unsafe fn zero() -> Self::V;
-        unsafe fn load(p: *const f32) -> Self::V;
-        unsafe fn splat(x: f32) -> Self::V;
-        /// `a·b + c`, one rounding.
-        unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
-        unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
-        /// The first `lanes` (1..=W) floats at `p`, zeros in the other lanes.
-        unsafe fn load_first(p: *const f32, lanes: usize) -> Self::V;
-        /// Store the first `lanes` (1..=W) lanes of `v` at `p`, leaving the floats after them.
-        unsafe fn store_first(p: *mut f32, lanes: usize, v: Self::V);
-        /// The tile of `mr` rows and `nv` vectors (`mr ≤ MR`, `nv·W ≤ CHUNK`).
-        unsafe fn dispatch<const AT: bool>(mr: usize, nv: usize, t: Tile);
-    }
-
-    struct Zmm;
-    struct Ymm;
-
-    impl Lanes for Zmm {
-        type V = __m512;
-        const W: usize = 16;
-        const MR: usize = 8;
-        const CHUNK: usize = 48;
-        #[inline(always)]
-        unsafe fn zero() -> __m512 {
-            _mm512_setzero_ps()
-        }
-        #[inline(always)]
-        unsafe fn load(p: *const f32) -> __m512 {
-            _mm512_loadu_ps(p)
-        }
-        #[inline(always)]
-        unsafe fn splat(x: f32) -> __m512 {
-            _mm512_set1_ps(x)
-        }
-        #[inline(always)]
-        unsafe fn fmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
-            _mm512_fmadd_ps(a, b, c)
-        }
-        #[inline(always)]
-        unsafe fn add(a: __m512, b: __m512) -> __m512 {
-            _mm512_add_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn load_first(p: *const f32, lanes: usize) -> __m512 {
-            _mm512_maskz_loadu_ps(((1u32 << lanes) - 1) as __mmask16, p)
-        }
-        #[inline(always)]
-        unsafe fn store_first(p: *mut f32, lanes: usize, v: __m512) {
-            _mm512_mask_storeu_ps(p, ((1u32 << lanes) - 1) as __mmask16, v)
-        }
-        #[inline(always)]
-        unsafe fn dispatch<const AT: bool>(mr: usize, nv: usize, t: Tile) {
-            macro_rules! go {
-                ($($m:literal),*) => {
-                    match (mr, nv) {
-                        $(
-                            ($m, 3) => tile::<Self, $m, 3, AT>(t),
-                            ($m, 2) => tile::<Self, $m, 2, AT>(t),
-                            ($m, 1) => tile::<Self, $m, 1, AT>(t),
-                        )*
-                        _ => unreachable!("tile {mr} × {nv}"),
-                    }
-                };
-            }
-            go!(1, 2, 3, 4, 5, 6, 7, 8)
-        }
-    }
-
-    impl Lanes for Ymm {
-        type V = __m256;
-        const W: usize = 8;
-        const MR: usize = 6;
-        const CHUNK: usize = 16;
-        #[inline(always)]
-        unsafe fn zero() -> __m256 {
-            _mm256_setzero_ps()
-        }
-        #[inline(always)]
-        unsafe fn load(p: *const f32) -> __m256 {
-            _mm256_loadu_ps(p)
-        }
-        #[inline(always)]
-        unsafe fn splat(x: f32) -> __m256 {
-            _mm256_set1_ps(x)
-        }
-        #[inline(always)]
-        unsafe fn fmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
-            _mm256_fmadd_ps(a, b, c)
-        }
-        #[inline(always)]
-        unsafe fn add(a: __m256, b: __m256) -> __m256 {
-            _mm256_add_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn load_first(p: *const f32, lanes: usize) -> __m256 {
-            if lanes >= 8 {
-                _mm256_loadu_ps(p)
-            } else {
-                _mm256_maskload_ps(p, first_lanes(lanes))
-            }
-        }
-        #[inline(always)]
-        unsafe fn store_first(p: *mut f32, lanes: usize, v: __m256) {
-            if lanes >= 8 {
-                _mm256_storeu_ps(p, v)
-            } else {
-                _mm256_maskstore_ps(p, first_lanes(lanes), v)
-            }
-        }
-        #[inline(always)]
-        unsafe fn dispatch<const AT: bool>(mr: usize, nv: usize, t: Tile) {
-            // A run of a panel is always 16 columns here: two vectors.
-            debug_assert_eq!(nv, 2);
-            match mr {
-                6 => tile::<Self, 6, 2, AT>(t),
-                5 => tile::<Self, 5, 2, AT>(t),
-                4 => tile::<Self, 4, 2, AT>(t),
-                3 => tile::<Self, 3, 2, AT>(t),
-                2 => tile::<Self, 2, 2, AT>(t),
-                1 => tile::<Self, 1, 2, AT>(t),
-                _ => unreachable!("tile {mr} × {nv}"),
-            }
-        }
-    }
-
-    /// The AVX2 mask selecting the first `lanes` of eight.
+    /// The tile of `mr` rows and `nv` vectors on `I` (`mr ≤ I::PACKED_ROWS`,
+    /// `nv·W ≤ I::PACKED_COLS`).
     #[inline(always)]
-    unsafe fn first_lanes(lanes: usize) -> __m256i {
-        _mm256_cmpgt_epi32(
-            _mm256_set1_epi32(lanes as i32),
-            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-        )
+    unsafe fn dispatch<I: Isa, const AT: bool>(mr: usize, nv: usize, t: Tile)
+    where
+        f32: Lane<I>,
+    {
+        macro_rules! go {
+            ($($m:literal),*) => {
+                match (mr, nv) {
+                    $(
+                        ($m, 3) if $m <= I::PACKED_ROWS => tile::<f32, I, $m, 3, AT>(t),
+                        ($m, 2) if $m <= I::PACKED_ROWS => tile::<f32, I, $m, 2, AT>(t),
+                        ($m, 1) if $m <= I::PACKED_ROWS => tile::<f32, I, $m, 1, AT>(t),
+                    )*
+                    _ => unreachable!("tile {mr} × {nv}"),
+                }
+            };
+        }
+        go!(1, 2, 3, 4, 5, 6, 7, 8)
     }
 
-    /// `C[0..M, 0..min(w, NV·W)] (+)= A[0..M, 0..kc] · Bslab[kc × NV·W]`. `A[i, kk]` is at
-    /// `a + i·lda + kk` (row-major), or at `a + kk·lda + i` when `AT` (`A` stored transposed, as
-    /// the weight gradient's `Hᵀ`). Each element is the sum over `kk` in increasing order, one
-    /// FMA per term from zero, then added to `C` (when `load_c`): the same operations on either
-    /// instruction set, whatever the tile's shape.
+    /// `C[0..M, 0..min(w, NV·W)] (+)= A[0..M, 0..kc] · Bslab[kc × NV·W]` (`T` is f32; the
+    /// tile's pointers are read as `T`'s). `A[i, kk]` is at `a + i·lda + kk` (row-major), or at
+    /// `a + kk·lda + i` when `AT` (`A` stored transposed, as the weight gradient's `Hᵀ`). Each
+    /// element is the sum over `kk` in increasing order, one FMA per term from zero, then added
+    /// to `C` (when `load_c`): the same operations on either instruction set, whatever the
+    /// tile's shape.
     #[inline(always)]
-    unsafe fn tile<I: Lanes, const M: usize, const NV: usize, const AT: bool>(t: Tile) {
+    unsafe fn tile<T: Lane<I>, I: Isa, const M: usize, const NV: usize, const AT: bool>(t: Tile) {
         let Tile {
             kc,
-            a,
             lda,
-            b,
             ldb,
-            c,
             ldc,
             w,
             load_c,
+            ..
         } = t;
-        let lanes: [usize; NV] = core::array::from_fn(|v| w.saturating_sub(v * I::W).min(I::W));
+        let (a, b, c) = (t.a as *const T, t.b as *const T, t.c as *mut T);
+        let lw = T::W;
+        let masks: [u32; NV] = core::array::from_fn(|v| T::mask(0, w.saturating_sub(v * lw)));
         if load_c {
             // The block of C is read only after the k loop; ask for it now (in the RNN it
             // often comes from memory: rows the input projection wrote long before).
             for i in 0..M {
                 for v in 0..NV {
-                    let p = c.add(i * ldc + v * I::W) as *const i8;
+                    let p = c.add(i * ldc + v * lw) as *const i8;
                     _mm_prefetch::<_MM_HINT_T0>(p);
-                    _mm_prefetch::<_MM_HINT_T0>(p.add(4 * I::W - 1));
+                    _mm_prefetch::<_MM_HINT_T0>(p.add(4 * lw - 1));
                 }
             }
         }
-        let mut acc = [[I::zero(); NV]; M];
-        let rows: [*const f32; M] = core::array::from_fn(|i| a.add(i * lda));
+        let full = T::mask(0, lw);
+        let mut acc = [[T::splat(T::zero()); NV]; M];
+        let rows: [*const T; M] = core::array::from_fn(|i| a.add(i * lda));
         let mut bp = b;
         let mut at = a;
         for kk in 0..kc {
-            let mut bv = [I::zero(); NV];
+            // A loop, not `array::from_fn`: see `gemm/tiles.rs`.
+            let mut bv = [T::splat(T::zero()); NV];
             for (v, x) in bv.iter_mut().enumerate() {
-                *x = I::load(bp.add(v * I::W));
+                *x = T::load(full, bp.add(v * lw));
             }
             for (i, row) in acc.iter_mut().enumerate() {
                 let ai = if AT {
-                    I::splat(*at.add(i))
+                    T::splat(*at.add(i))
                 } else {
-                    I::splat(*rows[i].add(kk))
+                    T::splat(*rows[i].add(kk))
                 };
                 for (v, x) in row.iter_mut().enumerate() {
-                    *x = I::fmadd(ai, bv[v], *x);
+                    *x = T::fmadd(ai, bv[v], *x);
                 }
             }
             bp = bp.add(ldb);
@@ -718,16 +581,16 @@ mod tiles {
         }
         for (i, row) in acc.iter().enumerate() {
             for (v, x) in row.iter().enumerate() {
-                if lanes[v] == 0 {
+                if masks[v] == 0 {
                     continue;
                 }
-                let p = c.add(i * ldc + v * I::W);
+                let p = c.add(i * ldc + v * lw);
                 let out = if load_c {
-                    I::add(I::load_first(p, lanes[v]), *x)
+                    T::add(T::load(masks[v], p), *x)
                 } else {
                     *x
                 };
-                I::store_first(p, lanes[v], out);
+                T::store(masks[v], p, out);
             }
         }
     }
@@ -735,7 +598,7 @@ mod tiles {
     /// See [`super::gemm_packed_rhs`]; `bp` is the panel layout of `k × n`.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm_body<I: Lanes>(
+    unsafe fn gemm_body<I: Isa>(
         c: &mut [f32],
         ldc: usize,
         add: bool,
@@ -745,7 +608,9 @@ mod tiles {
         k: usize,
         n: usize,
         bp: &[f32],
-    ) {
+    ) where
+        f32: Lane<I>,
+    {
         // Slab, then panel (then run of the panel's columns), then row block: one slab of one
         // panel of B (KC × 48 floats, 48 KiB) serves every row block while it is in L1 / L2,
         // so B larger than L2 still streams from memory only once per product.
@@ -753,9 +618,9 @@ mod tiles {
             let kc = (k - k0).min(KC);
             for Panel { j0, w, width, off } in panels(n, k) {
                 let b = bp.as_ptr().add(off + k0 * width);
-                for c0 in (0..width).step_by(I::CHUNK) {
-                    let nv = (width - c0).min(I::CHUNK) / I::W;
-                    for r0 in (0..m).step_by(I::MR) {
+                for c0 in (0..width).step_by(I::PACKED_COLS) {
+                    let nv = (width - c0).min(I::PACKED_COLS) / <f32 as Lane<I>>::W;
+                    for r0 in (0..m).step_by(I::PACKED_ROWS) {
                         let tile = Tile {
                             kc,
                             a: a.as_ptr().add(r0 * lda + k0),
@@ -767,7 +632,7 @@ mod tiles {
                             w: w - c0,
                             load_c: add || k0 > 0,
                         };
-                        I::dispatch::<false>((m - r0).min(I::MR), nv, tile);
+                        dispatch::<I, false>((m - r0).min(I::PACKED_ROWS), nv, tile);
                     }
                 }
             }
@@ -779,11 +644,14 @@ mod tiles {
     /// block of `Aᵀ`, `kc` rows of `mr` floats); `t.ldb` and `t.w` are ignored (each panel's
     /// own are used).
     #[inline(always)]
-    unsafe fn at_b_body<I: Lanes>(mr: usize, n: usize, t: Tile) {
+    unsafe fn at_b_body<I: Isa>(mr: usize, n: usize, t: Tile)
+    where
+        f32: Lane<I>,
+    {
         for Panel { j0, w, width, off } in panels(n, t.kc) {
-            for c0 in (0..width).step_by(I::CHUNK) {
-                let nv = (width - c0).min(I::CHUNK) / I::W;
-                for r0 in (0..mr).step_by(I::MR) {
+            for c0 in (0..width).step_by(I::PACKED_COLS) {
+                let nv = (width - c0).min(I::PACKED_COLS) / <f32 as Lane<I>>::W;
+                for r0 in (0..mr).step_by(I::PACKED_ROWS) {
                     let tile = Tile {
                         a: t.a.add(r0),
                         b: t.b.add(off + c0),
@@ -792,7 +660,7 @@ mod tiles {
                         w: w - c0,
                         ..t
                     };
-                    I::dispatch::<true>((mr - r0).min(I::MR), nv, tile);
+                    dispatch::<I, true>((mr - r0).min(I::PACKED_ROWS), nv, tile);
                 }
             }
         }
@@ -811,7 +679,7 @@ mod tiles {
         n: usize,
         bp: &[f32],
     ) {
-        gemm_body::<Zmm>(c, ldc, add, a, lda, m, k, n, bp)
+        gemm_body::<Avx512>(c, ldc, add, a, lda, m, k, n, bp)
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -827,26 +695,26 @@ mod tiles {
         n: usize,
         bp: &[f32],
     ) {
-        gemm_body::<Ymm>(c, ldc, add, a, lda, m, k, n, bp)
+        gemm_body::<Avx2>(c, ldc, add, a, lda, m, k, n, bp)
     }
 
     #[target_feature(enable = "avx512f")]
     unsafe fn at_b_avx512(mr: usize, n: usize, t: Tile) {
-        at_b_body::<Zmm>(mr, n, t)
+        at_b_body::<Avx512>(mr, n, t)
     }
 
     #[target_feature(enable = "avx2,fma")]
     unsafe fn at_b_avx2(mr: usize, n: usize, t: Tile) {
-        at_b_body::<Ymm>(mr, n, t)
+        at_b_body::<Avx2>(mr, n, t)
     }
 
     /// See [`super::gemm_packed_rhs`]; `bp` is the panel layout of `k × n`.
     ///
     /// # Safety
-    /// `isa` must be what [`detect`] found; the slices must hold the shapes and strides given.
+    /// `isa` must be what [`crate::lanes::tiles_isa`] found; the slices must hold the shapes and strides given.
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn gemm(
-        isa: Isa,
+        isa: IsaKind,
         c: &mut [f32],
         ldc: usize,
         add: bool,
@@ -858,8 +726,8 @@ mod tiles {
         bp: &[f32],
     ) {
         match isa {
-            Isa::Avx512 => gemm_avx512(c, ldc, add, a, lda, m, k, n, bp),
-            Isa::Avx2 => gemm_avx2(c, ldc, add, a, lda, m, k, n, bp),
+            IsaKind::Avx512 => gemm_avx512(c, ldc, add, a, lda, m, k, n, bp),
+            IsaKind::Avx2 => gemm_avx2(c, ldc, add, a, lda, m, k, n, bp),
         }
     }
 
@@ -867,11 +735,11 @@ mod tiles {
     /// `n` columns (see [`at_b_body`]).
     ///
     /// # Safety
-    /// `isa` must be what [`detect`] found; `t` must describe valid memory for the shapes.
-    pub(super) unsafe fn at_b_panels(isa: Isa, mr: usize, n: usize, t: Tile) {
+    /// `isa` must be what [`crate::lanes::tiles_isa`] found; `t` must describe valid memory for the shapes.
+    pub(super) unsafe fn at_b_panels(isa: IsaKind, mr: usize, n: usize, t: Tile) {
         match isa {
-            Isa::Avx512 => at_b_avx512(mr, n, t),
-            Isa::Avx2 => at_b_avx2(mr, n, t),
+            IsaKind::Avx512 => at_b_avx512(mr, n, t),
+            IsaKind::Avx2 => at_b_avx2(mr, n, t),
         }
     }
 }

@@ -63,8 +63,8 @@ pub fn add_col_sums<T: ActScalar>(x: &[T], out: &mut [T]) {
     T::add_col_sums(x, out)
 }
 
-/// Whether this CPU has AVX-512F (detected at run time; std caches the answer), for the
-/// kernels written for it: [`crate::packed`]'s GEMM and [`crate::lu`]'s tiles.
+/// Whether this CPU has AVX-512F (detected at run time; std caches the answer): the widest of
+/// the tile kernels' instruction sets (`crate::lanes::tiles_isa`).
 pub fn has_avx512f() -> bool {
     #[cfg(target_arch = "x86_64")]
     {

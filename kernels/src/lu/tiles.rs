@@ -1,12 +1,14 @@
-//! LU with partial pivoting and its many-right-hand-side solve on AVX-512: the LU at every n
+//! LU with partial pivoting and its many-right-hand-side solve on register tiles (AVX-512F, or
+//! AVX2 + FMA: [`crate::lanes::Isa`]): the LU at every n
 //! (by panels above [`super::LuScalar::UNBLOCKED_MAX_N`]), the solve up to
 //! [`super::LuScalar::TILES_SOLVE_MAX_N`], where faer's general routines spend most of their
 //! time outside arithmetic or (the LU) in thin panel steps.
 //!
 //! Both are left-looking and work on tiles of one vector of rows (`W` = 8 rows in f64, 16 in
-//! f32) by up to 16 columns held in registers (the LU's panels are `W` columns wide, the
-//! solve's groups of right-hand sides 2W, in tiles of 16 and 8 columns: 16 accumulators keep
-//! the FMA units busier than 8, solve n = 64 9.45 → 8.85 µs):
+//! f32 on AVX-512; 4 and 8 on AVX2) by up to 16 columns held in registers (8 on AVX2, whose 16
+//! registers would not hold 16 accumulators; the LU's panels are `W` columns wide, the solve's
+//! groups of right-hand sides 2W, in tiles of 16 and 8 columns: on AVX-512, 16 accumulators
+//! keep the FMA units busier than 8, solve n = 64 9.45 → 8.85 µs):
 //!
 //! - [`lower_tile`]: `X[R, C] −= L[R, K]·X[K, C]`, then optionally the unit-lower triangle
 //!   `L[R, R]⁻¹` applied in registers (a lane broadcast per step, no store/reload between the
@@ -32,14 +34,15 @@
 //! chosen over a number, and a column of NaNs keeps its diagonal). A zero pivot is kept and its
 //! column left unscaled, as LAPACK's getrf does: the factorisation finishes, and the solve,
 //! multiplying by the pivot's reciprocal (±Inf), gives non-finite entries.
-use crate::lanes::{Lane, Raw};
+use crate::gemm::tiles::Matmul;
+use crate::lanes::{Avx2, Avx512, Isa, Lane, Raw};
 
 /// `X[r0.., c0..c0+NC] −= L[r0.., k0..k1]·X[k0..k1, c0..c0+NC]` for the `rb ≤ W` rows from `r0`,
 /// then, if `tri`, `X[R, C] ← L[R, R]⁻¹·X[R, C]` with L unit lower (its strict lower part read
 /// from the column block `r0..r0+rb` of `l`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn lower_tile<T: Lane, const NC: usize>(
+unsafe fn lower_tile<T: Lane<I>, I: Isa, const NC: usize>(
     l: Raw<T>,
     x: Raw<T>,
     r0: usize,
@@ -76,7 +79,7 @@ unsafe fn lower_tile<T: Lane, const NC: usize>(
 /// `X[r0.., C] −= U[r0.., r0+rb..n]·X[r0+rb..n, C]` for the `rb ≤ W` rows from `r0`, then
 /// `X[R, C] ← U[R, R]⁻¹·X[R, C]` by back substitution, `rdiag[i]` being `1 / U[r0+i, r0+i]`.
 #[inline(always)]
-unsafe fn upper_tile<T: Lane, const NC: usize>(
+unsafe fn upper_tile<T: Lane<I>, I: Isa, const NC: usize>(
     u: Raw<T>,
     x: Raw<T>,
     r0: usize,
@@ -112,29 +115,30 @@ unsafe fn upper_tile<T: Lane, const NC: usize>(
     }
 }
 
-/// Runs `$tile::<T, NC>(args…, c)` over the columns `c0..c0 + nc`: tiles of 8 columns, then
-/// one tile of the remaining 1–7 (each width a compile-time `NC`).
+/// Runs `$tile::<T, I, NC>(args…, c)` over the columns `c0..c0 + nc`: tiles of 16 columns
+/// (where `I::LU_COLS_16`), then of 8, then one tile of the remaining 1–7 (each width a
+/// compile-time `NC`).
 macro_rules! over_columns {
-    ($tile:ident::<$t:ty>($($arg:expr),*), $c0:expr, $nc:expr) => {{
+    ($tile:ident::<$t:ty, $i:ty>($($arg:expr),*), $c0:expr, $nc:expr) => {{
         let mut c = $c0;
         let end = $c0 + $nc;
-        while end - c >= 16 {
-            $tile::<$t, 16>($($arg,)* c);
+        while <$i as Isa>::LU_COLS_16 && end - c >= 16 {
+            $tile::<$t, $i, 16>($($arg,)* c);
             c += 16;
         }
         while end - c >= 8 {
-            $tile::<$t, 8>($($arg,)* c);
+            $tile::<$t, $i, 8>($($arg,)* c);
             c += 8;
         }
         match end - c {
             0 => {}
-            1 => $tile::<$t, 1>($($arg,)* c),
-            2 => $tile::<$t, 2>($($arg,)* c),
-            3 => $tile::<$t, 3>($($arg,)* c),
-            4 => $tile::<$t, 4>($($arg,)* c),
-            5 => $tile::<$t, 5>($($arg,)* c),
-            6 => $tile::<$t, 6>($($arg,)* c),
-            _ => $tile::<$t, 7>($($arg,)* c),
+            1 => $tile::<$t, $i, 1>($($arg,)* c),
+            2 => $tile::<$t, $i, 2>($($arg,)* c),
+            3 => $tile::<$t, $i, 3>($($arg,)* c),
+            4 => $tile::<$t, $i, 4>($($arg,)* c),
+            5 => $tile::<$t, $i, 5>($($arg,)* c),
+            6 => $tile::<$t, $i, 6>($($arg,)* c),
+            _ => $tile::<$t, $i, 7>($($arg,)* c),
         }
     }};
 }
@@ -142,7 +146,7 @@ macro_rules! over_columns {
 /// [`lower_tile`] on the `nc` columns from `c0`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn lower_cols<T: Lane>(
+unsafe fn lower_cols<T: Lane<I>, I: Isa>(
     l: Raw<T>,
     x: Raw<T>,
     r0: usize,
@@ -153,13 +157,13 @@ unsafe fn lower_cols<T: Lane>(
     c0: usize,
     nc: usize,
 ) {
-    over_columns!(lower_tile::<T>(l, x, r0, rb, k0, k1, tri), c0, nc)
+    over_columns!(lower_tile::<T, I>(l, x, r0, rb, k0, k1, tri), c0, nc)
 }
 
 /// [`upper_tile`] on the `nc` columns from `c0`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn upper_cols<T: Lane>(
+unsafe fn upper_cols<T: Lane<I>, I: Isa>(
     u: Raw<T>,
     x: Raw<T>,
     r0: usize,
@@ -169,12 +173,12 @@ unsafe fn upper_cols<T: Lane>(
     c0: usize,
     nc: usize,
 ) {
-    over_columns!(upper_tile::<T>(u, x, r0, rb, n, rdiag), c0, nc)
+    over_columns!(upper_tile::<T, I>(u, x, r0, rb, n, rdiag), c0, nc)
 }
 
 /// `c[i] −= x·l[i]` for `i < len`.
 #[inline(always)]
-unsafe fn axpy<T: Lane>(x: T, l: *const T, c: *mut T, len: usize) {
+unsafe fn axpy<T: Lane<I>, I: Isa>(x: T, l: *const T, c: *mut T, len: usize) {
     let xv = T::splat(x);
     let mut i = 0;
     while i < len {
@@ -190,7 +194,7 @@ unsafe fn axpy<T: Lane>(x: T, l: *const T, c: *mut T, len: usize) {
 
 /// `c[i] ← c[i]·r` for `i < len`.
 #[inline(always)]
-unsafe fn scale<T: Lane>(r: T, c: *mut T, len: usize) {
+unsafe fn scale<T: Lane<I>, I: Isa>(r: T, c: *mut T, len: usize) {
     let rv = T::splat(r);
     let mut i = 0;
     while i < len {
@@ -205,7 +209,7 @@ unsafe fn scale<T: Lane>(r: T, c: *mut T, len: usize) {
 /// vector pass for the largest magnitude and one for its first position (n = 64: the LU
 /// 6.4 → 5.65 µs); on fewer, where that measured slower (n = 32), a scalar loop.
 #[inline(always)]
-unsafe fn first_largest_abs<T: Lane>(x: *const T, len: usize) -> usize {
+unsafe fn first_largest_abs<T: Lane<I>, I: Isa>(x: *const T, len: usize) -> usize {
     let w = T::W;
     if len <= 2 * w {
         let (mut p, mut best) = (0, (*x).abs());
@@ -247,10 +251,10 @@ unsafe fn first_largest_abs<T: Lane>(x: *const T, len: usize) -> usize {
 /// U on and above it), recording the pivots in `piv` (length n): [`factor_panel`] on all of it.
 ///
 /// # Safety
-/// AVX-512F must be available; `a` must be valid for n×n entries at column stride `a.ld ≥ n`.
-#[target_feature(enable = "avx512f")]
-pub unsafe fn factor<T: Lane>(a: Raw<T>, n: usize, piv: &mut [usize]) {
-    factor_panel(a, n, n, piv)
+/// `I`'s instruction set must be available; `a` must be valid for n×n entries at column stride `a.ld ≥ n`.
+#[inline(always)]
+unsafe fn factor_on<T: Lane<I>, I: Isa>(a: Raw<T>, n: usize, piv: &mut [usize]) {
+    factor_panel_on::<T, I>(a, n, n, piv)
 }
 
 /// Factor the m×nb panel `a` (m ≥ nb) in place, left-looking by panels of `W` columns: on return
@@ -259,9 +263,9 @@ pub unsafe fn factor<T: Lane>(a: Raw<T>, n: usize, piv: &mut [usize]) {
 /// swapped across the panel's nb columns only.
 ///
 /// # Safety
-/// AVX-512F must be available; `a` must be valid for m×nb entries at column stride `a.ld ≥ m`.
-#[target_feature(enable = "avx512f")]
-pub unsafe fn factor_panel<T: Lane>(a: Raw<T>, m: usize, nb: usize, piv: &mut [usize]) {
+/// `I`'s instruction set must be available; `a` must be valid for m×nb entries at column stride `a.ld ≥ m`.
+#[inline(always)]
+unsafe fn factor_panel_on<T: Lane<I>, I: Isa>(a: Raw<T>, m: usize, nb: usize, piv: &mut [usize]) {
     assert!(piv.len() == nb && nb <= m);
     let w = T::W;
     let mut p0 = 0;
@@ -270,19 +274,19 @@ pub unsafe fn factor_panel<T: Lane>(a: Raw<T>, m: usize, nb: usize, piv: &mut [u
         // The panel's rows above it: U[0..p0, P] = L⁻¹ A, one tile of rows at a time.
         let mut r0 = 0;
         while r0 < p0 {
-            lower_cols(a, a, r0, w, 0, r0, true, p0, pb);
+            lower_cols::<T, I>(a, a, r0, w, 0, r0, true, p0, pb);
             r0 += w;
         }
         // The panel's own rows and those below: every update from the columns left of it.
         let mut r = p0;
         while r < m {
-            lower_cols(a, a, r, w.min(m - r), 0, p0, false, p0, pb);
+            lower_cols::<T, I>(a, a, r, w.min(m - r), 0, p0, false, p0, pb);
             r += w;
         }
         // The panel itself, unblocked.
         for (j, pj) in piv.iter_mut().enumerate().skip(p0).take(pb) {
             let col = a.at(0, j);
-            let p = j + first_largest_abs(col.add(j), m - j);
+            let p = j + first_largest_abs::<T, I>(col.add(j), m - j);
             *pj = p;
             if p != j {
                 for c in 0..nb {
@@ -293,7 +297,7 @@ pub unsafe fn factor_panel<T: Lane>(a: Raw<T>, m: usize, nb: usize, piv: &mut [u
             let below = m - j - 1;
             if !d.is_zero() {
                 if d.is_normal_size() {
-                    scale(T::one().div(d), col.add(j + 1), below);
+                    scale::<T, I>(T::one().div(d), col.add(j + 1), below);
                 } else {
                     for i in j + 1..m {
                         *col.add(i) = (*col.add(i)).div(d);
@@ -302,7 +306,7 @@ pub unsafe fn factor_panel<T: Lane>(a: Raw<T>, m: usize, nb: usize, piv: &mut [u
             }
             for c in j + 1..p0 + pb {
                 let cc = a.at(0, c);
-                axpy(*cc.add(j), col.add(j + 1), cc.add(j + 1), below);
+                axpy::<T, I>(*cc.add(j), col.add(j + 1), cc.add(j + 1), below);
             }
         }
         p0 += pb;
@@ -336,7 +340,7 @@ const LOOKAHEAD_LEAD_COLS: usize = 64;
 /// of one panel: after the first panel, each section of the team ([`crate::team`]) applies the
 /// current panel's row swaps (as one permutation: its cycles, one load and one store per moved
 /// entry) and its updates — U₁₂ = L₁₁⁻¹A₁₂ by [`lower_tile`], A₂₂ −= L₂₁·U₁₂ by the GEMM tiles
-/// (`gemm/avx512.rs`) — to the columns right of it, and the swaps to those left of it; part 0
+/// (`gemm/tiles.rs`) — to the columns right of it, and the swaps to those left of it; part 0
 /// first updates the next panel's columns and factors that panel by [`factor_panel`], and takes
 /// [`LOOKAHEAD_LEAD_COLS`] fewer of the other columns, so that the panel's sequential
 /// factorisation overlaps the other parts' updates. Every column goes through the same operations
@@ -345,8 +349,8 @@ const LOOKAHEAD_LEAD_COLS: usize = 64;
 /// of the additions. `scratch` holds [`super::blocked_scratch_len`]`(n)` entries.
 ///
 /// # Safety
-/// AVX-512F must be available; `a` must be valid for n×n entries at column stride `a.ld ≥ n`.
-pub unsafe fn factor_blocked<T: Lane>(
+/// `I`'s instruction set must be available; `a` must be valid for n×n entries at column stride `a.ld ≥ n`.
+pub unsafe fn factor_blocked<T: Lane<I>, I: LuTiles>(
     a: Raw<T>,
     n: usize,
     nb: usize,
@@ -363,7 +367,7 @@ pub unsafe fn factor_blocked<T: Lane>(
         return;
     }
     let mut pb = nb.min(n);
-    factor_panel(a, n, pb, &mut piv[..pb]);
+    I::factor_panel(a, n, pb, &mut piv[..pb]);
     let mut p0 = 0;
     while p0 < n {
         let c0 = p0 + pb;
@@ -396,7 +400,7 @@ pub unsafe fn factor_blocked<T: Lane>(
         let next_piv = Shared(piv[c0..d0].as_mut_ptr());
         let run = |part: usize| {
             let (a, next_piv) = (sh, next_piv);
-            // SAFETY: AVX-512F checked by the caller. Part 0 alone writes columns c0..d0 (and
+            // SAFETY: `I` checked by the caller. Part 0 alone writes columns c0..d0 (and
             // the next panel's pivots); each part alone writes its share of 0..p0 and d0..n;
             // all read the current panel p0..c0, which no part writes.
             unsafe {
@@ -404,14 +408,14 @@ pub unsafe fn factor_blocked<T: Lane>(
                 permute_rows(a.0, cycles, l0, l1);
                 if part == 0 && qb > 0 {
                     permute_rows(a.0, cycles, c0, d0);
-                    update_trailing(a.0, n, p0, pb, c0, d0);
+                    I::update_trailing(a.0, n, p0, pb, c0, d0);
                     let piv = std::slice::from_raw_parts_mut(next_piv.0, qb);
-                    factor_panel(a.0.offset(c0, c0), n - c0, qb, piv);
+                    I::factor_panel(a.0.offset(c0, c0), n - c0, qb, piv);
                 }
                 let (r0, r1) = share(part);
                 if r1 > r0 {
                     permute_rows(a.0, cycles, r0, r1);
-                    update_trailing(a.0, n, p0, pb, r0, r1);
+                    I::update_trailing(a.0, n, p0, pb, r0, r1);
                 }
             }
         };
@@ -458,7 +462,7 @@ fn permutation_cycles(piv: &[usize], k0: usize, src: &mut [usize], cycles: &mut 
 
 /// Applies the row permutation `cycles` ([`permutation_cycles`]) to the columns `lo..hi`.
 #[inline(always)]
-unsafe fn permute_rows<T: Lane>(a: Raw<T>, cycles: &[usize], lo: usize, hi: usize) {
+unsafe fn permute_rows<T: Copy>(a: Raw<T>, cycles: &[usize], lo: usize, hi: usize) {
     for c in lo..hi {
         let col = a.at(0, c);
         let mut q = 0;
@@ -477,8 +481,8 @@ unsafe fn permute_rows<T: Lane>(a: Raw<T>, cycles: &[usize], lo: usize, hi: usiz
 
 /// For the columns `lo..hi` right of the panel at `p0` (`pb` columns), its rows already swapped:
 /// U₁₂ = L₁₁⁻¹A₁₂, then A₂₂ −= L₂₁·U₁₂.
-#[target_feature(enable = "avx512f")]
-unsafe fn update_trailing<T: Lane>(
+#[inline(always)]
+unsafe fn update_trailing_on<T: Lane<I>, I: Matmul>(
     a: Raw<T>,
     n: usize,
     p0: usize,
@@ -489,12 +493,12 @@ unsafe fn update_trailing<T: Lane>(
     let w = T::W;
     let mut r = p0;
     while r < p0 + pb {
-        lower_cols(a, a, r, w.min(p0 + pb - r), p0, r, true, lo, hi - lo);
+        lower_cols::<T, I>(a, a, r, w.min(p0 + pb - r), p0, r, true, lo, hi - lo);
         r += w;
     }
     let below = n - p0 - pb;
     if below > 0 {
-        crate::gemm::avx512::matmul(
+        I::matmul(
             a.offset(p0 + pb, p0),
             a.offset(p0, lo),
             a.offset(p0 + pb, lo),
@@ -511,9 +515,9 @@ unsafe fn update_trailing<T: Lane>(
 /// `piv` from [`factor`], `rdiag` the reciprocals of U's diagonal ([`reciprocal_diagonal`]).
 ///
 /// # Safety
-/// AVX-512F must be available; `lu` valid for n×n, `x` for n×m.
-#[target_feature(enable = "avx512f")]
-pub unsafe fn solve<T: Lane>(
+/// `I`'s instruction set must be available; `lu` valid for n×n, `x` for n×m.
+#[inline(always)]
+unsafe fn solve_on<T: Lane<I>, I: Isa>(
     lu: Raw<T>,
     n: usize,
     piv: &[usize],
@@ -536,7 +540,7 @@ pub unsafe fn solve<T: Lane>(
         }
         let mut r0 = 0;
         while r0 < n {
-            lower_cols(lu, x, r0, w.min(n - r0), 0, r0, true, c0, nc);
+            lower_cols::<T, I>(lu, x, r0, w.min(n - r0), 0, r0, true, c0, nc);
             r0 += w;
         }
         // Back substitution, bottom tile first (the last tile may be partial).
@@ -544,18 +548,106 @@ pub unsafe fn solve<T: Lane>(
         while r_end > 0 {
             let r0 = (r_end - 1) / w * w;
             let rb = r_end - r0;
-            upper_cols(lu, x, r0, rb, n, &rdiag[r0..r_end], c0, nc);
+            upper_cols::<T, I>(lu, x, r0, rb, n, &rdiag[r0..r_end], c0, nc);
             r_end = r0;
         }
         c0 += nc;
     }
 }
 
+/// The entry points for one instruction set, each the generic routine with that set's
+/// features enabled.
+///
+/// # Safety (every method)
+/// The instruction set must be available; the views must be valid as the routine states.
+pub trait LuTiles: Matmul {
+    /// Factor the n×n matrix `a` in place (L strictly below the diagonal with unit diagonal
+    /// implied, U on and above it), recording the pivots in `piv` (length n): the panel
+    /// factorisation on all of it. `a` must be valid for n×n entries at column stride ≥ n.
+    ///
+    /// # Safety
+    /// See the trait.
+    unsafe fn factor<T: Lane<Self>>(a: Raw<T>, n: usize, piv: &mut [usize]);
+    /// See [`factor_panel_on`].
+    ///
+    /// # Safety
+    /// See the trait.
+    unsafe fn factor_panel<T: Lane<Self>>(a: Raw<T>, m: usize, nb: usize, piv: &mut [usize]);
+    /// See [`update_trailing_on`].
+    ///
+    /// # Safety
+    /// See the trait.
+    unsafe fn update_trailing<T: Lane<Self>>(
+        a: Raw<T>,
+        n: usize,
+        p0: usize,
+        pb: usize,
+        lo: usize,
+        hi: usize,
+    );
+    /// See [`solve_on`].
+    ///
+    /// # Safety
+    /// See the trait.
+    unsafe fn solve<T: Lane<Self>>(
+        lu: Raw<T>,
+        n: usize,
+        piv: &[usize],
+        x: Raw<T>,
+        m: usize,
+        rdiag: &[T],
+    );
+}
+
+macro_rules! lu_tiles_for {
+    ($isa:ty, $features:literal) => {
+        impl LuTiles for $isa {
+            #[target_feature(enable = $features)]
+            unsafe fn factor<T: Lane<Self>>(a: Raw<T>, n: usize, piv: &mut [usize]) {
+                factor_on::<T, Self>(a, n, piv)
+            }
+            #[target_feature(enable = $features)]
+            unsafe fn factor_panel<T: Lane<Self>>(
+                a: Raw<T>,
+                m: usize,
+                nb: usize,
+                piv: &mut [usize],
+            ) {
+                factor_panel_on::<T, Self>(a, m, nb, piv)
+            }
+            #[target_feature(enable = $features)]
+            unsafe fn update_trailing<T: Lane<Self>>(
+                a: Raw<T>,
+                n: usize,
+                p0: usize,
+                pb: usize,
+                lo: usize,
+                hi: usize,
+            ) {
+                update_trailing_on::<T, Self>(a, n, p0, pb, lo, hi)
+            }
+            #[target_feature(enable = $features)]
+            unsafe fn solve<T: Lane<Self>>(
+                lu: Raw<T>,
+                n: usize,
+                piv: &[usize],
+                x: Raw<T>,
+                m: usize,
+                rdiag: &[T],
+            ) {
+                solve_on::<T, Self>(lu, n, piv, x, m, rdiag)
+            }
+        }
+    };
+}
+lu_tiles_for!(Avx512, "avx512f");
+lu_tiles_for!(Avx2, "avx2,fma");
+
 /// `rdiag[i] ← 1 / U[i, i]` for the solves.
 ///
 /// # Safety
 /// `lu` valid for `rdiag.len()` diagonal entries.
-pub unsafe fn reciprocal_diagonal<T: Lane>(lu: Raw<T>, rdiag: &mut [T]) {
+pub unsafe fn reciprocal_diagonal<T: Lane<I>, I: Isa>(lu: Raw<T>, rdiag: &mut [T]) {
     for (i, r) in rdiag.iter_mut().enumerate() {
         *r = T::one().div(*lu.at(i, i));
     }
@@ -566,7 +658,7 @@ mod tests {
     use super::*;
 
     /// The pivot rule on one entry at a time, as LAPACK's i?amax with NaNs passed over.
-    fn first_largest_abs_scalar<T: Lane + Into<f64>>(x: &[T]) -> usize {
+    fn first_largest_abs_scalar<T: Copy + Into<f64>>(x: &[T]) -> usize {
         let mut p = 0;
         let mut best: f64 = x[0].into().abs();
         for (i, &v) in x.iter().enumerate().skip(1) {
@@ -580,16 +672,23 @@ mod tests {
     }
 
     #[target_feature(enable = "avx512f")]
-    unsafe fn vector<T: Lane>(x: &[T]) -> usize {
-        first_largest_abs(x.as_ptr(), x.len())
+    unsafe fn vector_avx512<T: Lane<Avx512>>(x: &[T]) -> usize {
+        first_largest_abs::<T, Avx512>(x.as_ptr(), x.len())
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn vector_avx2<T: Lane<Avx2>>(x: &[T]) -> usize {
+        first_largest_abs::<T, Avx2>(x.as_ptr(), x.len())
     }
 
     /// Columns of every length from 1 to 80 (the vector passes from 2W + 1 on, partial last
     /// vectors) with ties, NaNs (some columns all NaN), infinities, zeros and −0: the same index
-    /// as the scalar rule, in f64 and f32.
-    fn check<T: Lane + Into<f64>>(from: impl Fn(f64) -> T) {
-        if !crate::simd::has_avx512f() {
-            println!("pivot_search_is_the_scalar_rule: skipped: this CPU has no AVX-512F");
+    /// as the scalar rule, in f64 and f32, on each instruction set this CPU has.
+    fn check<T: Lane<Avx512> + Lane<Avx2> + Into<f64>>(from: impl Fn(f64) -> T) {
+        let avx512 = crate::simd::has_avx512f();
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        if !avx512 && !avx2 {
+            println!("pivot_search_is_the_scalar_rule: skipped: this CPU has neither AVX-512F nor AVX2 + FMA");
             return;
         }
         let mut state = 0x2545_f491_4f6c_dd1du64;
@@ -618,10 +717,18 @@ mod tests {
                     })
                     .collect();
                 let want = first_largest_abs_scalar(&x);
-                // SAFETY: AVX-512F checked above.
-                let got = unsafe { vector(&x) };
-                assert_eq!(got, want, "len {len}, trial {trial}");
-                vector_path += usize::from(len > 2 * T::W);
+                if avx512 {
+                    // SAFETY: AVX-512F checked above.
+                    let got = unsafe { vector_avx512(&x) };
+                    assert_eq!(got, want, "AVX-512: len {len}, trial {trial}");
+                    vector_path += usize::from(len > 2 * <T as Lane<Avx512>>::W);
+                }
+                if avx2 {
+                    // SAFETY: AVX2 and FMA checked above.
+                    let got = unsafe { vector_avx2(&x) };
+                    assert_eq!(got, want, "AVX2: len {len}, trial {trial}");
+                    vector_path += usize::from(len > 2 * <T as Lane<Avx2>>::W);
+                }
             }
         }
         assert!(vector_path > 0);
@@ -652,7 +759,7 @@ mod tests {
             }
             let len = permutation_cycles(&piv, k0, &mut src, &mut cycles);
             let mut got: Vec<f64> = (0..n).map(|i| i as f64).collect();
-            // SAFETY: one column of n rows; `permute_rows` needs no AVX-512.
+            // SAFETY: one column of n rows; `permute_rows` needs no vector instructions.
             unsafe { permute_rows(Raw::new(got.as_mut_ptr(), n as isize), &cycles[..len], 0, 1) };
             assert_eq!(got, want, "trial {trial}: k0 {k0}, pivots {piv:?}");
             assert!(
