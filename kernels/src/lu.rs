@@ -78,6 +78,15 @@
 //!   ‖A‖₁ = 50 n = 512 21.9–23.6 → 21.1–22.9; f32 non-negative ‖A‖₁ = 5 n = 650 13.98–14.62 →
 //!   12.80–13.58 ms. Moving the solve's limit itself (f64 320 against 384, f32 448 against
 //!   512) changed expm at n = 352–512 by less than the noise (13:39 UTC).
+//! - **On AVX2 + FMA (no AVX-512) the same kernels on 4-double (8-float) vectors**, tiles of
+//!   at most 8 columns, the solve handed to faer above [`LuScalar::TILES_SOLVE_MAX_N_AVX2`]
+//!   (f64 48, f32 192). Measured on an AMD EPYC (Zen 3) guest (a scratch program,
+//!   `LuSolver::with_kernel`, best of 10-call batches over 0.5 s, 2026-12-04 16:35–16:58 UTC),
+//!   tiles / faer: f64 factor on one thread n = 32 2.0 / 3.9 µs, 64 10.0 / 15.9, 96 29.1 /
+//!   38.5, 128 64 / 75, 192 177 / 200, 256 469 / 446, 384 1413 / 1275, 512 5653 / 4264; on a
+//!   team of two (faer's LU stays sequential) n = 128 61 / 75, 192 171 / 202, 256 315 / 446,
+//!   384 834 / 1268, 512 2819 / 3416 — hence the tiles' LU at every n there too; f32 factor
+//!   n = 64 6.4 / 13.7, 128 30.3 / 91.9, 256 210 / 279.
 //! - **On other CPUs, faer's partial-pivoting LU** (sequential) and triangular solves.
 //!
 //! What this module decides besides is how the two calls use the cores, measured on the
