@@ -119,7 +119,7 @@ pub(crate) fn column_major<T>(m: MatRef<'_, T>) -> bool {
 /// `dst ← alpha·lhs·rhs` (`Accum::Replace`) or `dst += alpha·lhs·rhs` (`Accum::Add`): on the
 /// crate's register tiles (`gemm/tiles.rs`) where every dimension is at most
 /// [`GemmScalar::TILES_MAX_N`], the views are column-major and the CPU has AVX-512F or AVX2 +
-/// FMA ([`crate::lanes::tiles_isa`]); otherwise
+/// FMA (detected at run time); otherwise
 /// [`matmul_on_team`]. Each entry of a tile product is Σ_k lhs_ik·rhs_kj in increasing k, one
 /// FMA per term, then times alpha (plus dst): the bits do not depend on the split of the columns.
 pub fn matmul_tiles<T: GemmScalar>(

@@ -139,7 +139,7 @@ const MIN_BLOCK_COLS: usize = 64;
 pub enum LuKernel {
     /// The crate's own LU on register tiles (`lu/tiles.rs`), and its solve there up to
     /// [`LuScalar::TILES_SOLVE_MAX_N`] (faer's triangular solves on the same factors above):
-    /// x86-64 with AVX-512F or AVX2 + FMA ([`crate::lanes::tiles_isa`]).
+    /// x86-64 with AVX-512F or AVX2 + FMA (detected at run time).
     Tiles,
     /// faer's partial-pivoting LU and triangular solves.
     Faer,

@@ -666,52 +666,56 @@ mod tiles {
         }
     }
 
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm_avx512(
-        c: &mut [f32],
-        ldc: usize,
-        add: bool,
-        a: &[f32],
-        lda: usize,
-        m: usize,
-        k: usize,
-        n: usize,
-        bp: &[f32],
-    ) {
-        gemm_body::<Avx512>(c, ldc, add, a, lda, m, k, n, bp)
+    /// [`gemm_body`] and [`at_b_body`] for one instruction set, its features enabled.
+    trait Entry: Isa {
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn gemm(
+            c: &mut [f32],
+            ldc: usize,
+            add: bool,
+            a: &[f32],
+            lda: usize,
+            m: usize,
+            k: usize,
+            n: usize,
+            bp: &[f32],
+        );
+        unsafe fn at_b(mr: usize, n: usize, t: Tile);
     }
 
-    #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm_avx2(
-        c: &mut [f32],
-        ldc: usize,
-        add: bool,
-        a: &[f32],
-        lda: usize,
-        m: usize,
-        k: usize,
-        n: usize,
-        bp: &[f32],
-    ) {
-        gemm_body::<Avx2>(c, ldc, add, a, lda, m, k, n, bp)
+    macro_rules! entry_for {
+        ($isa:ty, $features:literal) => {
+            impl Entry for $isa {
+                #[target_feature(enable = $features)]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn gemm(
+                    c: &mut [f32],
+                    ldc: usize,
+                    add: bool,
+                    a: &[f32],
+                    lda: usize,
+                    m: usize,
+                    k: usize,
+                    n: usize,
+                    bp: &[f32],
+                ) {
+                    gemm_body::<Self>(c, ldc, add, a, lda, m, k, n, bp)
+                }
+                #[target_feature(enable = $features)]
+                unsafe fn at_b(mr: usize, n: usize, t: Tile) {
+                    at_b_body::<Self>(mr, n, t)
+                }
+            }
+        };
     }
-
-    #[target_feature(enable = "avx512f")]
-    unsafe fn at_b_avx512(mr: usize, n: usize, t: Tile) {
-        at_b_body::<Avx512>(mr, n, t)
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn at_b_avx2(mr: usize, n: usize, t: Tile) {
-        at_b_body::<Avx2>(mr, n, t)
-    }
+    entry_for!(Avx512, "avx512f");
+    entry_for!(Avx2, "avx2,fma");
 
     /// See [`super::gemm_packed_rhs`]; `bp` is the panel layout of `k × n`.
     ///
     /// # Safety
-    /// `isa` must be what [`crate::lanes::tiles_isa`] found; the slices must hold the shapes and strides given.
+    /// `isa` must be what [`crate::lanes::tiles_isa`] found; the slices must hold the shapes and
+    /// strides given.
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn gemm(
         isa: IsaKind,
@@ -726,8 +730,8 @@ mod tiles {
         bp: &[f32],
     ) {
         match isa {
-            IsaKind::Avx512 => gemm_avx512(c, ldc, add, a, lda, m, k, n, bp),
-            IsaKind::Avx2 => gemm_avx2(c, ldc, add, a, lda, m, k, n, bp),
+            IsaKind::Avx512 => Avx512::gemm(c, ldc, add, a, lda, m, k, n, bp),
+            IsaKind::Avx2 => Avx2::gemm(c, ldc, add, a, lda, m, k, n, bp),
         }
     }
 
@@ -738,8 +742,8 @@ mod tiles {
     /// `isa` must be what [`crate::lanes::tiles_isa`] found; `t` must describe valid memory for the shapes.
     pub(super) unsafe fn at_b_panels(isa: IsaKind, mr: usize, n: usize, t: Tile) {
         match isa {
-            IsaKind::Avx512 => at_b_avx512(mr, n, t),
-            IsaKind::Avx2 => at_b_avx2(mr, n, t),
+            IsaKind::Avx512 => Avx512::at_b(mr, n, t),
+            IsaKind::Avx2 => Avx2::at_b(mr, n, t),
         }
     }
 }

@@ -18,12 +18,12 @@
 //!   back substitution in registers, each step multiplying by the pivot's reciprocal (as
 //!   OpenBLAS's and BLIS's trsm kernels do; one rounding more than a division per entry).
 //!
-//! In [`factor`] each entry is updated in the order of classic Gaussian elimination (k = 0, 1,
+//! In [`LuTiles::factor`] each entry is updated in the order of classic Gaussian elimination (k = 0, 1,
 //! …, as the right-looking algorithm would), and a column of right-hand sides goes through the
 //! same operations whichever tile of columns it is in, so a solve split over threads by columns
 //! gives the bits of one sequential solve.
 //!
-//! Above [`super::LuScalar::UNBLOCKED_MAX_N`], [`factor_blocked`] runs [`factor_panel`] (the
+//! Above [`super::LuScalar::UNBLOCKED_MAX_N`], [`factor_blocked`] runs [`LuTiles::factor_panel`] (the
 //! same left-looking pass on a tall panel of [`super::PANEL_COLS`] columns) and updates the
 //! columns right of each panel on the team: its swaps as one permutation, U₁₂ by
 //! [`lower_tile`], A₂₂ −= L₂₁·U₁₂ by the GEMM tiles. Each column's operations do not depend on
@@ -248,7 +248,7 @@ unsafe fn first_largest_abs<T: Lane<I>, I: Isa>(x: *const T, len: usize) -> usiz
 }
 
 /// Factor the n×n matrix `a` in place (L strictly below the diagonal with unit diagonal implied,
-/// U on and above it), recording the pivots in `piv` (length n): [`factor_panel`] on all of it.
+/// U on and above it), recording the pivots in `piv` (length n): [`factor_panel_on`] on all of it.
 ///
 /// # Safety
 /// `I`'s instruction set must be available; `a` must be valid for n×n entries at column stride `a.ld ≥ n`.
@@ -341,7 +341,7 @@ const LOOKAHEAD_LEAD_COLS: usize = 64;
 /// current panel's row swaps (as one permutation: its cycles, one load and one store per moved
 /// entry) and its updates — U₁₂ = L₁₁⁻¹A₁₂ by [`lower_tile`], A₂₂ −= L₂₁·U₁₂ by the GEMM tiles
 /// (`gemm/tiles.rs`) — to the columns right of it, and the swaps to those left of it; part 0
-/// first updates the next panel's columns and factors that panel by [`factor_panel`], and takes
+/// first updates the next panel's columns and factors that panel by [`LuTiles::factor_panel`], and takes
 /// [`LOOKAHEAD_LEAD_COLS`] fewer of the other columns, so that the panel's sequential
 /// factorisation overlaps the other parts' updates. Every column goes through the same operations
 /// in the same order as without the look-ahead, whichever part or thread runs it. The factors and
@@ -512,7 +512,8 @@ unsafe fn update_trailing_on<T: Lane<I>, I: Matmul>(
 }
 
 /// Solve `A·X = B` in place for the `m` columns of `x` (n rows, column stride `x.ld`), `lu` and
-/// `piv` from [`factor`], `rdiag` the reciprocals of U's diagonal ([`reciprocal_diagonal`]).
+/// `piv` from [`LuTiles::factor`] (or [`factor_blocked`]), `rdiag` the reciprocals of U's
+/// diagonal ([`reciprocal_diagonal`]).
 ///
 /// # Safety
 /// `I`'s instruction set must be available; `lu` valid for n×n, `x` for n×m.
