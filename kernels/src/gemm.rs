@@ -26,12 +26,12 @@ mod sealed {
 pub trait GemmScalar: RealField + Copy + Send + Sync + sealed::Sealed {
     /// Largest dimension for which [`matmul_tiles`] uses the crate's register tiles: 96 in f64,
     /// 64 in f32. Measured on AVX-512 against faer's sequential product (square, 2026-12-03
-    /// 22:20 UTC, best of 50-call batches, two runs): f64 n = 32 0.85–0.90 → 0.68–0.71 µs, 48 2.17–2.20 →
-    /// 2.23, 64 5.52 → 5.19–5.21, 80 10.5–10.6 → 10.2–10.3, 96 17.7–17.9 → 17.2–17.3; at 128
-    /// and 256 even, at 512 twice as slow (no packing); f32 n = 32 0.56 → 0.37, 48 1.26 → 1.11,
-    /// 64 2.64–2.85 → 2.58–2.59, 80 4.77–4.87 → 4.79–4.81, 96 8.13 → 8.14 (no gain above 64).
-    /// The same limits hold on AVX2 + FMA (AMD EPYC Zen 3, a scratch program, best of 10-call
-    /// batches over 0.5 s, 2026-12-04 17:01 UTC, faer → tiles): f64 n = 32 1.72 → 1.42 µs, 48
+    /// 22:20 UTC, best of 50-call batches, two runs): f64 n = 32 0.85–0.90 → 0.68–0.71 µs, 48
+    /// 2.17–2.20 → 2.23, 64 5.52 → 5.19–5.21, 80 10.5–10.6 → 10.2–10.3, 96 17.7–17.9 →
+    /// 17.2–17.3; at 128 and 256 even, at 512 twice as slow (no packing); f32 n = 32 0.56 → 0.37,
+    /// 48 1.26 → 1.11, 64 2.64–2.85 → 2.58–2.59, 80 4.77–4.87 → 4.79–4.81, 96 8.13 → 8.14 (no
+    /// gain above 64). The same limits hold on AVX2 + FMA (AMD EPYC Zen 3, a scratch program,
+    /// best of 10-call batches over 0.5 s, 2026-12-04 17:00 UTC, faer → tiles): f64 n = 32 1.72 → 1.42 µs, 48
     /// 5.02 → 4.50, 64 11.95 → 10.67 (49 GFLOP/s, the core's FMA peak measured at 49–50), 96
     /// 36.8 → 35.7; f32 n = 32 1.15 → 0.72, 48 2.60 → 2.23, 64 5.91 → 5.33, 80 and 96 even.
     const TILES_MAX_N: usize;

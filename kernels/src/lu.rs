@@ -81,7 +81,7 @@
 //! - **On AVX2 + FMA (no AVX-512) the same kernels on 4-double (8-float) vectors**, tiles of
 //!   at most 8 columns, the solve handed to faer above [`LuScalar::TILES_SOLVE_MAX_N_AVX2`]
 //!   (f64 48, f32 192). Measured on an AMD EPYC (Zen 3) guest (a scratch program,
-//!   `LuSolver::with_kernel`, best of 10-call batches over 0.5 s, 2026-12-04 16:35–16:58 UTC),
+//!   `LuSolver::with_kernel`, best of 10-call batches over 0.5 s, 2026-12-04 16:30–17:00 UTC),
 //!   tiles / faer: f64 factor on one thread n = 32 2.0 / 3.9 µs, 64 10.0 / 15.9, 96 29.1 /
 //!   38.5, 128 64 / 75, 192 177 / 200, 256 469 / 446, 384 1413 / 1275, 512 5653 / 4264; on a
 //!   team of two (faer's LU stays sequential) n = 128 61 / 75, 192 171 / 202, 256 315 / 446,
@@ -163,7 +163,7 @@ pub trait LuScalar: RealField + Copy + Send + Sync + 'static + sealed::Sealed {
     /// The same limit on AVX2 + FMA: 48 in f64, 192 in f32. There a tile holds one 4-double
     /// (8-float) vector of rows by at most 8 columns, and the tiles' solve lost to faer's
     /// from f64 n = 64 and f32 n = 256 (a scratch program, `LuSolver::with_kernel`, one
-    /// thread, best of 10-call batches over 0.5 s, AMD EPYC Zen 3, 2026-12-04 17:05 UTC; tiles /
+    /// thread, best of 10-call batches over 0.5 s, AMD EPYC Zen 3, 2026-12-04 16:30–16:45 UTC; tiles /
     /// faer: f64 n = 32 4.9 / 5.1 µs, 48 13.6 / 13.2, 64 31.5 / 25.1, 96 100 / 72, 128 126 / 92;
     /// f32 n = 128 91 / 103, 192 256 / 279, 256 643 / 505).
     const TILES_SOLVE_MAX_N_AVX2: usize;
