@@ -1,8 +1,9 @@
-//! The LU and many-right-hand-side solve of `cortical_kernels::lu`: the AVX-512 tile kernels
+//! The LU and many-right-hand-side solve of `cortical_kernels::lu`: the register-tile kernels
 //! against faer's routines on the same systems, and their edge cases.
 //!
-//! The tiles run only on a CPU with AVX-512F; where it lacks it, each test that needs them
-//! says it skipped (CI's machines have it).
+//! The tiles run on a CPU with AVX-512F or AVX2 + FMA, at most on the set `CORTICAL_TILES`
+//! allows (`cortical_kernels::isa`); where they do not run, each test that needs them says it
+//! skipped (CI runs this file once on the CPU's widest set and once with `CORTICAL_TILES=none`).
 use cortical_kernels::faer::{Mat, MatRef};
 use cortical_kernels::lu::{LuKernel, LuScalar, LuSolver, PANEL_COLS};
 use cortical_kernels::team;
@@ -14,7 +15,10 @@ const UNBLOCKED_MAX_N: usize = <f64 as LuScalar>::UNBLOCKED_MAX_N;
 fn tiles_or_skip(test: &str) -> bool {
     let ok = LuSolver::<f64>::tiles_available();
     if !ok {
-        println!("{test}: skipped: this CPU has no AVX-512F, LuKernel::Tiles cannot run");
+        println!(
+            "{test}: skipped: LuKernel::Tiles does not run here \
+             (a CPU without AVX-512F or AVX2 + FMA, or CORTICAL_TILES=none)"
+        );
     }
     ok
 }

@@ -177,7 +177,10 @@ fn empty_inner_dimension_zeroes_or_keeps_c() {
 #[test]
 fn splitting_the_rows_changes_no_bit() {
     if !packed::kernel_available() {
-        eprintln!("skipped: this CPU has neither AVX-512F nor AVX2 + FMA (faer's GEMM runs)");
+        eprintln!(
+            "skipped: the packed kernels do not run here \
+             (a CPU without AVX-512F or AVX2 + FMA, or CORTICAL_TILES=none): faer's GEMM runs"
+        );
         return;
     }
     let (m, k, n) = (45, 300, 230);
@@ -416,7 +419,10 @@ fn replay(
 #[test]
 fn the_kernels_give_the_bits_of_the_documented_order() {
     if !packed::kernel_available() {
-        eprintln!("skipped: this CPU has neither AVX-512F nor AVX2 + FMA (faer's GEMM runs)");
+        eprintln!(
+            "skipped: the packed kernels do not run here \
+             (a CPU without AVX-512F or AVX2 + FMA, or CORTICAL_TILES=none): faer's GEMM runs"
+        );
         return;
     }
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();

@@ -58,10 +58,7 @@ macro_rules! gemm_scalar {
                 alpha: $t,
             ) -> bool {
                 let (m, n, k) = (dst.nrows(), dst.ncols(), lhs.ncols());
-                #[cfg(target_arch = "x86_64")]
-                let isa = crate::lanes::tiles_isa();
-                #[cfg(not(target_arch = "x86_64"))]
-                let isa: Option<()> = None;
+                let isa = crate::isa::tiles_isa();
                 let fits = m.max(n).max(k) <= Self::TILES_MAX_N
                     && lhs.nrows() == m
                     && rhs.nrows() == k
@@ -74,7 +71,8 @@ macro_rules! gemm_scalar {
                 };
                 #[cfg(target_arch = "x86_64")]
                 {
-                    use crate::lanes::{Avx2, Avx512, IsaKind, Raw};
+                    use crate::isa::TileIsa;
+                    use crate::lanes::{Avx2, Avx512, Raw};
                     use tiles::Matmul;
                     let (a, b) = (
                         Raw::new(lhs.as_ptr() as *mut $t, lhs.col_stride()),
@@ -87,8 +85,8 @@ macro_rules! gemm_scalar {
                     // operand.
                     unsafe {
                         match isa {
-                            IsaKind::Avx512 => Avx512::matmul(a, b, c, m, k, n, alpha, add),
-                            IsaKind::Avx2 => Avx2::matmul(a, b, c, m, k, n, alpha, add),
+                            TileIsa::Avx512 => Avx512::matmul(a, b, c, m, k, n, alpha, add),
+                            TileIsa::Avx2 => Avx2::matmul(a, b, c, m, k, n, alpha, add),
                         }
                     }
                     true
@@ -119,7 +117,7 @@ pub(crate) fn column_major<T>(m: MatRef<'_, T>) -> bool {
 /// `dst ← alpha·lhs·rhs` (`Accum::Replace`) or `dst += alpha·lhs·rhs` (`Accum::Add`): on the
 /// crate's register tiles (`gemm/tiles.rs`) where every dimension is at most
 /// [`GemmScalar::TILES_MAX_N`], the views are column-major and the CPU has AVX-512F or AVX2 +
-/// FMA (detected at run time); otherwise
+/// FMA ([`crate::isa::tiles_isa`]: detected at run time, narrowed by `CORTICAL_TILES`); otherwise
 /// [`matmul_on_team`]. Each entry of a tile product is Σ_k lhs_ik·rhs_kj in increasing k, one
 /// FMA per term, then times alpha (plus dst): the bits do not depend on the split of the columns.
 pub fn matmul_tiles<T: GemmScalar>(

@@ -3,33 +3,12 @@
 //! column-major matrix as a base pointer and column stride ([`Raw`]): what the tile kernels of
 //! `lu/tiles.rs`, `gemm/tiles.rs` and `packed.rs` are written in, kept here so that no kernel
 //! module depends on another for them. x86-64 only; every method needs its instruction set at run
-//! time ([`tiles_isa`]).
+//! time ([`crate::isa::tiles_isa`]).
 //!
 //! Lane masks are `u32` bit sets on both sets (AVX2 turns them into vector masks). Each lane
 //! operation rounds as its scalar counterpart does, so a kernel written once performs the same
 //! operations on each entry with either set; only the tiles' shapes differ ([`Isa`]'s constants).
 use std::arch::x86_64::*;
-
-/// The instruction set whose tiles run on this CPU: AVX-512F where it has it, else AVX2 with
-/// FMA, else none (detected at run time; std caches the answer).
-pub fn tiles_isa() -> Option<IsaKind> {
-    if crate::simd::has_avx512f() {
-        Some(IsaKind::Avx512)
-    } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        Some(IsaKind::Avx2)
-    } else {
-        None
-    }
-}
-
-/// The instruction sets of the tile kernels, as a value (see [`Isa`] for the types).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IsaKind {
-    /// AVX-512F: 32 registers of 8 f64 / 16 f32.
-    Avx512,
-    /// AVX2 + FMA: 16 registers of 4 f64 / 8 f32.
-    Avx2,
-}
 
 /// An instruction set the tile kernels are written for, and the shapes of their tiles on it
 /// (sized to its register file).
@@ -71,8 +50,8 @@ impl Isa for Avx2 {
 /// One register of `Self` on the instruction set `I` and the lane operations the tiles need.
 ///
 /// # Safety
-/// Every method must only be called on a CPU with `I`'s instruction set ([`tiles_isa`]);
-/// pointer arguments must be valid for the lanes the mask selects.
+/// Every method must only be called on a CPU with `I`'s instruction set
+/// ([`crate::isa::tiles_isa`]); pointer arguments must be valid for the lanes the mask selects.
 pub unsafe trait Lane<I: Isa>:
     Copy + PartialOrd + std::ops::Neg<Output = Self> + Send + Sync + 'static
 {

@@ -13,6 +13,7 @@
 //! | [`rnn`] | batched RNN forward and BPTT backward (f32), softmax cross-entropy readout |
 //! | [`simd`] | pulp-dispatched element-wise loops |
 //! | [`gemm`] | thin strided GEMM entry points |
+//! | [`isa`] | which instruction set the register-tile kernels run on (`CORTICAL_TILES` narrows it) |
 //! | [`fpenv`] | flush-to-zero for subnormals, scoped to a thread |
 //! | [`team`] | threads held for one kernel call: its parallel sections without a wake-up each |
 //!
@@ -25,6 +26,7 @@ pub mod error;
 pub mod expm;
 pub mod fpenv;
 pub mod gemm;
+pub mod isa;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod lanes;
 pub mod lu;

@@ -139,7 +139,8 @@ const MIN_BLOCK_COLS: usize = 64;
 pub enum LuKernel {
     /// The crate's own LU on register tiles (`lu/tiles.rs`), and its solve there up to
     /// [`LuScalar::TILES_SOLVE_MAX_N`] (faer's triangular solves on the same factors above):
-    /// x86-64 with AVX-512F or AVX2 + FMA (detected at run time).
+    /// x86-64 with AVX-512F or AVX2 + FMA ([`crate::isa::tiles_isa`]: detected at run time,
+    /// narrowed by `CORTICAL_TILES`).
     Tiles,
     /// faer's partial-pivoting LU and triangular solves.
     Faer,
@@ -170,17 +171,10 @@ pub trait LuScalar: RealField + Copy + Send + Sync + 'static + sealed::Sealed {
     /// The solve's limit on this CPU's instruction set ([`LuScalar::TILES_SOLVE_MAX_N`] or
     /// [`LuScalar::TILES_SOLVE_MAX_N_AVX2`]; 0 where the tiles do not run).
     fn tiles_solve_max_n() -> usize {
-        #[cfg(target_arch = "x86_64")]
-        {
-            match crate::lanes::tiles_isa() {
-                Some(crate::lanes::IsaKind::Avx512) => Self::TILES_SOLVE_MAX_N,
-                Some(crate::lanes::IsaKind::Avx2) => Self::TILES_SOLVE_MAX_N_AVX2,
-                None => 0,
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            0
+        match crate::isa::tiles_isa() {
+            Some(crate::isa::TileIsa::Avx512) => Self::TILES_SOLVE_MAX_N,
+            Some(crate::isa::TileIsa::Avx2) => Self::TILES_SOLVE_MAX_N_AVX2,
+            None => 0,
         }
     }
     /// Largest n the tiles factor in one left-looking pass; above it they factor by panels of
@@ -210,14 +204,7 @@ macro_rules! lu_scalar {
             const TILES_SOLVE_MAX_N_AVX2: usize = $max_avx2;
             const UNBLOCKED_MAX_N: usize = $unblocked;
             fn tiles_available() -> bool {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    crate::lanes::tiles_isa().is_some()
-                }
-                #[cfg(not(target_arch = "x86_64"))]
-                {
-                    false
-                }
+                crate::isa::tiles_isa().is_some()
             }
             fn tiles_factor(
                 a: MatMut<'_, $t>,
@@ -237,7 +224,8 @@ macro_rules! lu_scalar {
                 );
                 #[cfg(target_arch = "x86_64")]
                 {
-                    use crate::lanes::{Avx2, Avx512, IsaKind, Lane, Raw};
+                    use crate::isa::TileIsa;
+                    use crate::lanes::{Avx2, Avx512, Lane, Raw};
                     use tiles::LuTiles;
                     /// The factorisation on the instruction set `I`.
                     ///
@@ -265,9 +253,9 @@ macro_rules! lu_scalar {
                     // unit row stride and column stride `col_stride()` (≥ n for a column-major
                     // view), valid for the view's life.
                     unsafe {
-                        match crate::lanes::tiles_isa() {
-                            Some(IsaKind::Avx512) => on::<Avx512>(raw, n, piv, rdiag, scratch),
-                            Some(IsaKind::Avx2) => on::<Avx2>(raw, n, piv, rdiag, scratch),
+                        match crate::isa::tiles_isa() {
+                            Some(TileIsa::Avx512) => on::<Avx512>(raw, n, piv, rdiag, scratch),
+                            Some(TileIsa::Avx2) => on::<Avx2>(raw, n, piv, rdiag, scratch),
                             None => unreachable!("checked above"),
                         }
                     }
@@ -287,16 +275,17 @@ macro_rules! lu_scalar {
                 );
                 #[cfg(target_arch = "x86_64")]
                 {
-                    use crate::lanes::{Avx2, Avx512, IsaKind, Raw};
+                    use crate::isa::TileIsa;
+                    use crate::lanes::{Avx2, Avx512, Raw};
                     use tiles::LuTiles;
                     let m = x.ncols();
                     let lu_raw = Raw::new(lu.as_ptr() as *mut $t, lu.col_stride());
                     let x_raw = Raw::new(x.as_ptr_mut(), x.col_stride());
                     // SAFETY: as in `tiles_factor`; the solve only reads `lu`.
                     unsafe {
-                        match crate::lanes::tiles_isa() {
-                            Some(IsaKind::Avx512) => Avx512::solve(lu_raw, n, piv, x_raw, m, rdiag),
-                            Some(IsaKind::Avx2) => Avx2::solve(lu_raw, n, piv, x_raw, m, rdiag),
+                        match crate::isa::tiles_isa() {
+                            Some(TileIsa::Avx512) => Avx512::solve(lu_raw, n, piv, x_raw, m, rdiag),
+                            Some(TileIsa::Avx2) => Avx2::solve(lu_raw, n, piv, x_raw, m, rdiag),
                             None => unreachable!("checked above"),
                         }
                     }

@@ -25,8 +25,9 @@
 //! and AVX2 give the same bits (`tests/packed.rs` checks both against a scalar replay of that
 //! order).
 //!
-//! Without either (detected at run time) both are faer's GEMM: [`PackedRhs`] then keeps a plain
-//! row-major copy of `B`, and the results depend on how the rows are split.
+//! Without either ([`crate::isa::tiles_isa`]: detected at run time, or `CORTICAL_TILES=none`)
+//! both are faer's GEMM: [`PackedRhs`] then keeps a plain row-major copy of `B`, and the
+//! results depend on how the rows are split.
 use crate::gemm::{gemm, rm};
 use faer::{Accum, MatRef, Par};
 
@@ -49,17 +50,10 @@ pub struct PackedRhs {
     buf: AlignedBuf,
 }
 
-/// Whether this CPU runs the packed kernels (AVX-512F, or AVX2 with FMA, detected at run
-/// time); elsewhere [`gemm_packed_rhs`] is faer's GEMM on a plain copy of `B`.
+/// Whether the packed kernels run in this process (AVX-512F, or AVX2 with FMA: see
+/// [`crate::isa::tiles_isa`]); elsewhere [`gemm_packed_rhs`] is faer's GEMM on a plain copy of `B`.
 pub fn kernel_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        crate::lanes::tiles_isa().is_some()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::isa::tiles_isa().is_some()
 }
 
 /// Floats of the packed panel layout for a `k × n` matrix.
@@ -259,7 +253,7 @@ pub fn gemm_packed_rhs(
     #[cfg(target_arch = "x86_64")]
     {
         let isa =
-            crate::lanes::tiles_isa().expect("the panel layout is only built where a kernel runs");
+            crate::isa::tiles_isa().expect("the panel layout is only built where a kernel runs");
         // SAFETY: `isa` was detected; the asserts above bound every row of `a` and `c` the
         // kernel touches, and `b.packed()` has the panel layout of k × n.
         unsafe {
@@ -327,10 +321,7 @@ pub fn gemm_at_b(
             need(rows, ld, cols)
         );
     }
-    #[cfg(target_arch = "x86_64")]
-    let isa = crate::lanes::tiles_isa();
-    #[cfg(not(target_arch = "x86_64"))]
-    let isa: Option<()> = None;
+    let isa = crate::isa::tiles_isa();
     let Some(isa) = isa.filter(|_| k > 0) else {
         let cv =
             faer::MatMut::from_column_major_slice_with_stride_mut(c, n, m, ldc).transpose_mut();
@@ -482,7 +473,8 @@ pub fn release_slab_buffer() {
 #[cfg(target_arch = "x86_64")]
 mod tiles {
     use super::{panels, Panel, KC};
-    use crate::lanes::{Avx2, Avx512, Isa, IsaKind, Lane};
+    use crate::isa::TileIsa;
+    use crate::lanes::{Avx2, Avx512, Isa, Lane};
     use core::arch::x86_64::*;
 
     /// One micro-kernel call: `kc` deep, `A` at `a` (stride `lda`), one slab of a run of a
@@ -714,11 +706,11 @@ mod tiles {
     /// See [`super::gemm_packed_rhs`]; `bp` is the panel layout of `k × n`.
     ///
     /// # Safety
-    /// `isa` must be what [`crate::lanes::tiles_isa`] found; the slices must hold the shapes and
+    /// `isa` must be what [`crate::isa::tiles_isa`] found; the slices must hold the shapes and
     /// strides given.
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn gemm(
-        isa: IsaKind,
+        isa: TileIsa,
         c: &mut [f32],
         ldc: usize,
         add: bool,
@@ -730,8 +722,8 @@ mod tiles {
         bp: &[f32],
     ) {
         match isa {
-            IsaKind::Avx512 => Avx512::gemm(c, ldc, add, a, lda, m, k, n, bp),
-            IsaKind::Avx2 => Avx2::gemm(c, ldc, add, a, lda, m, k, n, bp),
+            TileIsa::Avx512 => Avx512::gemm(c, ldc, add, a, lda, m, k, n, bp),
+            TileIsa::Avx2 => Avx2::gemm(c, ldc, add, a, lda, m, k, n, bp),
         }
     }
 
@@ -739,11 +731,12 @@ mod tiles {
     /// `n` columns (see [`at_b_body`]).
     ///
     /// # Safety
-    /// `isa` must be what [`crate::lanes::tiles_isa`] found; `t` must describe valid memory for the shapes.
-    pub(super) unsafe fn at_b_panels(isa: IsaKind, mr: usize, n: usize, t: Tile) {
+    /// `isa` must be what [`crate::isa::tiles_isa`] found; `t` must describe valid memory for the
+    /// shapes.
+    pub(super) unsafe fn at_b_panels(isa: TileIsa, mr: usize, n: usize, t: Tile) {
         match isa {
-            IsaKind::Avx512 => Avx512::at_b(mr, n, t),
-            IsaKind::Avx2 => Avx2::at_b(mr, n, t),
+            TileIsa::Avx512 => Avx512::at_b(mr, n, t),
+            TileIsa::Avx2 => Avx2::at_b(mr, n, t),
         }
     }
 }

@@ -63,19 +63,6 @@ pub fn add_col_sums<T: ActScalar>(x: &[T], out: &mut [T]) {
     T::add_col_sums(x, out)
 }
 
-/// Whether this CPU has AVX-512F (detected at run time; std caches the answer): the widest of
-/// the tile kernels' instruction sets (`crate::lanes::tiles_isa`).
-pub fn has_avx512f() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 fn check_rows(func: &str, what: &str, len: usize, cols: usize) {
     let ok = if cols == 0 {
         len == 0

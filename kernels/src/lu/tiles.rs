@@ -686,7 +686,7 @@ mod tests {
     /// vectors) with ties, NaNs (some columns all NaN), infinities, zeros and −0: the same index
     /// as the scalar rule, in f64 and f32, on each instruction set this CPU has.
     fn check<T: Lane<Avx512> + Lane<Avx2> + Into<f64>>(from: impl Fn(f64) -> T) {
-        let avx512 = crate::simd::has_avx512f();
+        let avx512 = std::is_x86_feature_detected!("avx512f");
         let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
         if !avx512 && !avx2 {
             println!("pivot_search_is_the_scalar_rule: skipped: this CPU has neither AVX-512F nor AVX2 + FMA");
