@@ -127,7 +127,7 @@ fn tiles_solve_in_f32() {
     if !tiles_or_skip("tiles_solve_in_f32") {
         return;
     }
-    // By panels from 193 on, solved by faer's triangular solves from 513 on (AVX2: 193).
+    // By panels from 193 on, solved by faer's triangular solves from 513 on (AVX2: 481).
     let lim = <f32 as LuScalar>::tiles_solve_max_n();
     let sizes = [1, 5, 15, 16, 17, 31, 33, 64, 95, 96, 97, 130, 192, 200, 257];
     for n in sizes.into_iter().chain([lim + 1, 600]) {
@@ -361,8 +361,8 @@ fn new_picks_the_tiles_wherever_the_cpu_has_them() {
     check::<f32>();
     assert_eq!(<f64 as LuScalar>::TILES_SOLVE_MAX_N, 384);
     assert_eq!(<f32 as LuScalar>::TILES_SOLVE_MAX_N, 512);
-    assert_eq!(<f64 as LuScalar>::TILES_SOLVE_MAX_N_AVX2, 48);
-    assert_eq!(<f32 as LuScalar>::TILES_SOLVE_MAX_N_AVX2, 192);
+    assert_eq!(<f64 as LuScalar>::TILES_SOLVE_MAX_N_AVX2, 240);
+    assert_eq!(<f32 as LuScalar>::TILES_SOLVE_MAX_N_AVX2, 480);
     assert_eq!(<f64 as LuScalar>::UNBLOCKED_MAX_N, 96);
     assert_eq!(<f32 as LuScalar>::UNBLOCKED_MAX_N, 192);
 }

@@ -79,8 +79,10 @@
 //!   12.80–13.58 ms. Moving the solve's limit itself (f64 320 against 384, f32 448 against
 //!   512) changed expm at n = 352–512 by less than the noise (13:39 UTC).
 //! - **On AVX2 + FMA (no AVX-512) the same kernels on 4-double (8-float) vectors**, tiles of
-//!   at most 8 columns, the solve handed to faer above [`LuScalar::TILES_SOLVE_MAX_N_AVX2`]
-//!   (f64 48, f32 192). Measured on an AMD EPYC (Zen 3) guest (a scratch program,
+//!   at most 8 columns; the solve by blocks of one GEMM tile's rows (8 in f64, 16 in f32) with
+//!   the products between blocks on the GEMM tiles (`lu/tiles.rs`), handed to faer above
+//!   [`LuScalar::TILES_SOLVE_MAX_N_AVX2`] (f64 240, f32 480; the measurements are that
+//!   constant's). Measured on an AMD EPYC (Zen 3) guest (a scratch program,
 //!   `LuSolver::with_kernel`, best of 10-call batches over 0.5 s, 2026-12-04 16:30–17:00 UTC),
 //!   tiles / faer: f64 factor on one thread n = 32 2.0 / 3.9 µs, 64 10.0 / 15.9, 96 29.1 /
 //!   38.5, 128 64 / 75, 192 177 / 200, 256 469 / 446, 384 1413 / 1275, 512 5653 / 4264; on a
@@ -161,12 +163,19 @@ pub trait LuScalar: RealField + Copy + Send + Sync + 'static + sealed::Sealed {
     /// Largest n whose solve [`LuKernel::Tiles`] runs on the tiles on AVX-512; above it, faer's
     /// triangular solves read the tiles' factors: 384 in f64, 512 in f32 (see the module docs).
     const TILES_SOLVE_MAX_N: usize;
-    /// The same limit on AVX2 + FMA: 48 in f64, 192 in f32. There a tile holds one 4-double
-    /// (8-float) vector of rows by at most 8 columns, and the tiles' solve lost to faer's
-    /// from f64 n = 64 and f32 n = 256 (a scratch program, `LuSolver::with_kernel`, one
-    /// thread, best of 10-call batches over 0.5 s, AMD EPYC Zen 3, 2026-12-04 16:30–16:45 UTC; tiles /
-    /// faer: f64 n = 32 4.9 / 5.1 µs, 48 13.6 / 13.2, 64 31.5 / 25.1, 96 100 / 72, 128 126 / 92;
-    /// f32 n = 128 91 / 103, 192 256 / 279, 256 643 / 505).
+    /// The same limit on AVX2 + FMA: 240 in f64, 480 in f32. There the tiles' solve runs by
+    /// blocks of one GEMM tile's rows, the products between blocks on the GEMM tiles, because
+    /// tile by tile (one vector of rows by at most 8 columns) it was bound by loads and lost to
+    /// faer's from f64 n = 48. Solve with n right-hand sides, split over two threads from
+    /// n = 128 (a scratch program, `LuSolver::with_kernel`, the least of 5–7 rounds of best of
+    /// 10-call batches, AMD EPYC Zen 3, 2026-12-04 18:48–18:51 UTC), faer / tile by tile / by
+    /// blocks: f64 n = 32 5.0 / 4.5 / 3.4 µs, 48 12.7 / 13.4 / 8.8, 64 25.1 / 30.1 / 18.6,
+    /// 96 71.8 / 95.4 / 52.6; faer / by blocks n = 128 95–138 / 95–107, 160 266 / 192, 176
+    /// 215–321 / 191–234, 192 308–365 / 235–325, 224 570 / 430, 240 490 / 424, 256 585–649 /
+    /// 620–803, 288 793 / 685, 312 989 / 1073; f32 faer / tile by tile / by blocks n = 64 19.3
+    /// / 17.2 / 13.9, 128 99 / 85 / 60, 192 260 / 268 / 165, 384 1072 / 1844 / 866; faer / by
+    /// blocks 448 1469–2083 / 1278–1476, 480 1755 / 1534, 512 2190–2805 / 2454–3142 (the
+    /// power-of-two sizes lose; the limits stop below them).
     const TILES_SOLVE_MAX_N_AVX2: usize;
     /// The solve's limit on this CPU's instruction set ([`LuScalar::TILES_SOLVE_MAX_N`] or
     /// [`LuScalar::TILES_SOLVE_MAX_N_AVX2`]; 0 where the tiles do not run).
@@ -294,8 +303,8 @@ macro_rules! lu_scalar {
         }
     };
 }
-lu_scalar!(f64, 384, 48, 96);
-lu_scalar!(f32, 512, 192, 192);
+lu_scalar!(f64, 384, 240, 96);
+lu_scalar!(f32, 512, 480, 192);
 
 /// Scratch of the blocked tile factorisation for an n×n matrix: the panel swaps' composite
 /// permutation (n) and its cycles (at most n moved rows and n / 2 cycles).

@@ -18,6 +18,13 @@
 //!   back substitution in registers, each step multiplying by the pivot's reciprocal (as
 //!   OpenBLAS's and BLIS's trsm kernels do; one rounding more than a division per entry).
 //!
+//! On AVX2 the solve runs by blocks of one GEMM tile's rows instead ([`sweeps_by_blocks`]): a
+//! block's product with the rows solved before it on the GEMM tiles, then its own triangle by
+//! the tiles above, in groups of 48 right-hand sides. Tile by tile it was bound by loads there
+//! (a vector and 8 broadcasts per 8 FMAs) and lost to faer's solve from f64 n = 48; by blocks it
+//! beats it up to the limits in `LuScalar::TILES_SOLVE_MAX_N_AVX2`'s doc (f64 n = 64 25.1 →
+//! 18.6 µs against faer's).
+//!
 //! In [`LuTiles::factor`] each entry is updated in the order of classic Gaussian elimination (k = 0, 1,
 //! …, as the right-looking algorithm would), and a column of right-hand sides goes through the
 //! same operations whichever tile of columns it is in, so a solve split over threads by columns
@@ -518,7 +525,7 @@ unsafe fn update_trailing_on<T: Lane<I>, I: Matmul>(
 /// # Safety
 /// `I`'s instruction set must be available; `lu` valid for n×n, `x` for n×m.
 #[inline(always)]
-unsafe fn solve_on<T: Lane<I>, I: Isa>(
+unsafe fn solve_on<T: Lane<I>, I: LuTiles>(
     lu: Raw<T>,
     n: usize,
     piv: &[usize],
@@ -528,10 +535,13 @@ unsafe fn solve_on<T: Lane<I>, I: Isa>(
 ) {
     debug_assert!(piv.len() == n && rdiag.len() == n);
     let w = T::W;
-    // Column groups of 2W: the group's right-hand sides stay in cache through both sweeps.
+    // Column groups: the group's right-hand sides stay in cache through both sweeps. By blocks,
+    // 48 columns (8 GEMM tiles, 6 of the solve's 8-column tiles) measured as well as 96 and
+    // better than 24 or 8 (f64 n = 64 18.6 / 18.1 / 19.0 / 22.4 µs).
+    let group = if I::SOLVE_BY_BLOCKS { 48 } else { 2 * w };
     let mut c0 = 0;
     while c0 < m {
-        let nc = (2 * w).min(m - c0);
+        let nc = group.min(m - c0);
         for (k, &p) in piv.iter().enumerate() {
             if p != k {
                 for c in c0..c0 + nc {
@@ -539,20 +549,96 @@ unsafe fn solve_on<T: Lane<I>, I: Isa>(
                 }
             }
         }
-        let mut r0 = 0;
-        while r0 < n {
-            lower_cols::<T, I>(lu, x, r0, w.min(n - r0), 0, r0, true, c0, nc);
-            r0 += w;
-        }
-        // Back substitution, bottom tile first (the last tile may be partial).
-        let mut r_end = n;
-        while r_end > 0 {
-            let r0 = (r_end - 1) / w * w;
-            let rb = r_end - r0;
-            upper_cols::<T, I>(lu, x, r0, rb, n, &rdiag[r0..r_end], c0, nc);
-            r_end = r0;
+        if I::SOLVE_BY_BLOCKS {
+            sweeps_by_blocks::<T, I>(lu, n, x, rdiag, c0, nc);
+        } else {
+            sweeps_by_tiles::<T, I>(lu, n, x, rdiag, c0, nc);
         }
         c0 += nc;
+    }
+}
+
+/// The forward and back substitutions of [`solve_on`] on the columns `c0..c0 + nc`, tile by tile
+/// of `W` rows: each tile's products with the rows solved before it in its own registers.
+#[inline(always)]
+unsafe fn sweeps_by_tiles<T: Lane<I>, I: Isa>(
+    lu: Raw<T>,
+    n: usize,
+    x: Raw<T>,
+    rdiag: &[T],
+    c0: usize,
+    nc: usize,
+) {
+    let w = T::W;
+    let mut r0 = 0;
+    while r0 < n {
+        lower_cols::<T, I>(lu, x, r0, w.min(n - r0), 0, r0, true, c0, nc);
+        r0 += w;
+    }
+    // Back substitution, bottom tile first (the last tile may be partial).
+    let mut r_end = n;
+    while r_end > 0 {
+        let r0 = (r_end - 1) / w * w;
+        let rb = r_end - r0;
+        upper_cols::<T, I>(lu, x, r0, rb, n, &rdiag[r0..r_end], c0, nc);
+        r_end = r0;
+    }
+}
+
+/// The forward and back substitutions of [`solve_on`] on the columns `c0..c0 + nc` by blocks of
+/// one GEMM tile's rows (`GEMM_ROW_VECTORS · W`): a block's product with the rows solved before
+/// it on the GEMM tiles (`X[B] −= L[B, 0..b0]·X[0..b0]`, all of it at the products' rate), then
+/// the block's own triangle tile by tile. Each entry's products are summed in increasing k from
+/// zero and then subtracted, block after block, whatever the columns' grouping or split.
+#[inline(always)]
+unsafe fn sweeps_by_blocks<T: Lane<I>, I: LuTiles>(
+    lu: Raw<T>,
+    n: usize,
+    x: Raw<T>,
+    rdiag: &[T],
+    c0: usize,
+    nc: usize,
+) {
+    let w = T::W;
+    let nb = I::GEMM_ROW_VECTORS * w;
+    let mut b0 = 0;
+    while b0 < n {
+        let b1 = (b0 + nb).min(n);
+        if b0 > 0 {
+            let (l, xb) = (lu.offset(b0, 0), x.offset(b0, c0));
+            I::matmul(l, x.offset(0, c0), xb, b1 - b0, b0, nc, -T::one(), true);
+        }
+        let mut r0 = b0;
+        while r0 < b1 {
+            lower_cols::<T, I>(lu, x, r0, w.min(b1 - r0), b0, r0, true, c0, nc);
+            r0 += w;
+        }
+        b0 = b1;
+    }
+    // Back substitution, bottom block first (the last block may be partial).
+    let mut b1 = n;
+    while b1 > 0 {
+        let b0 = (b1 - 1) / nb * nb;
+        if b1 < n {
+            let (u, xb) = (lu.offset(b0, b1), x.offset(b0, c0));
+            I::matmul(
+                u,
+                x.offset(b1, c0),
+                xb,
+                b1 - b0,
+                n - b1,
+                nc,
+                -T::one(),
+                true,
+            );
+        }
+        let mut r_end = b1;
+        while r_end > b0 {
+            let r0 = (r_end - 1) / w * w;
+            upper_cols::<T, I>(lu, x, r0, r_end - r0, b1, &rdiag[r0..r_end], c0, nc);
+            r_end = r0;
+        }
+        b1 = b0;
     }
 }
 
