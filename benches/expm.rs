@@ -5,7 +5,9 @@
 //! sides, with the same routines and parallelism (the products through `gemm::matmul_tiles` on
 //! a team as the kernel runs them, the LU and solves through the kernel's own `LuSolver`) —
 //! i.e. what the call would cost with zero overhead. At the end a table prints our median, the
-//! floor's and their ratio. Group `expm_floor_parts` times the floor's pieces alone (one
+//! floor's and their ratio, and the ratio measured in alternating blocks of calls (`alternate`:
+//! criterion times each side over its own second, and a guest whose speed drifts may run the
+//! two at different speeds). Group `expm_floor_parts` times the floor's pieces alone (one
 //! product, one LU, one LU + solve).
 //!
 //! Filter as usual: `cargo bench --bench expm -- 'expm/f64/n256'`. Peers (scipy) are measured
@@ -32,6 +34,50 @@ const NORMS: [f64; 2] = [1.0, 50.0];
 
 /// Per-iteration times (ns) recorded by `iter_custom`, keyed by benchmark id.
 static SAMPLES: Mutex<BTreeMap<String, Vec<f64>>> = Mutex::new(BTreeMap::new());
+
+/// ours / floor per alternating round (see [`alternate`]), keyed as the `expm/…` and
+/// `frechet/…` entries of [`SAMPLES`].
+static ROUNDS: Mutex<BTreeMap<String, Vec<f64>>> = Mutex::new(BTreeMap::new());
+
+/// Rounds of [`alternate`].
+const ALTERNATING_ROUNDS: usize = 9;
+
+/// ours / floor in [`ALTERNATING_ROUNDS`] rounds, each a block of calls of one and then a block
+/// of the other (≥ 20 ms each; the order swapped every round), so that a machine whose speed
+/// drifts (a shared guest: ±30% over minutes seen) slows both sides of each ratio alike.
+fn alternate(mut ours: impl FnMut(), mut floor: impl FnMut()) -> Vec<f64> {
+    fn block(f: &mut impl FnMut(), iters: u32) -> f64 {
+        let t = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        t.elapsed().as_secs_f64() / f64::from(iters)
+    }
+    let calls = |f: &mut dyn FnMut()| {
+        f();
+        let t = Instant::now();
+        f();
+        ((0.02 / t.elapsed().as_secs_f64().max(1e-9)).ceil() as u32).clamp(1, 100_000)
+    };
+    let (io, if_) = (calls(&mut ours), calls(&mut floor));
+    (0..ALTERNATING_ROUNDS)
+        .map(|r| {
+            if r % 2 == 0 {
+                let o = block(&mut ours, io);
+                o / block(&mut floor, if_)
+            } else {
+                let f = block(&mut floor, if_);
+                block(&mut ours, io) / f
+            }
+        })
+        .collect()
+}
+
+/// Whether criterion ran both benchmarks (the command line's filter may have skipped them).
+fn both_ran(a: &str, b: &str) -> bool {
+    let s = SAMPLES.lock().expect("lock");
+    s.contains_key(a) && s.contains_key(b)
+}
 
 fn record(id: &str, d: Duration, iters: u64) {
     SAMPLES
@@ -104,7 +150,7 @@ impl<T: ExpmScalar + From<f32>> Floor<T> {
             &mut self.y
         };
         let x = self.x.as_ref();
-        // As the kernel computes its products: on the AVX-512 tiles up to
+        // As the kernel computes its products: on the register tiles (AVX-512 or AVX2) up to
         // `GemmScalar::TILES_MAX_N`, above over its team from `expm::PAR_MIN_N` on.
         on_team(n, || matmul_tiles(dst.as_mut(), Accum::Replace, x, x, one));
     }
@@ -173,6 +219,14 @@ fn bench_type<T: ExpmScalar + From<f32>>(c: &mut Criterion, tname: &str) {
                 })
             });
             g.finish();
+            let ours_id = format!("expm/{tname}/{param}");
+            if both_ran(&ours_id, &id) {
+                let r = alternate(
+                    || expm_into(a.as_ref(), x.as_mut(), &mut ws).expect("square"),
+                    || floor.run(plan_e.products, 1, &q0),
+                );
+                ROUNDS.lock().expect("lock").insert(ours_id, r);
+            }
 
             let mut g = c.benchmark_group(format!("expm_frechet/{tname}"));
             let id = format!("frechet/{tname}/{param}");
@@ -204,6 +258,17 @@ fn bench_type<T: ExpmScalar + From<f32>>(c: &mut Criterion, tname: &str) {
                 })
             });
             g.finish();
+            let ours_id = format!("frechet/{tname}/{param}");
+            if both_ran(&ours_id, &id) {
+                let r = alternate(
+                    || {
+                        expm_frechet_into(a.as_ref(), e.as_ref(), x.as_mut(), l.as_mut(), &mut ws)
+                            .expect("square")
+                    },
+                    || floor.run(plan_f.products, 2, &q0),
+                );
+                ROUNDS.lock().expect("lock").insert(ours_id, r);
+            }
         }
         // The floor's pieces on their own: one product, one LU, one LU + solve.
         let a = gaussian::<T>(n, 1.0, 1000 + n as u64);
@@ -235,6 +300,7 @@ fn summary() {
     if s.is_empty() {
         return;
     }
+    let rounds = ROUNDS.lock().expect("lock");
     let mut rows = Vec::new();
     for (key, v) in s.iter() {
         let (op, floor_prefix) = if let Some(rest) = key.strip_prefix("expm/") {
@@ -250,6 +316,14 @@ fn summary() {
         let parts: Vec<&str> = key.split('/').collect();
         let plan = fkey.rsplit('/').next().unwrap_or("");
         let (ours, floor) = (median(v) / 1e6, median(fv) / 1e6);
+        let alternating = match rounds.get(key) {
+            Some(r) if !r.is_empty() => {
+                let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                format!("{:.2} ({lo:.2}–{hi:.2})", median(r))
+            }
+            _ => "–".to_string(),
+        };
         let n: usize = parts[2].trim_start_matches('n').parse().unwrap_or(0);
         let norm: f64 = parts[3].trim_start_matches("norm").parse().unwrap_or(0.0);
         rows.push((
@@ -259,6 +333,7 @@ fn summary() {
             norm,
             ours,
             floor,
+            alternating,
             plan.to_string(),
         ));
     }
@@ -267,11 +342,16 @@ fn summary() {
             .cmp(&(b.0, &b.1, b.2))
             .then(a.3.total_cmp(&b.3))
     });
-    println!("\n| op | dtype | n | ‖A‖₁ | ours median ms | floor median ms | ours/floor | plan (m, s, products) |");
-    println!("|---|---|---|---|---|---|---|---|");
-    for (op, t, n, norm, ours, floor, plan) in rows {
+    println!(
+        "\n| op | dtype | n | ‖A‖₁ | ours median ms | floor median ms | ours/floor | \
+         ours/floor alternating, median ({ALTERNATING_ROUNDS} rounds) (range) | \
+         plan (m, s, products) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (op, t, n, norm, ours, floor, alternating, plan) in rows {
         println!(
-            "| {op} | {t} | {n} | {norm} | {ours:.4} | {floor:.4} | {:.2} | {plan} |",
+            "| {op} | {t} | {n} | {norm} | {ours:.4} | {floor:.4} | {:.2} | {alternating} | \
+             {plan} |",
             ours / floor
         );
     }
