@@ -476,6 +476,18 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 keys.join(", ")
             )
         }),
+        Event::OtherBuild { changes } => bar.suspend(|| {
+            let what: Vec<String> = changes
+                .iter()
+                .map(|(key, was, now)| format!("{key} {was}, this build {now}"))
+                .collect();
+            eprintln!(
+                "note: {} was started by another build ({}); its runs are kept, and the new \
+                 ones may differ from what that build would have computed",
+                exec.out_dir.display(),
+                what.join("; ")
+            )
+        }),
         Event::Planned { total, skipped } => {
             bar.set_length((total - skipped) as u64);
             if *skipped > 0 {

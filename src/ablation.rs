@@ -375,6 +375,13 @@ pub enum Event {
     /// The output directory held a smaller grid of the same experiment; these keys of it grew
     /// ([`json::GROWABLE`]) and `config.json` now records the grown one.
     Grown { keys: Vec<String> },
+    /// The output directory was started by another build: for each of `git_commit` and
+    /// `tiles_isa` ([`json::TILES_ISA`]) that differs, (key, stored, this build's). Its runs are
+    /// kept; the new ones may differ from what that build would have computed (in the last bits
+    /// where only the instruction set differs).
+    OtherBuild {
+        changes: Vec<(String, String, String)>,
+    },
     /// The grid is known: `total` runs, `skipped` of them already in `results.csv`.
     Planned { total: usize, skipped: usize },
     /// A run began.
@@ -401,6 +408,7 @@ pub fn config_document(exp: &Experiment, exec: &Execution) -> serde_json::Value 
     serde_json::json!({
         "crate_version": env!("CARGO_PKG_VERSION"),
         "git_commit": json::git_commit(),
+        json::TILES_ISA: cortical_kernels::isa::tiles_isa_name(),
         "threads": exec.threads,
         "parallel": exec.parallel,
         json::EXPERIMENT: exp,
@@ -513,9 +521,20 @@ pub fn run_shard(
     let mut config = config_document(exp, exec);
     config[SHARD_KEY] = shard.to_string().into();
     config[json::DATA_FINGERPRINT] = field.fingerprint().into();
+    let mut other_build = Vec::new();
     if config_path.exists() {
         crate::shard::check_recorded(&config_path, shard)?;
         let stored = json::read_stored(&config_path)?.unwrap_or_default();
+        for key in ["git_commit", json::TILES_ISA] {
+            let was = stored
+                .get(key)
+                .and_then(|v| v.as_str())
+                .unwrap_or("not recorded");
+            let now = config[key].as_str().unwrap_or("unknown");
+            if was != now {
+                other_build.push((key.to_string(), was.to_string(), now.to_string()));
+            }
+        }
         json::check_fingerprints(
             stored.get(json::DATA_FINGERPRINT),
             config.get(json::DATA_FINGERPRINT),
@@ -537,6 +556,11 @@ pub fn run_shard(
         json::write_or_check(&config_path, &config, shard == Shard::ALL)?
     {
         progress(&Event::Grown { keys });
+    }
+    if !other_build.is_empty() {
+        progress(&Event::OtherBuild {
+            changes: other_build,
+        });
     }
     let results = ResultsFile::open(&out.join("results.csv"))?;
     let all = shard.select(&enumerate(exp));

@@ -435,6 +435,22 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeOutcome> {
             commits.into_iter().collect::<Vec<_>>().join(", ")
         ));
     }
+    let isas: BTreeSet<String> = read
+        .iter()
+        .map(|i| {
+            i.config[json::TILES_ISA]
+                .as_str()
+                .unwrap_or("not recorded")
+                .to_string()
+        })
+        .collect();
+    if isas.len() > 1 {
+        warnings.push(format!(
+            "the inputs ran on different instruction sets of the kernels' tiles ({}); their \
+             results may differ in the last bits from one set's",
+            isas.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
 
     let merged_keys: BTreeSet<&RunKey> = grid
         .iter()
@@ -452,6 +468,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeOutcome> {
             "dir": i.dir.display().to_string(),
             SHARD_KEY: i.config.get(SHARD_KEY).cloned().unwrap_or(Value::Null),
             "git_commit": i.config.get("git_commit").cloned().unwrap_or(Value::Null),
+            json::TILES_ISA: i.config.get(json::TILES_ISA).cloned().unwrap_or(Value::Null),
             "runs": i.runs.len(),
         })).collect::<Vec<_>>(),
         json::DATA_FINGERPRINT: fingerprint,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use cortical_priors::ablation::{self, Event};
 use cortical_priors::config::{DataSource, Execution, Experiment};
 use cortical_priors::report::csv::{self, RunKey, STATUS};
+use cortical_priors::report::json;
 use cortical_priors::shard::Shard;
 use cortical_priors::tasks::TaskKind;
 
@@ -240,6 +241,50 @@ fn user_errors_are_messages() {
 /// An output folder written before the profile switches existed (no `deviations`, no `grid` in
 /// its config.json) resumes: absent fields read as their defaults. A real difference is still
 /// refused.
+/// config.json records the tiles' instruction set; a resume by the same build reports nothing,
+/// one by another build (another commit, another or unrecorded instruction set) names what
+/// differs and keeps the runs.
+#[test]
+fn a_resume_by_another_build_is_reported() {
+    use std::sync::Mutex;
+    let out = out_dir("ablation-other-build");
+    let mut exp = tiny(DataSource::Synthetic { n: 16, seed: 5 });
+    exp.simulations = 1;
+    exp.variants.truncate(1);
+    let reports = Mutex::new(Vec::new());
+    let record = |e: &Event| {
+        if let Event::OtherBuild { changes } = e {
+            reports.lock().unwrap().push(changes.clone());
+        }
+    };
+    ablation::run(&exp, &exec(&out), &record).unwrap();
+    let path = out.join("config.json");
+    let mut doc: serde_json::Value = serde_json::from_slice(&read(&path)).unwrap();
+    let isa = cortical_kernels::isa::tiles_isa_name();
+    assert_eq!(doc[json::TILES_ISA], isa);
+    assert!(["avx512", "avx2", "none"].contains(&isa));
+    let commit = doc["git_commit"].as_str().unwrap().to_string();
+    ablation::run(&exp, &exec(&out), &record).unwrap();
+    assert!(reports.lock().unwrap().is_empty(), "the same build");
+
+    doc["git_commit"] = "0123456789abcdef".into();
+    doc.as_object_mut().unwrap().remove(json::TILES_ISA);
+    std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let o = ablation::run(&exp, &exec(&out), &record).unwrap();
+    assert_eq!((o.ran, o.skipped), (0, 1));
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        *reports.lock().unwrap(),
+        vec![vec![
+            (s("git_commit"), s("0123456789abcdef"), commit.clone()),
+            (s(json::TILES_ISA), s("not recorded"), s(isa)),
+        ]]
+    );
+    // The stored record is the build that started the folder's, left as it was.
+    let after: serde_json::Value = serde_json::from_slice(&read(&path)).unwrap();
+    assert_eq!(after, doc);
+}
+
 #[test]
 fn older_config_without_new_fields_resumes() {
     let out = out_dir("ablation-older-config");

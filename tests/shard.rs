@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use cortical_priors::ablation::{self, Event};
 use cortical_priors::config::{DataSource, Execution, Experiment, Preset};
 use cortical_priors::report::csv::{self, RunKey};
+use cortical_priors::report::json::TILES_ISA;
 use cortical_priors::shard::{self, Shard};
 use cortical_priors::tasks::TaskKind;
 use cortical_priors::variants::Variant;
@@ -187,6 +188,27 @@ fn shards_merge_into_the_unsharded_run() {
     assert_eq!(mc["experiment"], exp_of(&whole));
     assert_eq!(mc[shard::MERGED_FROM].as_array().unwrap().len(), 2);
     assert_eq!(mc[shard::MERGED_FROM][1][shard::SHARD_KEY], "1/2");
+    let isa = cortical_kernels::isa::tiles_isa_name();
+    assert_eq!(mc[shard::MERGED_FROM][1][TILES_ISA], isa);
+
+    // Shards computed on different instruction sets of the tiles merge with a warning naming
+    // both (their results may differ in the last bits).
+    let config1 = s[1].join("config.json");
+    let kept = text(&config1);
+    let mut c1 = json(&config1);
+    let other = if isa == "avx2" { "avx512" } else { "avx2" };
+    c1[TILES_ISA] = other.into();
+    std::fs::write(&config1, serde_json::to_string_pretty(&c1).unwrap()).unwrap();
+    let m2 = shard::merge(&s, &dir("merged-two-sets")).unwrap();
+    assert_eq!(m2.warnings.len(), 1, "{:?}", m2.warnings);
+    assert!(
+        m2.warnings[0].contains("instruction sets")
+            && m2.warnings[0].contains(isa)
+            && m2.warnings[0].contains(other),
+        "{}",
+        m2.warnings[0]
+    );
+    std::fs::write(&config1, kept).unwrap();
 
     // Canonical order: the merge of the whole run alone has the same line sequence (timings
     // aside) as the merge of the shards, whatever order the runs finished in.

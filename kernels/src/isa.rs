@@ -26,6 +26,23 @@ pub enum TileIsa {
     Avx512,
 }
 
+impl TileIsa {
+    /// The set's name as [`TILES_ENV`] spells it: `avx512` or `avx2`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TileIsa::Avx512 => "avx512",
+            TileIsa::Avx2 => "avx2",
+        }
+    }
+}
+
+/// [`tiles_isa`]'s answer as [`TILES_ENV`] spells it: `avx512`, `avx2` or `none`. The sets'
+/// results may differ in the last bits (their tiles sum in other orders), so a record of a
+/// computation names the one it ran on.
+pub fn tiles_isa_name() -> &'static str {
+    tiles_isa().map_or("none", TileIsa::name)
+}
+
 /// The instruction set the tile kernels use in this process: the widest this CPU has, narrowed
 /// by [`TILES_ENV`]; `None` where they do not run (callers then use faer's routines).
 pub fn tiles_isa() -> Option<TileIsa> {
@@ -112,6 +129,18 @@ mod tests {
             let avx2 = narrowed(cpu, Some(Some("avx2")));
             assert_eq!(avx2, Ok(cpu.map(|_| Avx2)), "avx2 on {cpu:?}");
         }
+    }
+
+    #[test]
+    fn the_names_are_the_settings_that_choose_them() {
+        for isa in [Avx512, Avx2] {
+            assert_eq!(
+                narrowed(Some(Avx512), Some(Some(isa.name()))),
+                Ok(Some(isa))
+            );
+        }
+        assert_eq!(narrowed(Some(Avx512), Some(Some("none"))), Ok(None));
+        assert_eq!(tiles_isa_name(), tiles_isa().map_or("none", TileIsa::name));
     }
 
     #[test]

@@ -9,8 +9,14 @@ use crate::config::Experiment;
 use crate::error::{Error, Result};
 
 /// The key under which the experiment's configuration sits; only it is compared on resume
-/// (the crate version, git commit and thread count may change without changing results).
+/// (the crate version, git commit, thread count and the tiles' instruction set are recorded,
+/// not compared: a resume by another build is reported, `crate::ablation::Event::OtherBuild`).
 pub const EXPERIMENT: &str = "experiment";
+
+/// The key of the instruction set the kernels' register tiles ran on (`avx512`, `avx2` or
+/// `none`: `cortical_kernels::isa`), recorded beside the git commit because the sets' results
+/// may differ in the last bits; like the commit it is not compared on resume.
+pub const TILES_ISA: &str = "tiles_isa";
 
 /// The git commit of the source tree the binary was built from, or "unknown".
 pub fn git_commit() -> String {
