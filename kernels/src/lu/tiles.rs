@@ -18,7 +18,7 @@
 //!   back substitution in registers, each step multiplying by the pivot's reciprocal (as
 //!   OpenBLAS's and BLIS's trsm kernels do; one rounding more than a division per entry).
 //!
-//! On AVX2 the solve runs by blocks of one GEMM tile's rows instead ([`sweeps_by_blocks`]): a
+//! On AVX2 the solve runs by blocks of one GEMM tile's rows instead ([`sweeps`]): a
 //! block's product with the rows solved before it on the GEMM tiles, then its own triangle by
 //! the tiles above, in groups of 48 right-hand sides. Tile by tile it was bound by loads there
 //! (a vector and 8 broadcasts per 8 FMAs) and lost to faer's solve from f64 n = 48; by blocks it
@@ -537,8 +537,13 @@ unsafe fn solve_on<T: Lane<I>, I: LuTiles>(
     let w = T::W;
     // Column groups: the group's right-hand sides stay in cache through both sweeps. By blocks,
     // 48 columns (8 GEMM tiles, 6 of the solve's 8-column tiles) measured as well as 96 and
-    // better than 24 or 8 (f64 n = 64 18.6 / 18.1 / 19.0 / 22.4 µs).
-    let group = if I::SOLVE_BY_BLOCKS { 48 } else { 2 * w };
+    // better than 24 (f64 n = 64, least of 5 rounds: 18.6, 18.1, 19.0 µs; 8 columns 22.4 in
+    // a single earlier round).
+    let (group, block) = if I::SOLVE_BY_BLOCKS {
+        (48, I::GEMM_ROW_VECTORS * w)
+    } else {
+        (2 * w, n.max(1))
+    };
     let mut c0 = 0;
     while c0 < m {
         let nc = group.min(m - c0);
@@ -549,58 +554,29 @@ unsafe fn solve_on<T: Lane<I>, I: LuTiles>(
                 }
             }
         }
-        if I::SOLVE_BY_BLOCKS {
-            sweeps_by_blocks::<T, I>(lu, n, x, rdiag, c0, nc);
-        } else {
-            sweeps_by_tiles::<T, I>(lu, n, x, rdiag, c0, nc);
-        }
+        sweeps::<T, I>(lu, n, x, rdiag, c0, nc, block);
         c0 += nc;
     }
 }
 
-/// The forward and back substitutions of [`solve_on`] on the columns `c0..c0 + nc`, tile by tile
-/// of `W` rows: each tile's products with the rows solved before it in its own registers.
+/// The forward and back substitutions of [`solve_on`] on the columns `c0..c0 + nc`, by blocks
+/// of `nb` rows (a multiple of `W`): a block's product with the rows solved before it on the
+/// GEMM tiles (`X[B] −= L[B, 0..b0]·X[0..b0]`, at the products' rate), then the block's own
+/// triangle tile by tile of `W` rows, each tile's products with the block's rows before it in
+/// its own registers. With `nb ≥ n` that is one block: the tile-by-tile solve, no GEMM. Each
+/// entry's operations depend on n and nb only, not on the columns' grouping or split.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn sweeps_by_tiles<T: Lane<I>, I: Isa>(
+unsafe fn sweeps<T: Lane<I>, I: LuTiles>(
     lu: Raw<T>,
     n: usize,
     x: Raw<T>,
     rdiag: &[T],
     c0: usize,
     nc: usize,
+    nb: usize,
 ) {
     let w = T::W;
-    let mut r0 = 0;
-    while r0 < n {
-        lower_cols::<T, I>(lu, x, r0, w.min(n - r0), 0, r0, true, c0, nc);
-        r0 += w;
-    }
-    // Back substitution, bottom tile first (the last tile may be partial).
-    let mut r_end = n;
-    while r_end > 0 {
-        let r0 = (r_end - 1) / w * w;
-        let rb = r_end - r0;
-        upper_cols::<T, I>(lu, x, r0, rb, n, &rdiag[r0..r_end], c0, nc);
-        r_end = r0;
-    }
-}
-
-/// The forward and back substitutions of [`solve_on`] on the columns `c0..c0 + nc` by blocks of
-/// one GEMM tile's rows (`GEMM_ROW_VECTORS · W`): a block's product with the rows solved before
-/// it on the GEMM tiles (`X[B] −= L[B, 0..b0]·X[0..b0]`, all of it at the products' rate), then
-/// the block's own triangle tile by tile. Each entry's products are summed in increasing k from
-/// zero and then subtracted, block after block, whatever the columns' grouping or split.
-#[inline(always)]
-unsafe fn sweeps_by_blocks<T: Lane<I>, I: LuTiles>(
-    lu: Raw<T>,
-    n: usize,
-    x: Raw<T>,
-    rdiag: &[T],
-    c0: usize,
-    nc: usize,
-) {
-    let w = T::W;
-    let nb = I::GEMM_ROW_VECTORS * w;
     let mut b0 = 0;
     while b0 < n {
         let b1 = (b0 + nb).min(n);
