@@ -238,9 +238,6 @@ fn user_errors_are_messages() {
     assert!(!orphan.join("config.json").exists());
 }
 
-/// An output folder written before the profile switches existed (no `deviations`, no `grid` in
-/// its config.json) resumes: absent fields read as their defaults. A real difference is still
-/// refused.
 /// config.json records the tiles' instruction set; a resume by the same build reports nothing,
 /// one by another build (another commit, another or unrecorded instruction set) names what
 /// differs and keeps the runs.
@@ -285,6 +282,9 @@ fn a_resume_by_another_build_is_reported() {
     assert_eq!(after, doc);
 }
 
+/// An output folder written before the profile switches existed (no `deviations`, no `grid` in
+/// its config.json) resumes: absent fields read as their defaults. A real difference is still
+/// refused.
 #[test]
 fn older_config_without_new_fields_resumes() {
     let out = out_dir("ablation-older-config");
