@@ -25,6 +25,9 @@ use cortical_kernels::lu::LuSolver;
 use cortical_kernels::team;
 use criterion::{criterion_group, BenchmarkId, Criterion};
 
+mod common;
+use common::{calls_per_block, median, range};
+
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -46,18 +49,19 @@ const ALTERNATING_ROUNDS: usize = 9;
 /// of the other (≥ 20 ms each; the order swapped every round), so that a machine whose speed
 /// drifts (a shared guest: ±30% over minutes seen) slows both sides of each ratio alike.
 fn alternate(mut ours: impl FnMut(), mut floor: impl FnMut()) -> Vec<f64> {
-    fn block(f: &mut impl FnMut(), iters: u32) -> f64 {
+    fn block(f: &mut impl FnMut(), calls: usize) -> f64 {
         let t = Instant::now();
-        for _ in 0..iters {
+        for _ in 0..calls {
             f();
         }
-        t.elapsed().as_secs_f64() / f64::from(iters)
+        t.elapsed().as_secs_f64() / calls as f64
     }
+    // Calls per block from the second of two calls (the first may be cold).
     let calls = |f: &mut dyn FnMut()| {
         f();
         let t = Instant::now();
         f();
-        ((0.02 / t.elapsed().as_secs_f64().max(1e-9)).ceil() as u32).clamp(1, 100_000)
+        calls_per_block(t.elapsed(), Duration::from_millis(20), 1..=100_000)
     };
     let (io, if_) = (calls(&mut ours), calls(&mut floor));
     (0..ALTERNATING_ROUNDS)
@@ -151,7 +155,7 @@ impl<T: ExpmScalar + From<f32>> Floor<T> {
         };
         let x = self.x.as_ref();
         // As the kernel computes its products: on the register tiles (AVX-512 or AVX2) up to
-        // `GemmScalar::TILES_MAX_N`, above over its team from `expm::PAR_MIN_N` on.
+        // `GemmScalar::TILES_MAX_N`, and over its team from `expm::PAR_MIN_N` on.
         on_team(n, || matmul_tiles(dst.as_mut(), Accum::Replace, x, x, one));
     }
 
@@ -289,12 +293,6 @@ fn benches(c: &mut Criterion) {
     bench_type::<f32>(c, "f32");
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn summary() {
     let s = SAMPLES.lock().expect("lock");
     if s.is_empty() {
@@ -318,8 +316,7 @@ fn summary() {
         let (ours, floor) = (median(v) / 1e6, median(fv) / 1e6);
         let alternating = match rounds.get(key) {
             Some(r) if !r.is_empty() => {
-                let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let (lo, hi) = range(r);
                 format!("{:.2} ({lo:.2}–{hi:.2})", median(r))
             }
             _ => "–".to_string(),

@@ -40,7 +40,7 @@ use cortical_kernels::rnn::Activation;
 use std::hint::black_box;
 
 mod common;
-use common::RnnCase;
+use common::{calls_per_block, median, range, RnnCase};
 
 /// Target length of one block of back-to-back calls.
 const BLOCK: Duration = Duration::from_millis(100);
@@ -125,20 +125,10 @@ fn time_ours(k: usize, f: &mut dyn FnMut()) -> Vec<f64> {
         .collect()
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        0.5 * (v[m - 1] + v[m])
-    }
-}
-
-/// Calls per block: ≈ 0.1 s of them, and at least 3 so that the block's median is not the one
-/// cold call after the pause (the RNN at n = 512 takes ≈ 0.1 s per call).
-fn calls_per_block(one_call_ns: f64) -> usize {
-    ((BLOCK.as_nanos() as f64 / one_call_ns.max(1.0)) as usize).clamp(3, 5000)
+/// Calls per block: ≈ [`BLOCK`] of them, and at least 3 so that the block's median is not the
+/// one cold call after the pause (the RNN at n = 512 takes ≈ 0.1 s per call).
+fn calls_for(one_call_ns: f64) -> usize {
+    calls_per_block(Duration::from_nanos(one_call_ns as u64), BLOCK, 3..=5000)
 }
 
 fn fmt_time(ns: f64) -> String {
@@ -166,10 +156,10 @@ fn pair(
     pause: Duration,
 ) -> Result<(), String> {
     // Calibrate the block sizes on one call each (after the warm-up calls already made).
-    let k_peer = calls_per_block(peer.time(1)?[0]);
+    let k_peer = calls_for(peer.time(1)?[0]);
     let k_ours: Vec<usize> = ours
         .iter_mut()
-        .map(|o| calls_per_block(time_ours(1, &mut *o.f)[0]))
+        .map(|o| calls_for(time_ours(1, &mut *o.f)[0]))
         .collect();
     let mut peer_med = Vec::with_capacity(rounds);
     let mut ours_med = vec![Vec::with_capacity(rounds); ours.len()];
@@ -177,25 +167,23 @@ fn pair(
         let run_ours = |ours: &mut [Ours<'_>], ours_med: &mut [Vec<f64>]| {
             for (i, o) in ours.iter_mut().enumerate() {
                 std::thread::sleep(pause);
-                ours_med[i].push(median(&mut time_ours(k_ours[i], &mut *o.f)));
+                ours_med[i].push(median(&time_ours(k_ours[i], &mut *o.f)));
             }
         };
         if r % 2 == 0 {
             run_ours(ours, &mut ours_med);
         }
         std::thread::sleep(pause);
-        peer_med.push(median(&mut peer.time(k_peer)?));
+        peer_med.push(median(&peer.time(k_peer)?));
         if r % 2 == 1 {
             run_ours(ours, &mut ours_med);
         }
     }
     for (o, med) in ours.iter().zip(&ours_med) {
-        let mut ratios: Vec<f64> = peer_med.iter().zip(med).map(|(p, q)| p / q).collect();
-        let (lo, hi) = ratios
-            .iter()
-            .fold((f64::MAX, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-        let ratio = median(&mut ratios);
-        let (ours_all, peer_all) = (median(&mut med.clone()), median(&mut peer_med.clone()));
+        let ratios: Vec<f64> = peer_med.iter().zip(med).map(|(p, q)| p / q).collect();
+        let (lo, hi) = range(&ratios);
+        let ratio = median(&ratios);
+        let (ours_all, peer_all) = (median(med), median(&peer_med));
         println!(
             "| {case} | {extra} | {} | {} | {} | **{ratio:.2}** ({lo:.2}–{hi:.2}) | {rounds} |",
             o.name,

@@ -15,7 +15,7 @@ use cortical_kernels::rnn::Activation;
 use criterion::{criterion_group, Criterion, Throughput};
 
 mod common;
-use common::{seq, RnnCase, IN, T};
+use common::{median, seq, RnnCase, IN, T};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -155,15 +155,14 @@ fn bench_gemm(c: &mut Criterion) {
 /// Median seconds per call over `reps` calls after one warm-up call.
 fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
     f();
-    let mut t: Vec<f64> = (0..reps)
+    let t: Vec<f64> = (0..reps)
         .map(|_| {
             let s = Instant::now();
             f();
             s.elapsed().as_secs_f64()
         })
         .collect();
-    t.sort_by(f64::total_cmp);
-    t[reps / 2]
+    median(&t)
 }
 
 fn summary() {

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 use cortical_kernels::rnn::{backward, forward, Activation, Dims};
 use std::hint::black_box;
+use std::ops::RangeInclusive;
+use std::time::Duration;
 
 /// Steps and inputs of the RNN benches (the peers' T and input size).
 pub const T: usize = 100;
@@ -91,4 +93,35 @@ impl RnnCase {
         );
         black_box(&self.g_rec);
     }
+}
+
+/// The median of `v` (the mean of the two middle values for an even count); NaN when empty.
+pub fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    match v.len() {
+        0 => f64::NAN,
+        len if len % 2 == 1 => v[m],
+        _ => 0.5 * (v[m - 1] + v[m]),
+    }
+}
+
+/// The least and the greatest of `v` ((+∞, −∞) when empty).
+pub fn range(v: &[f64]) -> (f64, f64) {
+    v.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        })
+}
+
+/// Back-to-back calls of about `one_call` each that fill a block of about `block`, kept within
+/// `bounds` (a lower bound > 1 keeps a block's median off its one cold first call).
+pub fn calls_per_block(
+    one_call: Duration,
+    block: Duration,
+    bounds: RangeInclusive<usize>,
+) -> usize {
+    let calls = block.as_secs_f64() / one_call.as_secs_f64().max(1e-9);
+    (calls.ceil() as usize).clamp(*bounds.start(), *bounds.end())
 }
