@@ -160,11 +160,17 @@ fn gaussian(n: usize, norm1: f64, seed: u64) -> Mat<f64> {
 }
 
 /// expm and its Fréchet derivative on teams of 2 and 3 threads (products, passes and the solve
-/// split over them, sizes not divisible by the team) give the bits of the one-thread call, in
-/// f64 and f32.
+/// split over them, sizes not divisible by the team; the tile products of n ≤ 96 too) give the
+/// bits of the one-thread call, in f64 and f32.
 #[test]
 fn expm_on_a_team_gives_the_bits_of_one_thread() {
-    for (n, norm) in [(PAR_MIN_N, 1.0), (PAR_MIN_N + 37, 50.0), (301, 1.0)] {
+    for (n, norm) in [
+        (PAR_MIN_N, 1.0),
+        (77, 50.0),
+        (96, 1.0),
+        (PAR_MIN_N + 37, 50.0),
+        (301, 1.0),
+    ] {
         let a = gaussian(n, norm, 3 + n as u64);
         let e = gaussian(n, 1.0, 4 + n as u64);
         let one = pool(1).install(|| (expm(a.as_ref()), expm_frechet(a.as_ref(), e.as_ref())));
@@ -251,6 +257,46 @@ fn split_even_cuts_consecutive_near_equal_pieces() {
         }
     }
     assert!(std::panic::catch_unwind(|| split_even(4, 0, 0u8, |x, _| (x, x))).is_err());
+}
+
+/// A tile product (`matmul_tiles`, every dimension ≤ 96 in f64) split over a team gives the
+/// bits of the one-thread product, with and without alpha, replacing or adding. (Where the
+/// tiles do not run, `matmul_tiles` is faer's product on the team, which gives the sequential
+/// bits only for the shapes of `matmul_on_a_team_gives_the_sequential_bits`.)
+#[test]
+fn tile_products_on_a_team_give_the_one_thread_bits() {
+    use cortical_kernels::faer::Accum;
+    use cortical_kernels::gemm::{matmul_tiles, TILES_MIN_PART_COLS};
+    if cortical_kernels::isa::tiles_isa().is_none() {
+        eprintln!(
+            "skipped: the tiles do not run here \
+             (a CPU without AVX-512F or AVX2 + FMA, or CORTICAL_TILES=none)"
+        );
+        return;
+    }
+    for (m, k, n) in [
+        (64, 64, 64),
+        (96, 96, 96),
+        (77, 50, 2 * TILES_MIN_PART_COLS + 1),
+        (9, 5, 96),
+    ] {
+        let a = gaussian(m.max(k), 1.0, 21).submatrix(0, 0, m, k).to_owned();
+        let b = gaussian(k.max(n), 1.0, 22).submatrix(0, 0, k, n).to_owned();
+        let c0 = gaussian(m.max(n), 1.0, 23).submatrix(0, 0, m, n).to_owned();
+        for (accum, alpha) in [(Accum::Replace, 1.0), (Accum::Add, 0.75)] {
+            let mut want = c0.clone();
+            pool(1).install(|| matmul_tiles(want.as_mut(), accum, a.as_ref(), b.as_ref(), alpha));
+            for threads in [2, 3] {
+                let mut got = c0.clone();
+                pool(threads).install(|| {
+                    with_team(threads, || {
+                        matmul_tiles(got.as_mut(), accum, a.as_ref(), b.as_ref(), alpha)
+                    })
+                });
+                assert!(got == want, "{m}×{k}×{n}, {threads} threads");
+            }
+        }
+    }
 }
 
 /// A product split over a team gives every column the bits of the one sequential product.

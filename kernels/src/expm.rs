@@ -46,13 +46,14 @@
 //! → 10.7 on AVX2, Zen 3), above on faer's.
 //!
 //! # Parallelism
-//! From n = [`PAR_MIN_N`] on, a call holds a team of the rayon pool's threads (one per 64
-//! columns at most) for its whole length ([`crate::team`]): its products split their columns
-//! over the team, each block one sequential faer product; so do the O(n²) passes and the LU's
-//! solve; the LU runs on the calling thread, its updates by panels (f64 n ≥ 97, f32 ≥ 193,
-//! where the tiles run) on the team ([`crate::lu`]). Every column is computed as the one-thread
-//! call computes it, so the bits do not depend on the pool's size (`tests/team.rs`). Below
-//! [`PAR_MIN_N`] the call runs on the calling thread alone.
+//! From n = [`PAR_MIN_N`] on, a call holds a team of the rayon pool's threads ([`team_threads`]:
+//! two up to n = 191, then one per 64 columns) for its whole length ([`crate::team`]): its
+//! products split their columns over the team, each block one sequential product on the tiles
+//! or faer's; the O(n²) passes ([`PASS_PAR_MIN_N`]) and the LU's solve split too; the
+//! LU runs on the calling thread, its updates by panels (f64 n ≥ 97, f32 ≥ 193, where the tiles
+//! run) on the team ([`crate::lu`]). Every column is computed as the one-thread call computes
+//! it, so the bits do not depend on the pool's size (`tests/team.rs`). Below [`PAR_MIN_N`] the
+//! call runs on the calling thread alone.
 //!
 //! # Allocation
 //! [`expm_into`] and [`expm_frechet_into`] write into caller-owned outputs and use an
@@ -674,8 +675,10 @@ impl ColSplit for Cols {
 /// From this size on, the O(n²) passes over whole matrices (norms, the 1ᵀ|A|^k products,
 /// loading, the Padé linear combinations) split their columns over the call's team
 /// ([`crate::team`]): they are memory-bound, and each core then streams its columns from its own
-/// cache.
-pub const PASS_PAR_MIN_N: usize = 128;
+/// cache. 128 until the team started at n = 64 ([`PAR_MIN_N`]); at 64 the passes on the team
+/// measured 2–4% faster (best of 1 s of calls, Zen 3, 2026-12-04 21:50 UTC: expm n = 64 69.2–69.5
+/// → 67.6–67.9 µs, 96 186–187 → 179–180; Fréchet 64 183–184 → 177–178, 96 512–515 → 494–496).
+pub const PASS_PAR_MIN_N: usize = 64;
 
 /// `f(j0, part)` over column blocks of `out` (`j0` = the block's first column), one block per
 /// thread of the call's team from [`PASS_PAR_MIN_N`] columns on, the blocks' results folded
@@ -848,6 +851,37 @@ fn lincomb<T: ExpmScalar>(dst: &mut Mat<T>, keep: T, terms: &[(T, &Mat<T>)], dia
     par_cols(dst.as_mut(), &block, &|(), ()| ());
 }
 
+/// One output of [`lincomb2`]: the destination, its terms c_t·M_t and its diagonal term.
+type LincombOut<'a, T> = (&'a mut Mat<T>, &'a [(T, &'a Mat<T>)], T);
+
+/// [`lincomb`] twice in one pass, with keep = 0: `dst_a` ← Σ terms_a + diag_a·I and `dst_b`
+/// ← Σ terms_b + diag_b·I, each column of both written while the terms' columns (the same
+/// matrices, as the Padé step's odd and even parts are) are in cache. The same bits as two
+/// [`lincomb`]s.
+fn lincomb2<T: ExpmScalar>(
+    (dst_a, terms_a, diag_a): LincombOut<'_, T>,
+    (dst_b, terms_b, diag_b): LincombOut<'_, T>,
+) {
+    let zero = T::from_f64(0.0);
+    let block = |j0: usize, (mut am, mut bm): (MatMut<'_, T>, MatMut<'_, T>)| {
+        simd(
+            #[inline(always)]
+            || {
+                for jj in 0..am.ncols() {
+                    let j = j0 + jj;
+                    let d = col_mut(&mut am, jj);
+                    lincomb_column(d, j, false, zero, terms_a);
+                    d[j] += diag_a;
+                    let d = col_mut(&mut bm, jj);
+                    lincomb_column(d, j, false, zero, terms_b);
+                    d[j] += diag_b;
+                }
+            },
+        )
+    };
+    par_cols((dst_a.as_mut(), dst_b.as_mut()), &block, &|(), ()| ());
+}
+
 /// Column `j` of [`lincomb`] without the diagonal term.
 #[inline(always)]
 fn lincomb_column<T: ExpmScalar>(
@@ -931,16 +965,15 @@ fn block_norm1<T: ExpmScalar>(b: MatRef<'_, T>) -> f64 {
     simd(
         #[inline(always)]
         || {
-            (0..b.ncols())
-                .map(|j| {
-                    abs_col_sum(
-                        b.col(j)
-                            .try_as_col_major()
-                            .expect("faer matrices store columns contiguously")
-                            .as_slice(),
-                    )
-                })
-                .fold(0.0f64, f64::max)
+            // A plain loop, not an iterator's `fold`: `fold` is not always inlined, and out of
+            // line it is compiled for the crate's baseline (SSE2) instead of `simd`'s AVX2.
+            let mut most = 0.0f64;
+            for j in 0..b.ncols() {
+                let col = b.col(j).try_as_col_major();
+                let col = col.expect("faer matrices store columns contiguously");
+                most = most.max(abs_col_sum(col.as_slice()));
+            }
+            most
         },
     )
 }
@@ -950,20 +983,32 @@ fn block_norm1<T: ExpmScalar>(b: MatRef<'_, T>) -> f64 {
 // ---------------------------------------------------------------------------------------------
 
 /// Size from which a call of expm or its Fréchet derivative holds a team of threads for its
-/// parallel sections ([`crate::team`]) and its n×n products split their columns over it, each
-/// block one sequential faer product; below it the call runs on one thread. At n = 64,
-/// ‖A‖₁ = 1 the team did not measure faster than one thread (a scratch program alternating
-/// the two, 2026-12-03): the matrices fit in one core's L1 and L2, and splitting a pass of a
-/// few µs moves more cache lines between the cores than it saves. The LU and its solve choose
-/// their own split ([`crate::lu`]).
-pub const PAR_MIN_N: usize = 128;
+/// parallel sections ([`crate::team`]) and its n×n products split their columns over it; below
+/// it the call runs on one thread. Until the tile products (n ≤ 96 in f64, 64 in f32) split
+/// their columns over a team too, the team gave n = 64 nothing (its products then ran on one
+/// thread) and this was 128. Measured on AMD EPYC Zen 3 (AVX2, 2 vCPUs; a scratch program, best
+/// and mean of 1–2 s of calls, builds alternating, 2026-12-04 21:43–21:46 UTC), one thread →
+/// a team of two, ‖A‖₁ = 1 unless said: f64 expm n = 48 38.5 → 34.4–34.9 µs (the mean no
+/// better), 56 58.6 → 48.6, 64 83–85 → 69–71, 80 151–153 → 115–116, 96 251 → 187–188, ‖A‖₁ = 50
+/// n = 64 141–142 → 111, 96 475 → 316–320; Fréchet n = 48 106 → 120 (slower), 64 241–243 →
+/// 182–184, 96 763 → 517; f32 expm n = 64 42 → 37, 96 120 → 96, Fréchet 64 93 → 79, 96
+/// 287–288 → 211. That is on this guest when its two vCPUs work in parallel; in about half the
+/// processes started between 21:59 and 22:03 UTC they did not (the team slower in those at
+/// every size, e.g. n = 128 495–503 µs against 364 in the others; presumably where the host
+/// placed the vCPUs, which the guest cannot see), and then n = 64 lost: expm 83 → 98–111 µs
+/// (best), Fréchet 243 → 270–299, ‖A‖₁ = 50 141 → 158–191, while n = 96 stayed level (251 →
+/// 245–253, Fréchet 763 → 689–735) and n = 128 still gained (630–711 → 490–503). Kept at 64:
+/// on cores that run in parallel the team gains from 64 on, and every result is the same bits
+/// either way (`tests/team.rs`). Not measured on AVX-512, where a product at n = 64 is half as
+/// long (5.2 µs) and a hand-off costs the same.
+pub const PAR_MIN_N: usize = 64;
 
-/// Threads of a call's team at size n: one per 64 columns from [`PAR_MIN_N`] on (2 at n = 128,
-/// 8 at 512; [`team::with_team`] caps it by the pool), so that a large pool does not spin a
-/// thread per core for products of a few columns each.
+/// Threads of a call's team at size n: two from [`PAR_MIN_N`] on, one per 64 columns from
+/// n = 192 (3 at 192, 8 at 512; [`team::with_team`] caps it by the pool), so that a large pool
+/// does not spin a thread per core for products of a few columns each.
 pub fn team_threads(n: usize) -> usize {
     if n >= PAR_MIN_N {
-        n / 64
+        (n / 64).max(2)
     } else {
         1
     }
@@ -1554,88 +1599,90 @@ fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
         ..
     } = ws;
     let zero = T::from_f64(0.0);
-    // Line 17: U and V (U + V = p_m(A), V − U = p_m(−A)).
+    // Line 17: U and V (U + V = p_m(A), V − U = p_m(−A)); the odd part's sum (t3) and V in one
+    // pass over the powers.
     match m {
         3 => {
-            lincomb(v, zero, &[(bb(3, 2), a2)], bb(1, 0));
-            gemm(&mut plan, u, Accum::Replace, a, v, c(1));
-            lincomb(v, zero, &[(bb(2, 2), a2)], bb(0, 0));
+            lincomb2(
+                (t3, &[(bb(3, 2), a2)], bb(1, 0)),
+                (v, &[(bb(2, 2), a2)], bb(0, 0)),
+            );
+            gemm(&mut plan, u, Accum::Replace, a, t3, c(1));
         }
         5 => {
-            lincomb(v, zero, &[(bb(5, 4), a4), (bb(3, 2), a2)], bb(1, 0));
-            gemm(&mut plan, u, Accum::Replace, a, v, c(1));
-            lincomb(v, zero, &[(bb(4, 4), a4), (bb(2, 2), a2)], bb(0, 0));
+            lincomb2(
+                (t3, &[(bb(5, 4), a4), (bb(3, 2), a2)], bb(1, 0)),
+                (v, &[(bb(4, 4), a4), (bb(2, 2), a2)], bb(0, 0)),
+            );
+            gemm(&mut plan, u, Accum::Replace, a, t3, c(1));
         }
         7 => {
-            lincomb(
-                v,
-                zero,
-                &[(bb(7, 6), a6), (bb(5, 4), a4), (bb(3, 2), a2)],
-                bb(1, 0),
+            lincomb2(
+                (
+                    t3,
+                    &[(bb(7, 6), a6), (bb(5, 4), a4), (bb(3, 2), a2)],
+                    bb(1, 0),
+                ),
+                (
+                    v,
+                    &[(bb(6, 6), a6), (bb(4, 4), a4), (bb(2, 2), a2)],
+                    bb(0, 0),
+                ),
             );
-            gemm(&mut plan, u, Accum::Replace, a, v, c(1));
-            lincomb(
-                v,
-                zero,
-                &[(bb(6, 6), a6), (bb(4, 4), a4), (bb(2, 2), a2)],
-                bb(0, 0),
-            );
+            gemm(&mut plan, u, Accum::Replace, a, t3, c(1));
         }
         9 => {
             // A8 = A4² in t1.
             gemm(&mut plan, t1, Accum::Replace, a4, a4, one);
-            lincomb(
-                v,
-                zero,
-                &[
-                    (bb(9, 8), &*t1),
-                    (bb(7, 6), a6),
-                    (bb(5, 4), a4),
-                    (bb(3, 2), a2),
-                ],
-                bb(1, 0),
+            let a8 = &*t1;
+            lincomb2(
+                (
+                    t3,
+                    &[
+                        (bb(9, 8), a8),
+                        (bb(7, 6), a6),
+                        (bb(5, 4), a4),
+                        (bb(3, 2), a2),
+                    ],
+                    bb(1, 0),
+                ),
+                (
+                    v,
+                    &[
+                        (bb(8, 8), a8),
+                        (bb(6, 6), a6),
+                        (bb(4, 4), a4),
+                        (bb(2, 2), a2),
+                    ],
+                    bb(0, 0),
+                ),
             );
-            gemm(&mut plan, u, Accum::Replace, a, v, c(1));
-            lincomb(
-                v,
-                zero,
-                &[
-                    (bb(8, 8), &*t1),
-                    (bb(6, 6), a6),
-                    (bb(4, 4), a4),
-                    (bb(2, 2), a2),
-                ],
-                bb(0, 0),
-            );
+            gemm(&mut plan, u, Accum::Replace, a, t3, c(1));
         }
         13 => {
             // The paper's (3.2): U = A[A6(b13 A6 + b11 A4 + b9 A2) + b7 A6 + b5 A4 + b3 A2 + b1 I],
             // V = A6(b12 A6 + b10 A4 + b8 A2) + b6 A6 + b4 A4 + b2 A2 + b0 I: 3 products here.
-            lincomb(
-                v,
-                zero,
-                &[(bb(13, 6), a6), (bb(11, 4), a4), (bb(9, 2), a2)],
-                zero,
-            );
-            lincomb(
-                t1,
-                zero,
-                &[(bb(7, 6), a6), (bb(5, 4), a4), (bb(3, 2), a2)],
-                bb(1, 0),
+            lincomb2(
+                (v, &[(bb(13, 6), a6), (bb(11, 4), a4), (bb(9, 2), a2)], zero),
+                (
+                    t1,
+                    &[(bb(7, 6), a6), (bb(5, 4), a4), (bb(3, 2), a2)],
+                    bb(1, 0),
+                ),
             );
             gemm(&mut plan, t1, Accum::Add, a6, v, c(6));
             gemm(&mut plan, u, Accum::Replace, a, t1, c(1));
-            lincomb(
-                t1,
-                zero,
-                &[(bb(12, 6), a6), (bb(10, 4), a4), (bb(8, 2), a2)],
-                zero,
-            );
-            lincomb(
-                v,
-                zero,
-                &[(bb(6, 6), a6), (bb(4, 4), a4), (bb(2, 2), a2)],
-                bb(0, 0),
+            lincomb2(
+                (
+                    t1,
+                    &[(bb(12, 6), a6), (bb(10, 4), a4), (bb(8, 2), a2)],
+                    zero,
+                ),
+                (
+                    v,
+                    &[(bb(6, 6), a6), (bb(4, 4), a4), (bb(2, 2), a2)],
+                    bb(0, 0),
+                ),
             );
             gemm(&mut plan, v, Accum::Add, a6, t1, c(6));
         }
@@ -1796,55 +1843,65 @@ fn frechet_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
                 7 => &[(bb(7), a6), (bb(5), a4), (bb(3), a2)],
                 _ => &[(bb(9), a8), (bb(7), a6), (bb(5), a4), (bb(3), a2)],
             };
-            lincomb(t1, zero, odd_a, bb(1));
-            gemm(p, u, Accum::Replace, a, t1, one);
             let even_a: &[(T, &Mat<T>)] = match m {
                 3 => &[(bb(2), a2)],
                 5 => &[(bb(4), a4), (bb(2), a2)],
                 7 => &[(bb(6), a6), (bb(4), a4), (bb(2), a2)],
                 _ => &[(bb(8), a8), (bb(6), a6), (bb(4), a4), (bb(2), a2)],
             };
-            lincomb(v, zero, even_a, bb(0));
-            // t2 = Σ_{k odd ≥ 3} b_k M_{k-1}; Lu = A·t2 + E·t1 (into t3: A8 is dead now).
-            let odd_m: &[(T, &Mat<T>)] = match m {
-                3 => &[(bb(3), m2)],
-                5 => &[(bb(5), m4), (bb(3), m2)],
-                7 => &[(bb(7), m6), (bb(5), m4), (bb(3), m2)],
-                _ => &[(bb(9), m8), (bb(7), m6), (bb(5), m4), (bb(3), m2)],
-            };
-            lincomb(t2, zero, odd_m, zero);
-            gemm(p, t3, Accum::Replace, a, t2, one);
-            gemm(p, t3, Accum::Add, e, t1, one);
-            // Lv = Σ_{k even ≥ 2} b_k M_k, in place over M8 (or fresh) in t4.
+            lincomb2((t1, odd_a, bb(1)), (v, even_a, bb(0)));
+            gemm(p, u, Accum::Replace, a, t1, one);
+            // t2 = Σ_{k odd ≥ 3} b_k M_{k-1}; Lv = Σ_{k even ≥ 2} b_k M_k in t4 (for m = 9 in
+            // place over M8, which t2 reads first).
             let even_m: &[(T, &Mat<T>)] = match m {
                 3 => &[(bb(2), m2)],
                 5 => &[(bb(4), m4), (bb(2), m2)],
-                7 => &[(bb(6), m6), (bb(4), m4), (bb(2), m2)],
                 _ => &[(bb(6), m6), (bb(4), m4), (bb(2), m2)],
             };
-            let keep = if m == 9 { bb(8) } else { zero };
-            lincomb(t4, keep, even_m, zero);
+            if m == 9 {
+                let odd_m = [(bb(9), m8), (bb(7), &*m6), (bb(5), &*m4), (bb(3), &*m2)];
+                lincomb(t2, zero, &odd_m, zero);
+                lincomb(t4, bb(8), even_m, zero);
+            } else {
+                let odd_m: &[(T, &Mat<T>)] = match m {
+                    3 => &[(bb(3), m2)],
+                    5 => &[(bb(5), m4), (bb(3), m2)],
+                    _ => &[(bb(7), m6), (bb(5), m4), (bb(3), m2)],
+                };
+                lincomb2((t2, odd_m, zero), (t4, even_m, zero));
+            }
+            // Lu = A·t2 + E·t1 (into t3: A8 is dead now).
+            gemm(p, t3, Accum::Replace, a, t2, one);
+            gemm(p, t3, Accum::Add, e, t1, one);
         }
         13 => {
             // W1 = b13 A6 + b11 A4 + b9 A2 (t1); W = A6·W1 + W2 (t2); U = A·W.
-            lincomb(t1, zero, &[(bb(13), a6), (bb(11), a4), (bb(9), a2)], zero);
-            lincomb(t2, zero, &[(bb(7), a6), (bb(5), a4), (bb(3), a2)], bb(1));
+            lincomb2(
+                (t1, &[(bb(13), a6), (bb(11), a4), (bb(9), a2)], zero),
+                (t2, &[(bb(7), a6), (bb(5), a4), (bb(3), a2)], bb(1)),
+            );
             gemm(p, t2, Accum::Add, a6, t1, one);
             gemm(p, u, Accum::Replace, a, t2, one);
             // Lw = A6·Lw1 + M6·W1 + Lw2 (t4), Lu = A·Lw + E·W (t3).
-            lincomb(t3, zero, &[(bb(13), m6), (bb(11), m4), (bb(9), m2)], zero);
-            lincomb(t4, zero, &[(bb(7), m6), (bb(5), m4), (bb(3), m2)], zero);
+            lincomb2(
+                (t3, &[(bb(13), m6), (bb(11), m4), (bb(9), m2)], zero),
+                (t4, &[(bb(7), m6), (bb(5), m4), (bb(3), m2)], zero),
+            );
             gemm(p, t4, Accum::Add, a6, t3, one);
             gemm(p, t4, Accum::Add, m6, t1, one);
             gemm(p, t3, Accum::Replace, a, t4, one);
             gemm(p, t3, Accum::Add, e, t2, one);
             // Z1 (t1), V = A6·Z1 + Z2 (v).
-            lincomb(t1, zero, &[(bb(12), a6), (bb(10), a4), (bb(8), a2)], zero);
-            lincomb(v, zero, &[(bb(6), a6), (bb(4), a4), (bb(2), a2)], bb(0));
+            lincomb2(
+                (t1, &[(bb(12), a6), (bb(10), a4), (bb(8), a2)], zero),
+                (v, &[(bb(6), a6), (bb(4), a4), (bb(2), a2)], bb(0)),
+            );
             gemm(p, v, Accum::Add, a6, t1, one);
             // Lv = A6·Lz1 + M6·Z1 + Lz2 (t4), Lz1 in t2.
-            lincomb(t2, zero, &[(bb(12), m6), (bb(10), m4), (bb(8), m2)], zero);
-            lincomb(t4, zero, &[(bb(6), m6), (bb(4), m4), (bb(2), m2)], zero);
+            lincomb2(
+                (t2, &[(bb(12), m6), (bb(10), m4), (bb(8), m2)], zero),
+                (t4, &[(bb(6), m6), (bb(4), m4), (bb(2), m2)], zero),
+            );
             gemm(p, t4, Accum::Add, a6, t2, one);
             gemm(p, t4, Accum::Add, m6, t1, one);
         }
