@@ -46,8 +46,8 @@
 //! → 10.7 on AVX2, Zen 3), above on faer's.
 //!
 //! # Parallelism
-//! From n = [`PAR_MIN_N`] on, a call holds a team of the rayon pool's threads ([`team_threads`]:
-//! two up to n = 191, then one per 64 columns) for its whole length ([`crate::team`]): its
+//! From n = [`PAR_MIN_N`] (96) on, a call holds a team of the rayon pool's threads
+//! ([`team_threads`]: two up to n = 191, then one per 64 columns) for its whole length ([`crate::team`]): its
 //! products split their columns over the team, each block one sequential product on the tiles
 //! or faer's; the O(n²) passes ([`PASS_PAR_MIN_N`]) and the LU's solve split too; the
 //! LU runs on the calling thread, its updates by panels (f64 n ≥ 97, f32 ≥ 193, where the tiles
@@ -675,10 +675,10 @@ impl ColSplit for Cols {
 /// From this size on, the O(n²) passes over whole matrices (norms, the 1ᵀ|A|^k products,
 /// loading, the Padé linear combinations) split their columns over the call's team
 /// ([`crate::team`]): they are memory-bound, and each core then streams its columns from its own
-/// cache. 128 until the team started at n = 64 ([`PAR_MIN_N`]); at 64 the passes on the team
-/// measured 2–4% faster (best of 1 s of calls, Zen 3, 2026-12-04 21:50 UTC: expm n = 64 69.2–69.5
-/// → 67.6–67.9 µs, 96 186–187 → 179–180; Fréchet 64 183–184 → 177–178, 96 512–515 → 494–496).
-pub const PASS_PAR_MIN_N: usize = 64;
+/// cache. The size the team starts at ([`PAR_MIN_N`]; it was 128 with it): on a team of two the
+/// passes split measured 2–4% faster at n = 96 (best of 1 s of calls, Zen 3, 2026-12-04 21:50 UTC:
+/// expm 186–187 → 179–180 µs, Fréchet 512–515 → 494–496).
+pub const PASS_PAR_MIN_N: usize = PAR_MIN_N;
 
 /// `f(j0, part)` over column blocks of `out` (`j0` = the block's first column), one block per
 /// thread of the call's team from [`PASS_PAR_MIN_N`] columns on, the blocks' results folded
@@ -984,24 +984,24 @@ fn block_norm1<T: ExpmScalar>(b: MatRef<'_, T>) -> f64 {
 
 /// Size from which a call of expm or its Fréchet derivative holds a team of threads for its
 /// parallel sections ([`crate::team`]) and its n×n products split their columns over it; below
-/// it the call runs on one thread. Until the tile products (n ≤ 96 in f64, 64 in f32) split
-/// their columns over a team too, the team gave n = 64 nothing (its products then ran on one
-/// thread) and this was 128. Measured on AMD EPYC Zen 3 (AVX2, 2 vCPUs; a scratch program, best
-/// and mean of 1–2 s of calls, builds alternating, 2026-12-04 21:43–21:46 UTC), one thread →
-/// a team of two, ‖A‖₁ = 1 unless said: f64 expm n = 48 38.5 → 34.4–34.9 µs (the mean no
-/// better), 56 58.6 → 48.6, 64 83–85 → 69–71, 80 151–153 → 115–116, 96 251 → 187–188, ‖A‖₁ = 50
-/// n = 64 141–142 → 111, 96 475 → 316–320; Fréchet n = 48 106 → 120 (slower), 64 241–243 →
-/// 182–184, 96 763 → 517; f32 expm n = 64 42 → 37, 96 120 → 96, Fréchet 64 93 → 79, 96
-/// 287–288 → 211. That is on this guest when its two vCPUs work in parallel; in about half the
-/// processes started between 21:59 and 22:03 UTC they did not (the team slower in those at
-/// every size, e.g. n = 128 495–503 µs against 364 in the others; presumably where the host
-/// placed the vCPUs, which the guest cannot see), and then n = 64 lost: expm 83 → 98–111 µs
-/// (best), Fréchet 243 → 270–299, ‖A‖₁ = 50 141 → 158–191, while n = 96 stayed level (251 →
-/// 245–253, Fréchet 763 → 689–735) and n = 128 still gained (630–711 → 490–503). Kept at 64:
-/// on cores that run in parallel the team gains from 64 on, and every result is the same bits
-/// either way (`tests/team.rs`). Not measured on AVX-512, where a product at n = 64 is half as
-/// long (5.2 µs) and a hand-off costs the same.
-pub const PAR_MIN_N: usize = 64;
+/// it the call runs on one thread. It was 128 while the tile products (n ≤ 96 in f64, 64 in f32)
+/// ran on one thread whatever the team. With them split too, measured on AMD EPYC Zen 3 (AVX2,
+/// 2 vCPUs; a scratch program, best of 0.4–1.5 s of calls, one thread and a team of two in
+/// alternating processes, 2026-12-04 21:43–22:20 UTC), ‖A‖₁ = 1 unless said, one thread →
+/// team: when the guest's two vCPUs ran in parallel, f64 expm n = 48 38.5 → 34.4–34.9 µs, 64
+/// 82–85 → 66–71, 80 151–153 → 115–116, 96 247–251 → 178–188, ‖A‖₁ = 50 n = 64 141–142 → 111,
+/// 96 472–476 → 307–320; Fréchet n = 48 106 → 120, 64 241–244 → 176–184, 96 761–770 → 490–517;
+/// f32 expm n = 64 42 → 37, 96 118–120 → 91–96. In about half the processes of 21:59–22:03 UTC
+/// they did not (the team slower at every size in those, e.g. n = 128 495–503 µs against 364;
+/// presumably where the host placed the vCPUs, which the guest cannot see): there n = 64 lost
+/// (expm 83 → 98–111 µs, Fréchet 243 → 270–299, ‖A‖₁ = 50 141 → 158–191) while n = 96 stayed
+/// level (251 → 245–253, Fréchet 763 → 689–735). In the paired bench against scipy
+/// (`benches/paired.rs`, 21:52–22:25 UTC) `expm_into` at n = 64 on a team took 99–110 µs
+/// (median of block medians) in four runs of six and 82–83 in two; on one thread 84 in the two
+/// runs alternating with them. Hence 96: a gain where the cores run in parallel, no loss measured where
+/// they do not. Every result is the same bits on any team (`tests/team.rs`). Not measured on
+/// AVX-512.
+pub const PAR_MIN_N: usize = 96;
 
 /// Threads of a call's team at size n: two from [`PAR_MIN_N`] on, one per 64 columns from
 /// n = 192 (3 at 192, 8 at 512; [`team::with_team`] caps it by the pool), so that a large pool

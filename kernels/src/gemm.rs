@@ -139,9 +139,9 @@ pub fn matmul_tiles<T: GemmScalar>(
     matmul_tiles_then(dst, accum, lhs, rhs, alpha, &|_, _| (), &|(), ()| ());
 }
 
-/// Fewest columns of a tile product's block on a team (a block is one thread's share; expm's
-/// teams start at n = 64, two blocks of 32). Two blocks a thread of at least 16 columns measured
-/// no different (expm n = 64 / 96 and Fréchet n = 96 on Zen 3, best of 0.5 s, 22:02 UTC).
+/// Fewest columns of a tile product's block on a team (a block is one thread's share). Two
+/// blocks a thread of at least 16 columns measured no different (expm n = 64 / 96 and Fréchet
+/// n = 96 on a team of two, Zen 3, best of 0.5 s, 2026-12-04 22:02 UTC).
 pub const TILES_MIN_PART_COLS: usize = 24;
 
 /// [`matmul_tiles`], then `then(j0, block)` on each block of columns of the result as soon as
