@@ -47,13 +47,13 @@
 //!
 //! # Parallelism
 //! From n = [`PAR_MIN_N`] (96) on, a call holds a team of the rayon pool's threads
-//! ([`team_threads`]: two up to n = 191, then one per 64 columns) for its whole length ([`crate::team`]): its
-//! products split their columns over the team, each block one sequential product on the tiles
-//! or faer's; the O(n²) passes ([`PASS_PAR_MIN_N`]) and the LU's solve split too; the
-//! LU runs on the calling thread, its updates by panels (f64 n ≥ 97, f32 ≥ 193, where the tiles
-//! run) on the team ([`crate::lu`]). Every column is computed as the one-thread call computes
-//! it, so the bits do not depend on the pool's size (`tests/team.rs`). Below [`PAR_MIN_N`] the
-//! call runs on the calling thread alone.
+//! ([`team_threads`]: two up to n = 191, then one per 64 columns) for its whole length
+//! ([`crate::team`]): its products split their columns over the team, each block one sequential
+//! product on the tiles or faer's; the O(n²) passes ([`PASS_PAR_MIN_N`]) and the LU's solve
+//! split too; the LU runs on the calling thread, its updates by panels (f64 n ≥ 97, f32 ≥ 193,
+//! where the tiles run) on the team ([`crate::lu`]). Every column is computed as the one-thread
+//! call computes it, so the bits do not depend on the pool's size (`tests/team.rs`). Below
+//! [`PAR_MIN_N`] the call runs on the calling thread alone.
 //!
 //! # Allocation
 //! [`expm_into`] and [`expm_frechet_into`] write into caller-owned outputs and use an
@@ -994,13 +994,13 @@ fn block_norm1<T: ExpmScalar>(b: MatRef<'_, T>) -> f64 {
 /// f32 expm n = 64 42 → 37, 96 118–120 → 91–96. In about half the processes of 21:59–22:03 UTC
 /// they did not (the team slower at every size in those, e.g. n = 128 495–503 µs against 364;
 /// presumably where the host placed the vCPUs, which the guest cannot see): there n = 64 lost
-/// (expm 83 → 98–111 µs, Fréchet 243 → 270–299, ‖A‖₁ = 50 141 → 158–191) while n = 96 stayed
-/// level (251 → 245–253, Fréchet 763 → 689–735). In the paired bench against scipy
+/// (expm 82–84 → 95–111 µs, Fréchet 243 → 269–300, ‖A‖₁ = 50 141 → 158–191) while n = 96
+/// stayed level (251 → 245–253, Fréchet 763 → 689–735). In the paired bench against scipy
 /// (`benches/paired.rs`, 21:52–22:25 UTC) `expm_into` at n = 64 on a team took 99–110 µs
 /// (median of block medians) in four runs of six and 82–83 in two; on one thread 84 in the two
-/// runs alternating with them. Hence 96: a gain where the cores run in parallel, no loss measured where
-/// they do not. Every result is the same bits on any team (`tests/team.rs`). Not measured on
-/// AVX-512.
+/// runs alternating with them. Hence 96: a gain where the cores run in parallel, no loss
+/// measured where they do not. Every result is the same bits on any team (`tests/team.rs`).
+/// Not measured on AVX-512.
 pub const PAR_MIN_N: usize = 96;
 
 /// Threads of a call's team at size n: two from [`PAR_MIN_N`] on, one per 64 columns from

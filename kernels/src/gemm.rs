@@ -145,9 +145,9 @@ pub fn matmul_tiles<T: GemmScalar>(
 pub const TILES_MIN_PART_COLS: usize = 24;
 
 /// [`matmul_tiles`], then `then(j0, block)` on each block of columns of the result as soon as
-/// it is written, on the thread that wrote it (on the tiles, once on all of `dst`), the
-/// blocks' values folded by `combine` in column order: a pass over the product that reads it
-/// while it is in that core's cache, without a section of its own.
+/// it is written, on the thread that wrote it (on the tiles outside a team, once on all of
+/// `dst`), the blocks' values folded by `combine` in column order: a pass over the product that
+/// reads it while it is in that core's cache, without a section of its own.
 pub fn matmul_tiles_then<T: GemmScalar, R: Send>(
     dst: MatMut<'_, T>,
     accum: Accum,
