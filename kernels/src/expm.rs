@@ -841,9 +841,7 @@ fn lincomb<T: ExpmScalar>(dst: &mut Mat<T>, keep: T, terms: &[(T, &Mat<T>)], dia
             || {
                 for jj in 0..dm.ncols() {
                     let j = j0 + jj;
-                    let d = col_mut(&mut dm, jj);
-                    lincomb_column(d, j, keep_old, keep, terms);
-                    d[j] += diag;
+                    lincomb_column(col_mut(&mut dm, jj), j, (keep_old, keep), terms, diag);
                 }
             },
         )
@@ -869,12 +867,8 @@ fn lincomb2<T: ExpmScalar>(
             || {
                 for jj in 0..am.ncols() {
                     let j = j0 + jj;
-                    let d = col_mut(&mut am, jj);
-                    lincomb_column(d, j, false, zero, terms_a);
-                    d[j] += diag_a;
-                    let d = col_mut(&mut bm, jj);
-                    lincomb_column(d, j, false, zero, terms_b);
-                    d[j] += diag_b;
+                    lincomb_column(col_mut(&mut am, jj), j, (false, zero), terms_a, diag_a);
+                    lincomb_column(col_mut(&mut bm, jj), j, (false, zero), terms_b, diag_b);
                 }
             },
         )
@@ -882,14 +876,15 @@ fn lincomb2<T: ExpmScalar>(
     par_cols((dst_a.as_mut(), dst_b.as_mut()), &block, &|(), ()| ());
 }
 
-/// Column `j` of [`lincomb`] without the diagonal term.
+/// Column `j` of [`lincomb`]: `(keep_old, keep)` as there, then the terms, then `diag` added
+/// to the diagonal entry.
 #[inline(always)]
 fn lincomb_column<T: ExpmScalar>(
     d: &mut [T],
     j: usize,
-    keep_old: bool,
-    keep: T,
+    (keep_old, keep): (bool, T),
     terms: &[(T, &Mat<T>)],
+    diag: T,
 ) {
     let zero = T::from_f64(0.0);
     match (keep_old, terms) {
@@ -930,6 +925,7 @@ fn lincomb_column<T: ExpmScalar>(
             }
         }
     }
+    d[j] += diag;
 }
 
 /// Fused P = U + V into `p` and Q = V − U in place of `v`.
