@@ -318,6 +318,39 @@ pub struct MergeOutcome {
     pub experiment: Experiment,
 }
 
+/// What a config.json records where the instruction set of the tiles is not recorded.
+const ISA_NOT_RECORDED: &str = "not recorded";
+
+/// The instruction sets of the kernels' tiles an input's runs were computed on, as its
+/// config.json records them: its `tiles_isa`, or, for the output of an earlier merge (which has
+/// none of its own), the sets recorded for that merge's inputs under `merged_from` (each a
+/// name, or a list of names where that input was itself a merge of several);
+/// [`ISA_NOT_RECORDED`] for a folder, or a merge's input, that records none (older than the
+/// field). Never empty.
+fn recorded_isas(config: &Value) -> BTreeSet<String> {
+    fn names(v: Option<&Value>, into: &mut BTreeSet<String>) {
+        match v {
+            Some(Value::String(s)) => {
+                into.insert(s.clone());
+            }
+            Some(Value::Array(a)) if !a.is_empty() => a.iter().for_each(|x| names(Some(x), into)),
+            _ => {
+                into.insert(ISA_NOT_RECORDED.to_string());
+            }
+        }
+    }
+    let mut set = BTreeSet::new();
+    match (config.get(json::TILES_ISA), config.get(MERGED_FROM)) {
+        (None, Some(Value::Array(inputs))) if !inputs.is_empty() => {
+            for input in inputs {
+                names(input.get(json::TILES_ISA), &mut set);
+            }
+        }
+        (v, _) => names(v, &mut set),
+    }
+    set
+}
+
 /// Combine the output directories `inputs` of one experiment into `out` (see the module docs).
 pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeOutcome> {
     if inputs.is_empty() {
@@ -435,15 +468,8 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeOutcome> {
             commits.into_iter().collect::<Vec<_>>().join(", ")
         ));
     }
-    let isas: BTreeSet<String> = read
-        .iter()
-        .map(|i| {
-            i.config[json::TILES_ISA]
-                .as_str()
-                .unwrap_or("not recorded")
-                .to_string()
-        })
-        .collect();
+    let input_isas: Vec<BTreeSet<String>> = read.iter().map(|i| recorded_isas(&i.config)).collect();
+    let isas: BTreeSet<&str> = input_isas.iter().flatten().map(String::as_str).collect();
     if isas.len() > 1 {
         warnings.push(format!(
             "the inputs ran on different instruction sets of the kernels' tiles ({}); their \
@@ -464,11 +490,14 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeOutcome> {
     let config = serde_json::json!({
         "crate_version": env!("CARGO_PKG_VERSION"),
         "git_commit": json::git_commit(),
-        MERGED_FROM: read.iter().map(|i| serde_json::json!({
+        MERGED_FROM: read.iter().zip(&input_isas).map(|(i, isas)| serde_json::json!({
             "dir": i.dir.display().to_string(),
             SHARD_KEY: i.config.get(SHARD_KEY).cloned().unwrap_or(Value::Null),
             "git_commit": i.config.get("git_commit").cloned().unwrap_or(Value::Null),
-            json::TILES_ISA: i.config.get(json::TILES_ISA).cloned().unwrap_or(Value::Null),
+            json::TILES_ISA: match isas.len() {
+                1 => Value::from(isas.first().cloned()),
+                _ => Value::from(isas.iter().cloned().collect::<Vec<_>>()),
+            },
             "runs": i.runs.len(),
         })).collect::<Vec<_>>(),
         json::DATA_FINGERPRINT: fingerprint,

@@ -199,7 +199,8 @@ fn shards_merge_into_the_unsharded_run() {
     let other = if isa == "avx2" { "avx512" } else { "avx2" };
     c1[TILES_ISA] = other.into();
     std::fs::write(&config1, serde_json::to_string_pretty(&c1).unwrap()).unwrap();
-    let m2 = shard::merge(&s, &dir("merged-two-sets")).unwrap();
+    let two_sets = dir("merged-two-sets");
+    let m2 = shard::merge(&s, &two_sets).unwrap();
     assert_eq!(m2.warnings.len(), 1, "{:?}", m2.warnings);
     assert!(
         m2.warnings[0].contains("instruction sets")
@@ -207,6 +208,24 @@ fn shards_merge_into_the_unsharded_run() {
             && m2.warnings[0].contains(other),
         "{}",
         m2.warnings[0]
+    );
+    // A merge's output records no set of its own: merged again, the sets of its inputs count
+    // (both named, not "not recorded"), and the new merge records both for that input.
+    let remerged = dir("merged-two-sets-again");
+    let m3 = shard::merge(std::slice::from_ref(&two_sets), &remerged).unwrap();
+    assert_eq!(m3.warnings.len(), 1, "{:?}", m3.warnings);
+    assert!(
+        m3.warnings[0].contains(isa)
+            && m3.warnings[0].contains(other)
+            && !m3.warnings[0].contains("not recorded"),
+        "{}",
+        m3.warnings[0]
+    );
+    let mut both = vec![isa, other];
+    both.sort();
+    assert_eq!(
+        json(&remerged.join("config.json"))[shard::MERGED_FROM][0][TILES_ISA],
+        serde_json::json!(both)
     );
     std::fs::write(&config1, kept).unwrap();
 
@@ -241,8 +260,14 @@ fn shards_merge_into_the_unsharded_run() {
     // An incremental merge that names OUT among its inputs works too.
     let inc = dir("incremental");
     shard::merge(&s[..1], &inc).unwrap();
-    shard::merge(&[inc.clone(), s[1].clone()], &inc).unwrap();
+    let m4 = shard::merge(&[inc.clone(), s[1].clone()], &inc).unwrap();
     assert_eq!(row_set(&inc), row_set(&whole));
+    // One set throughout: no warning, though the first input is a merge's output.
+    assert!(m4.warnings.is_empty(), "{:?}", m4.warnings);
+    assert_eq!(
+        json(&inc.join("config.json"))[shard::MERGED_FROM][0][TILES_ISA],
+        isa
+    );
 
     refusals(&exp, &s, &whole);
 }
