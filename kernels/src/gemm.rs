@@ -157,28 +157,43 @@ pub fn matmul_tiles_then<T: GemmScalar, R: Send>(
     then: &(impl Fn(usize, MatRef<'_, T>) -> R + Sync),
     combine: &(impl Fn(R, R) -> R + Sync),
 ) -> R {
-    let mut dst = dst;
-    let n = dst.ncols();
-    let parts = team::team_size().min(n / TILES_MIN_PART_COLS);
-    if parts > 1 && crate::isa::tiles_isa().is_some() && fits_tiles(dst.as_ref(), lhs, rhs) {
-        // Inside a team: the columns split over it, each block on the tiles (the same bits:
-        // every column of a tile product is computed alone).
-        let block = |j0: usize, mut block: MatMut<'_, T>| {
-            let b = rhs.subcols(j0, block.ncols());
-            let on_tiles = T::tiles(block.as_mut(), accum, lhs, b, alpha);
-            debug_assert!(
-                on_tiles,
-                "a block of columns fits the tiles as the whole did"
-            );
-            then(j0, block.as_ref())
+    if crate::isa::tiles_isa().is_some() && fits_tiles(dst.as_ref(), lhs, rhs) {
+        let on_tiles = |block: MatMut<'_, T>, rhs_block: MatRef<'_, T>| {
+            let ran = T::tiles(block, accum, lhs, rhs_block, alpha);
+            debug_assert!(ran, "a block of columns fits the tiles as the whole did");
         };
-        return team::map_split_even(n, parts, dst, |m, j| m.split_at_col_mut(j), &block, combine);
-    }
-    if T::tiles(dst.as_mut(), accum, lhs, rhs, alpha) {
-        then(0, dst.as_ref())
+        by_column_blocks(dst, rhs, TILES_MIN_PART_COLS, &on_tiles, then, combine)
     } else {
         matmul_on_team_then(dst, accum, lhs, rhs, alpha, then, combine)
     }
+}
+
+/// `product(block, rhs_block)` on blocks of `dst`'s columns (with the matching columns of
+/// `rhs`), split over the calling thread's team ([`crate::team`]) in blocks of at least
+/// `min_cols` columns (one block outside a team), then `then(j0, block)` on each block by the
+/// thread that wrote it, the blocks' values folded by `combine` in column order: how the tile
+/// products and faer's products split a product over a team.
+fn by_column_blocks<T: Send + Sync, R: Send>(
+    dst: MatMut<'_, T>,
+    rhs: MatRef<'_, T>,
+    min_cols: usize,
+    product: &(impl Fn(MatMut<'_, T>, MatRef<'_, T>) + Sync),
+    then: &(impl Fn(usize, MatRef<'_, T>) -> R + Sync),
+    combine: &(impl Fn(R, R) -> R + Sync),
+) -> R {
+    let n = dst.ncols();
+    let parts = team::team_size().min(n / min_cols);
+    if parts <= 1 {
+        let mut dst = dst;
+        product(dst.as_mut(), rhs);
+        return then(0, dst.as_ref());
+    }
+    let block = |j0: usize, mut block: MatMut<'_, T>| {
+        let rhs_block = rhs.subcols(j0, block.ncols());
+        product(block.as_mut(), rhs_block);
+        then(j0, block.as_ref())
+    };
+    team::map_split_even(n, parts, dst, |m, j| m.split_at_col_mut(j), &block, combine)
 }
 
 /// Row-major `[rows, cols]` view of a flat slice (length must be `rows·cols`).
@@ -239,19 +254,10 @@ fn matmul_on_team_then<T: RealField, R: Send>(
     // Blocks of at least 16 columns: on a few columns faer picks kernels whose order of
     // additions depends on the block's width (a 7×5×3 product split 1 + 2 changed bits).
     const MIN_COLS: usize = 16;
-    let n = dst.ncols();
-    let parts = team::team_size().min(n / MIN_COLS);
-    if parts <= 1 {
-        let mut dst = dst;
-        faer::linalg::matmul::matmul(dst.as_mut(), accum, lhs, rhs, alpha, Par::Seq);
-        return then(0, dst.as_ref());
-    }
-    let block = |j0: usize, mut block: MatMut<'_, T>| {
-        let b = rhs.subcols(j0, block.ncols());
-        faer::linalg::matmul::matmul(block.as_mut(), accum, lhs, b, alpha.clone(), Par::Seq);
-        then(j0, block.as_ref())
+    let on_faer = |block: MatMut<'_, T>, rhs_block: MatRef<'_, T>| {
+        faer::linalg::matmul::matmul(block, accum, lhs, rhs_block, alpha.clone(), Par::Seq);
     };
-    team::map_split_even(n, parts, dst, |m, j| m.split_at_col_mut(j), &block, combine)
+    by_column_blocks(dst, rhs, MIN_COLS, &on_faer, then, combine)
 }
 
 /// Parallelism for one product of `flops` floating-point operations.
