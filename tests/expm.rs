@@ -28,7 +28,7 @@
 use cortical_kernels::expm::{
     expm, expm_frechet, expm_frechet_adjoint, expm_frechet_adjoint_into, expm_frechet_into,
     expm_into, release_cached_workspaces, try_expm, try_expm_frechet, ExpmWorkspace,
-    CACHED_WORKSPACE_MAX_BYTES, PASS_PAR_MIN_N, WORKSPACE_MATRICES,
+    CACHED_WORKSPACE_MAX_BYTES, PAR_MIN_N, WORKSPACE_MATRICES,
 };
 use cortical_kernels::faer::{Mat, MatRef};
 use cortical_kernels::KernelError;
@@ -670,15 +670,15 @@ fn nonnegative_input_uses_exact_power_norms_and_stays_accurate() {
 }
 
 /// A view that is not column-major (a transpose: unit column stride) loads through the strided
-/// path; a size past `PASS_PAR_MIN_N` runs the O(n²) passes on both cores. Either way the result
-/// must be bit for bit that of the same values in an owned column-major matrix.
+/// path; a size from `PAR_MIN_N` on runs the O(n²) passes on the call's team. Either way the
+/// result must be bit for bit that of the same values in an owned column-major matrix.
 #[test]
 fn transposed_views_and_parallel_passes_give_the_owned_result() {
     for (n, norm) in [
         (7, 1.0),
         (40, 50.0),
-        (PASS_PAR_MIN_N + 9, 1.0),
-        (PASS_PAR_MIN_N, 50.0),
+        (PAR_MIN_N + 9, 1.0),
+        (PAR_MIN_N, 50.0),
     ] {
         let a = gaussian(n, norm, 31 + n as u64);
         let t = a.transpose();

@@ -49,11 +49,11 @@
 //! From n = [`PAR_MIN_N`] (96) on, a call holds a team of the rayon pool's threads
 //! ([`team_threads`]: two up to n = 191, then one per 64 columns) for its whole length
 //! ([`crate::team`]): its products split their columns over the team, each block one sequential
-//! product on the tiles or faer's; the O(n²) passes ([`PASS_PAR_MIN_N`]) and the LU's solve
-//! split too; the LU runs on the calling thread, its updates by panels (f64 n ≥ 97, f32 ≥ 193,
-//! where the tiles run) on the team ([`crate::lu`]). Every column is computed as the one-thread
-//! call computes it, so the bits do not depend on the pool's size (`tests/team.rs`). Below
-//! [`PAR_MIN_N`] the call runs on the calling thread alone.
+//! product on the tiles or faer's; the O(n²) passes and the LU's solve split too; the LU runs on
+//! the calling thread, its updates by panels (f64 n ≥ 97, f32 ≥ 193, where the tiles run) on the
+//! team ([`crate::lu`]). Every column is computed as the one-thread call computes it, so the bits
+//! do not depend on the pool's size (`tests/team.rs`). Below [`PAR_MIN_N`] the call runs on the
+//! calling thread alone.
 //!
 //! # Allocation
 //! [`expm_into`] and [`expm_frechet_into`] write into caller-owned outputs and use an
@@ -672,29 +672,25 @@ impl ColSplit for Cols {
     }
 }
 
-/// From this size on, the O(n²) passes over whole matrices (norms, the 1ᵀ|A|^k products,
-/// loading, the Padé linear combinations) split their columns over the call's team
-/// ([`crate::team`]): they are memory-bound, and each core then streams its columns from its own
-/// cache. The size the team starts at ([`PAR_MIN_N`]; it was 128 with it): on a team of two the
-/// passes split measured 2–4% faster at n = 96 (best of 1 s of calls, Zen 3, 2026-12-04 21:50 UTC:
-/// expm 186–187 → 179–180 µs, Fréchet 512–515 → 494–496).
-pub const PASS_PAR_MIN_N: usize = PAR_MIN_N;
-
 /// `f(j0, part)` over column blocks of `out` (`j0` = the block's first column), one block per
-/// thread of the call's team from [`PASS_PAR_MIN_N`] columns on, the blocks' results folded
-/// by `combine` in column order. Every column is computed exactly as a sequential pass would
-/// compute it.
+/// thread of the call's team (the whole of `out` outside a team, i.e. below [`PAR_MIN_N`]), the
+/// blocks' results folded by `combine` in column order. Every column is computed exactly as a
+/// sequential pass would compute it. The O(n²) passes over whole matrices (norms, the 1ᵀ|A|^k
+/// products, loading, the Padé linear combinations) go through here: they are memory-bound,
+/// and each core then streams its columns from its own cache. Split from n = 128 while the
+/// team started there; on a team of two they measured 2–4% faster split than not at n = 96
+/// (best of 1 s of calls, Zen 3, 2026-12-04 21:50 UTC: expm 186–187 → 179–180 µs, Fréchet
+/// 512–515 → 494–496).
 fn par_cols<S: ColSplit, R: Send>(
     out: S,
     f: &(impl Fn(usize, S) -> R + Sync),
     combine: &(impl Fn(R, R) -> R + Sync),
 ) -> R {
-    let n = out.ncols();
     let parts = team::team_size();
-    if n < PASS_PAR_MIN_N || parts <= 1 {
+    if parts <= 1 {
         return f(0, out);
     }
-    team::map_split_even(n, parts, out, S::split, f, combine)
+    team::map_split_even(out.ncols(), parts, out, S::split, f, combine)
 }
 
 /// Column `j` of a column-major matrix view as a slice.
