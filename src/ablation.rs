@@ -529,7 +529,7 @@ pub fn run_shard(
             let was = stored
                 .get(key)
                 .and_then(|v| v.as_str())
-                .unwrap_or("not recorded");
+                .unwrap_or(json::NOT_RECORDED);
             let now = config[key].as_str().unwrap_or("unknown");
             if was != now {
                 other_build.push((key.to_string(), was.to_string(), now.to_string()));

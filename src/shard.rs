@@ -318,14 +318,11 @@ pub struct MergeOutcome {
     pub experiment: Experiment,
 }
 
-/// What a config.json records where the instruction set of the tiles is not recorded.
-const ISA_NOT_RECORDED: &str = "not recorded";
-
 /// The instruction sets of the kernels' tiles an input's runs were computed on, as its
 /// config.json records them: its `tiles_isa`, or, for the output of an earlier merge (which has
 /// none of its own), the sets recorded for that merge's inputs under `merged_from` (each a
 /// name, or a list of names where that input was itself a merge of several);
-/// [`ISA_NOT_RECORDED`] for a folder, or a merge's input, that records none (older than the
+/// [`json::NOT_RECORDED`] for a folder, or a merge's input, that records none (older than the
 /// field). Never empty.
 fn recorded_isas(config: &Value) -> BTreeSet<String> {
     fn names(v: Option<&Value>, into: &mut BTreeSet<String>) {
@@ -335,7 +332,7 @@ fn recorded_isas(config: &Value) -> BTreeSet<String> {
             }
             Some(Value::Array(a)) if !a.is_empty() => a.iter().for_each(|x| names(Some(x), into)),
             _ => {
-                into.insert(ISA_NOT_RECORDED.to_string());
+                into.insert(json::NOT_RECORDED.to_string());
             }
         }
     }

@@ -18,6 +18,10 @@ pub const EXPERIMENT: &str = "experiment";
 /// may differ in the last bits; like the commit it is not compared on resume.
 pub const TILES_ISA: &str = "tiles_isa";
 
+/// What a resume's note and a merge's warning name where a config.json records no commit or
+/// instruction set (a folder written before the field existed).
+pub const NOT_RECORDED: &str = "not recorded";
+
 /// The git commit of the source tree the binary was built from, or "unknown".
 pub fn git_commit() -> String {
     std::process::Command::new("git")
