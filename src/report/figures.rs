@@ -107,7 +107,9 @@ const EXTRA: [RGBColor; 4] = [
     RGBColor(60, 60, 160),
 ];
 
-/// The colour of a variant (see [`PALETTE`]); `index` is its position in the figure's list.
+/// The colour of a variant: one of eleven (Tableau 10 plus black) fixed by its position in the
+/// paper's list, or for other variants one of four extra colours by `index`, its position in
+/// the figure's list.
 pub fn colour(variant: &str, index: usize) -> RGBColor {
     match PAPER_VARIANTS.iter().position(|p| *p == variant) {
         Some(i) => PALETTE[i],
