@@ -157,10 +157,10 @@ fn pair(
 ) -> Result<(), String> {
     // Calibrate the block sizes on the least of three calls each. One call is not enough: the
     // first call of a case can be far slower than the rest (`expm` re-makes its per-thread
-    // workspace for the new size; after the n = 512 cases its first call at n = 32 freed
-    // 29 MB), and a block sized on it held 40× too few calls, too few to leave the slow
-    // start after the pause: `expm` at n = 32, ‖A‖₁ = 50 measured 30–36 µs after the n = 512
-    // cases against 23 µs alone (2026-12-05 01:05 and 01:19 UTC).
+    // workspace for the new size: after the n = 512 cases its first call at n = 32 frees
+    // 29 MB and takes 1.7 ms against 22 µs), and a block sized on it held ≈ 60 calls instead
+    // of ≈ 4300, too few to leave the slow start after the pause: `expm` at n = 32,
+    // ‖A‖₁ = 50 measured 30–36 µs after the n = 512 cases against 23 µs alone (2026-12-05).
     let least = |t: Vec<f64>| t.into_iter().fold(f64::INFINITY, f64::min);
     let k_peer = calls_for(least(peer.time(3)?));
     let k_ours: Vec<usize> = ours
