@@ -144,9 +144,12 @@ unsafe fn matmul_on<T: Lane<I>, I: Isa>(
     for blk in 0..blocks {
         let v = vectors * (blk + 1) / blocks - vectors * blk / blocks;
         let r = (v * T::W).min(m - i0);
+        // v ≤ rv; the guards, constant for each instruction set, let the compiler drop the
+        // arms wider than the set's tiles (AVX2's rv = 2 would otherwise carry 3- and 4-vector
+        // blocks that never run).
         match v {
-            4 => row_block::<T, I, 4>(a, b, c, k, i0, r, n, alpha, add),
-            3 => row_block::<T, I, 3>(a, b, c, k, i0, r, n, alpha, add),
+            4 if rv >= 4 => row_block::<T, I, 4>(a, b, c, k, i0, r, n, alpha, add),
+            3 if rv >= 3 => row_block::<T, I, 3>(a, b, c, k, i0, r, n, alpha, add),
             2 => row_block::<T, I, 2>(a, b, c, k, i0, r, n, alpha, add),
             _ => row_block::<T, I, 1>(a, b, c, k, i0, r, n, alpha, add),
         }
