@@ -492,7 +492,7 @@ pub fn expm_into<T: ExpmScalar>(
             return;
         }
         expm_core(ws, info);
-        out.copy_from(ws.t2.as_ref());
+        copy_out(out, &ws.t2);
     });
     Ok(())
 }
@@ -586,9 +586,9 @@ pub fn expm_frechet_into<T: ExpmScalar>(
             return;
         }
         frechet_core(ws, info);
-        exp_out.copy_from(ws.t1.as_ref());
+        copy_out(exp_out, &ws.t1);
         if e_info.finite {
-            l_out.copy_from(ws.t2.as_ref());
+            copy_out(l_out, &ws.t2);
         } else {
             l_out.fill(T::from_f64(f64::NAN));
         }
@@ -724,11 +724,31 @@ fn abs_col_sum<T: ExpmScalar>(col: &[T]) -> f64 {
             *acc += x.to_f64().abs();
         }
     }
+    abs_lanes_total(acc, tail)
+}
+
+/// The end of [`abs_col_sum`]: the eight lanes added pairwise, then |x| of the tail in order.
+/// `black_box` keeps the lanes' pairwise sums out of the loop's vectorisation: with them in
+/// sight, LLVM kept the lanes as four pairs and shuffled every chunk into them (`perf
+/// annotate`, Xeon, 2026-12-05: the norms of a 32×32 matrix 8% of an expm call, ≈ 5% with
+/// this: two 4-wide accumulators, no shuffles).
+#[inline(always)]
+fn abs_lanes_total<T: ExpmScalar>(acc: [f64; 8], tail: &[T]) -> f64 {
+    let acc = std::hint::black_box(acc);
     let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
     for x in tail {
         s += x.to_f64().abs();
     }
     s
+}
+
+/// `most` ← max(most, x), ignoring a NaN x as `f64::max` does, for a `most` that is never
+/// NaN; a compare and a select, where `f64::max` adds a NaN test on the dependency chain.
+#[inline(always)]
+fn raise_to(most: &mut f64, x: f64) {
+    if x > *most {
+        *most = x;
+    }
 }
 
 /// dst ← src, returning whether src is finite, whether it is entrywise ≥ 0, whether it is
@@ -772,30 +792,30 @@ fn load_checked<T: ExpmScalar>(dst: MatMut<'_, T>, src: MatRef<'_, T>) -> LoadIn
 }
 
 /// Column `j` of [`load_checked`], already copied: updates the flags and ‖·‖₁ of `info`.
-/// One vectorised pass gives Σ|x| and min x; a column whose sum is not finite is checked entry
-/// by entry (finite entries whose sum overflows are still finite), and the triangular flags
-/// look for a non-zero on either side of the diagonal, stopping at the first.
+/// One vectorised pass gives Σ|x| (as [`abs_col_sum`] sums it) and the lanes' minima; a
+/// column whose sum is not finite is checked entry by entry (finite entries whose sum
+/// overflows are still finite), and the triangular flags look for a non-zero on either side
+/// of the diagonal, stopping at the first.
 #[inline(always)]
 fn check_column<T: ExpmScalar>(col: &[T], j: usize, info: &mut LoadInfo) {
-    let colsum = abs_col_sum(col);
+    let mut acc = [0.0f64; 8];
     let mut lo = [0.0f64; 8];
     let chunks = col.chunks_exact(8);
     let tail = chunks.remainder();
     for c in chunks {
-        for (lo, x) in lo.iter_mut().zip(c) {
+        for ((acc, lo), x) in acc.iter_mut().zip(lo.iter_mut()).zip(c) {
             let x = x.to_f64();
+            *acc += x.abs();
             *lo = if x < *lo { x } else { *lo };
         }
     }
-    let lo = tail
-        .iter()
-        .map(|x| x.to_f64())
-        .chain(lo)
-        .fold(0.0f64, |m, x| if x < m { x } else { m });
+    let colsum = abs_lanes_total(acc, tail);
     if !colsum.is_finite() {
         info.finite &= col.iter().all(|x| x.to_f64().is_finite());
     }
-    info.nonneg &= lo >= 0.0;
+    // Some x < 0 (a NaN is no evidence either way; it clears `finite`).
+    let negative = lo.iter().any(|&x| x < 0.0) || tail.iter().any(|x| x.to_f64() < 0.0);
+    info.nonneg &= !negative;
     let zero = T::from_f64(0.0);
     if info.upper {
         info.upper = col[(j + 1).min(col.len())..].iter().all(|x| *x == zero);
@@ -803,7 +823,20 @@ fn check_column<T: ExpmScalar>(col: &[T], j: usize, info: &mut LoadInfo) {
     if info.lower {
         info.lower = col[..j.min(col.len())].iter().all(|x| *x == zero);
     }
-    info.norm1 = info.norm1.max(colsum);
+    raise_to(&mut info.norm1, colsum);
+}
+
+/// out ← src (a workspace matrix): column by column with `copy_from_slice` where `out`'s
+/// columns are contiguous, else faer's strided copy (the adjoint's transposed output). faer's
+/// `copy_from` took 1.7% of an expm call at n = 32 (`perf`, Xeon, 2026-12-05).
+fn copy_out<T: ExpmScalar>(mut out: MatMut<'_, T>, src: &Mat<T>) {
+    if out.row_stride() == 1 {
+        for j in 0..src.ncols() {
+            col_mut(&mut out, j).copy_from_slice(src.col_as_slice(j));
+        }
+    } else {
+        out.copy_from(src.as_ref());
+    }
 }
 
 fn set_identity<T: ExpmScalar>(mut out: MatMut<'_, T>) {
@@ -831,15 +864,10 @@ fn scale_in_place<T: ExpmScalar>(m: &mut Mat<T>, c: T) {
 fn lincomb<T: ExpmScalar>(dst: &mut Mat<T>, keep: T, terms: &[(T, &Mat<T>)], diag: T) {
     let zero = T::from_f64(0.0);
     let keep_old = keep != zero;
-    let block = |j0: usize, mut dm: MatMut<'_, T>| {
+    let block = |j0: usize, dm: MatMut<'_, T>| {
         simd(
             #[inline(always)]
-            || {
-                for jj in 0..dm.ncols() {
-                    let j = j0 + jj;
-                    lincomb_column(col_mut(&mut dm, jj), j, (keep_old, keep), terms, diag);
-                }
-            },
+            || lincomb_block(dm, j0, (keep_old, keep), terms, diag),
         )
     };
     par_cols(dst.as_mut(), &block, &|(), ()| ());
@@ -849,7 +877,7 @@ fn lincomb<T: ExpmScalar>(dst: &mut Mat<T>, keep: T, terms: &[(T, &Mat<T>)], dia
 type LincombOut<'a, T> = (&'a mut Mat<T>, &'a [(T, &'a Mat<T>)], T);
 
 /// [`lincomb`] twice in one pass, with keep = 0: `dst_a` ← Σ terms_a + diag_a·I and `dst_b`
-/// ← Σ terms_b + diag_b·I, each column of both written while the terms' columns (the same
+/// ← Σ terms_b + diag_b·I, each block of both written while the terms' columns (the same
 /// matrices, as the Padé step's odd and even parts are) are in cache. The same bits as two
 /// [`lincomb`]s.
 fn lincomb2<T: ExpmScalar>(
@@ -857,50 +885,99 @@ fn lincomb2<T: ExpmScalar>(
     (dst_b, terms_b, diag_b): LincombOut<'_, T>,
 ) {
     let zero = T::from_f64(0.0);
-    let block = |j0: usize, (mut am, mut bm): (MatMut<'_, T>, MatMut<'_, T>)| {
+    let block = |j0: usize, (am, bm): (MatMut<'_, T>, MatMut<'_, T>)| {
         simd(
             #[inline(always)]
             || {
-                for jj in 0..am.ncols() {
-                    let j = j0 + jj;
-                    lincomb_column(col_mut(&mut am, jj), j, (false, zero), terms_a, diag_a);
-                    lincomb_column(col_mut(&mut bm, jj), j, (false, zero), terms_b, diag_b);
-                }
+                lincomb_block(am, j0, (false, zero), terms_a, diag_a);
+                lincomb_block(bm, j0, (false, zero), terms_b, diag_b);
             },
         )
     };
     par_cols((dst_a.as_mut(), dst_b.as_mut()), &block, &|(), ()| ());
 }
 
-/// Column `j` of [`lincomb`]: `(keep_old, keep)` as there, then the terms, then `diag` added
-/// to the diagonal entry.
+/// The entries of `m` as one slice when its columns lie back to back (row stride 1, column
+/// stride nrows), as a workspace matrix's do when n is a multiple of faer's row padding (8 in
+/// f64, 16 in f32).
+fn flat<'a, T>(m: MatRef<'a, T>) -> Option<&'a [T]> {
+    if m.row_stride() != 1 || m.col_stride() != m.nrows() as isize || m.ncols() == 0 {
+        return None;
+    }
+    // SAFETY: with unit row stride and column stride nrows, the nrows·ncols entries of `m` are
+    // one contiguous run from its first entry, all borrowed through `m` for 'a.
+    Some(unsafe { std::slice::from_raw_parts(m.as_ptr(), m.nrows() * m.ncols()) })
+}
+
+/// [`flat`] for a mutable view.
+fn flat_mut<'a, T>(m: MatMut<'a, T>) -> Option<&'a mut [T]> {
+    if m.row_stride() != 1 || m.col_stride() != m.nrows() as isize || m.ncols() == 0 {
+        return None;
+    }
+    // SAFETY: as in `flat`, and `m` is a unique borrow of those entries for 'a.
+    Some(unsafe { std::slice::from_raw_parts_mut(m.as_ptr_mut(), m.nrows() * m.ncols()) })
+}
+
+/// Columns j0.. of [`lincomb`] into the block `dm`: one pass over the block as a single slice
+/// where it and the terms' blocks are contiguous, else column by column. Every entry gets the
+/// same operations in the same order either way. At n = 32 the per-column loop's set-up (the
+/// vectoriser's overlap checks between the slices, the column views) was about half of the
+/// pass (`perf annotate`, Xeon, 2026-12-05).
 #[inline(always)]
-fn lincomb_column<T: ExpmScalar>(
-    d: &mut [T],
-    j: usize,
-    (keep_old, keep): (bool, T),
+fn lincomb_block<T: ExpmScalar>(
+    mut dm: MatMut<'_, T>,
+    j0: usize,
+    keep: (bool, T),
     terms: &[(T, &Mat<T>)],
     diag: T,
+) {
+    let (n, w) = (dm.nrows(), dm.ncols());
+    fn term_block<T>(m: &Mat<T>, j0: usize, w: usize) -> Option<&[T]> {
+        flat(m.as_ref().subcols(j0, w))
+    }
+    if terms.iter().all(|(_, m)| term_block(m, j0, w).is_some()) {
+        if let Some(d) = flat_mut(dm.as_mut()) {
+            lincomb_run(d, keep, terms, |m| {
+                term_block(m, j0, w).expect("checked above")
+            });
+            for jj in 0..w {
+                d[jj * n + j0 + jj] += diag;
+            }
+            return;
+        }
+    }
+    for jj in 0..w {
+        let j = j0 + jj;
+        let d = col_mut(&mut dm, jj);
+        lincomb_run(d, keep, terms, |m| m.col_as_slice(j));
+        d[j] += diag;
+    }
+}
+
+/// d ← keep·d + Σ c_t·src(M_t) element by element (`(keep_old, keep)` as in [`lincomb`]), where
+/// `src` gives the stretch of each term that lines up with `d`.
+#[inline(always)]
+fn lincomb_run<'m, T: ExpmScalar>(
+    d: &mut [T],
+    (keep_old, keep): (bool, T),
+    terms: &[(T, &'m Mat<T>)],
+    src: impl Fn(&'m Mat<T>) -> &'m [T],
 ) {
     let zero = T::from_f64(0.0);
     match (keep_old, terms) {
         (false, [(c0, m0)]) => {
-            for (d, &x0) in d.iter_mut().zip(m0.col_as_slice(j)) {
+            for (d, &x0) in d.iter_mut().zip(src(m0)) {
                 *d = *c0 * x0;
             }
         }
         (false, [(c0, m0), (c1, m1)]) => {
-            let s = m0.col_as_slice(j).iter().zip(m1.col_as_slice(j));
+            let s = src(m0).iter().zip(src(m1));
             for (d, (&x0, &x1)) in d.iter_mut().zip(s) {
                 *d = *c0 * x0 + *c1 * x1;
             }
         }
         (false, [(c0, m0), (c1, m1), (c2, m2)]) => {
-            let s = m0
-                .col_as_slice(j)
-                .iter()
-                .zip(m1.col_as_slice(j))
-                .zip(m2.col_as_slice(j));
+            let s = src(m0).iter().zip(src(m1)).zip(src(m2));
             for (d, ((&x0, &x1), &x2)) in d.iter_mut().zip(s) {
                 *d = *c0 * x0 + *c1 * x1 + *c2 * x2;
             }
@@ -914,35 +991,49 @@ fn lincomb_column<T: ExpmScalar>(
                     *x *= keep;
                 }
             }
-            for (c, m) in terms {
-                for (d, &x) in d.iter_mut().zip(m.col_as_slice(j)) {
-                    *d += *c * x;
+            for &(c, m) in terms {
+                for (d, &x) in d.iter_mut().zip(src(m)) {
+                    *d += c * x;
                 }
             }
         }
     }
-    d[j] += diag;
 }
 
-/// Fused P = U + V into `p` and Q = V − U in place of `v`.
+/// Fused P = U + V into `p` and Q = V − U in place of `v`, by whole blocks where they are
+/// contiguous (see [`lincomb_block`]).
 fn sum_and_diff<T: ExpmScalar>(p: &mut Mat<T>, u: &Mat<T>, v: &mut Mat<T>) {
     let block = |j0: usize, (mut pm, mut vm): (MatMut<'_, T>, MatMut<'_, T>)| {
         simd(
             #[inline(always)]
             || {
-                for jj in 0..pm.ncols() {
+                let w = pm.ncols();
+                let ub = flat(u.as_ref().subcols(j0, w));
+                if let (Some(pf), Some(vf), Some(uf)) =
+                    (flat_mut(pm.as_mut()), flat_mut(vm.as_mut()), ub)
+                {
+                    sum_and_diff_run(pf, vf, uf);
+                    return;
+                }
+                for jj in 0..w {
                     let uj = u.col_as_slice(j0 + jj);
-                    let pj = col_mut(&mut pm, jj);
-                    let vj = col_mut(&mut vm, jj);
-                    for ((p, v), &u) in pj.iter_mut().zip(vj.iter_mut()).zip(uj) {
-                        *p = *v + u;
-                        *v -= u;
-                    }
+                    sum_and_diff_run(col_mut(&mut pm, jj), col_mut(&mut vm, jj), uj);
                 }
             },
         )
     };
     par_cols((p.as_mut(), v.as_mut()), &block, &|(), ()| ());
+}
+
+/// p ← v + u, v ← v − u element by element.
+#[inline(always)]
+fn sum_and_diff_run<T: ExpmScalar>(p: &mut [T], v: &mut [T], u: &[T]) {
+    for ((p, v), &u) in p.iter_mut().zip(v.iter_mut()).zip(u) {
+        // v read once: the store to p would otherwise make it reload v.
+        let x = *v;
+        *p = x + u;
+        *v = x - u;
+    }
 }
 
 /// ‖M‖₁ of a formed matrix, each column summed as [`abs_col_sum`] sums it.
@@ -963,7 +1054,7 @@ fn block_norm1<T: ExpmScalar>(b: MatRef<'_, T>) -> f64 {
             for j in 0..b.ncols() {
                 let col = b.col(j).try_as_col_major();
                 let col = col.expect("faer matrices store columns contiguously");
-                most = most.max(abs_col_sum(col.as_slice()));
+                raise_to(&mut most, abs_col_sum(col.as_slice()));
             }
             most
         },
@@ -992,7 +1083,14 @@ fn block_norm1<T: ExpmScalar>(b: MatRef<'_, T>) -> f64 {
 /// (median of block medians) in four runs of six and 82–83 in two; on one thread 84 in the two
 /// runs alternating with them. Hence 96: a gain where the cores run in parallel, no loss
 /// measured where they do not. Every result is the same bits on any team (`tests/team.rs`).
-/// Not measured on AVX-512.
+/// On the Xeon (AVX-512, 2 vCPUs; a scratch loop of `expm_into` / `expm_frechet_into` calls
+/// on the kernels of 4ddc958 with this constant at 48, one thread by `RAYON_NUM_THREADS=1`
+/// against a team of two in alternating processes, median of 0.8 s of calls, three pairs,
+/// ‖A‖₁ = 1, 2026-12-05 03:59 UTC), one thread → team: expm n = 48 22.5–24.4 → 42.9–47.5 µs,
+/// 64 47.7–50.1 → 61.6–65.7, 80 87–90 → 93–97, 96 139–142 → 135–140, 112 230–237 → 226–237,
+/// 128 333–341 → 283–290; Fréchet n = 48 60–62 → 86–88, 64 131–135 → 146–153, 80 240–243 →
+/// 222–243, 96 392–395 → 326–351, 128 1049–1066 → 788–810. There too, 96 is where the team
+/// stops losing.
 pub const PAR_MIN_N: usize = 96;
 
 /// Threads of a call's team at size n: two from [`PAR_MIN_N`] on, one per 64 columns from
@@ -1159,7 +1257,7 @@ fn abs_dot_columns<T: ExpmScalar>(a: &Mat<T>, w: &[T], j0: usize, w2: &mut [T]) 
             s += a;
         }
         *out = s;
-        vmax = vmax.max(s.to_f64());
+        raise_to(&mut vmax, s.to_f64());
     }
     vmax
 }
@@ -2296,6 +2394,92 @@ mod tests {
             let exact = norm1(&p).log2();
             assert!((l - exact).abs() < 1e-12, "k={k}: {l} vs {exact}");
             p = &p * &abs;
+        }
+    }
+
+    /// lincomb_block and sum_and_diff give the same bits on contiguous blocks (one pass over
+    /// the block) as on strided ones (column by column), for every term count and for kept
+    /// old contents, and the values an entry-by-entry loop gives; the diagonal term lands on
+    /// the diagonal of the block's columns j0...
+    #[test]
+    fn block_passes_match_the_column_passes() {
+        let (n, j0, w) = (16usize, 5usize, 7usize);
+        let m = |s: usize| Mat::from_fn(n, n, |i, j| ((i * 7 + j * 3 + s) % 11) as f64 / 3.0 - 1.4);
+        let (m0, m1, m2, m3) = (m(1), m(2), m(3), m(4));
+        let all: [(f64, &Mat<f64>); 4] = [(0.3, &m0), (-1.7, &m1), (2.5e-3, &m2), (7.0, &m3)];
+        let old = m(5);
+        for k in 1..=4 {
+            let terms = &all[..k];
+            for keep in [(false, 0.0), (true, 1.0), (true, -0.75)] {
+                // The contiguous block: columns j0..j0+w of an n×n matrix.
+                let mut dense = old.clone();
+                assert!(flat(dense.as_ref()).is_some());
+                lincomb_block(dense.as_mut().subcols_mut(j0, w), j0, keep, terms, 0.625);
+                // The same block inside a taller matrix: column stride n + 3, so by columns.
+                let mut tall = Mat::from_fn(n + 3, n, |i, j| if i < n { old[(i, j)] } else { 9.0 });
+                let view = tall.as_mut().submatrix_mut(0, j0, n, w);
+                assert!(flat(view.as_ref()).is_none());
+                lincomb_block(view, j0, keep, terms, 0.625);
+                for j in 0..n {
+                    for i in 0..n {
+                        let mut want = old[(i, j)];
+                        if (j0..j0 + w).contains(&j) {
+                            let mut x = if keep.0 { old[(i, j)] } else { 0.0 };
+                            if keep.0 && keep.1 != 1.0 {
+                                x *= keep.1;
+                            }
+                            if keep.0 || k > 3 {
+                                for (c, t) in terms {
+                                    x += c * t[(i, j)];
+                                }
+                            } else {
+                                x = terms
+                                    .iter()
+                                    .skip(1)
+                                    .fold(terms[0].0 * terms[0].1[(i, j)], |x, (c, t)| {
+                                        x + c * t[(i, j)]
+                                    });
+                            }
+                            want = x + if i == j { 0.625 } else { 0.0 };
+                        }
+                        let (got, strided) = (dense[(i, j)], tall[(i, j)]);
+                        assert_eq!(
+                            got.to_bits(),
+                            want.to_bits(),
+                            "k = {k}, keep {keep:?}, ({i}, {j})"
+                        );
+                        assert_eq!(
+                            strided.to_bits(),
+                            want.to_bits(),
+                            "strided, k = {k}, ({i}, {j})"
+                        );
+                    }
+                }
+            }
+        }
+        // sum_and_diff on a matrix whose columns are padded (n = 13: column stride 16, by
+        // columns) and on one whose are not (16: one pass).
+        for (n, contiguous) in [(13usize, false), (16, true)] {
+            let a = Mat::from_fn(n, n, |i, j| ((i * 5 + j) % 9) as f64 / 7.0 - 0.6);
+            let b = Mat::from_fn(n, n, |i, j| ((i + 3 * j) % 13) as f64 / 5.0 - 1.1);
+            let (mut p, mut v) = (Mat::<f64>::zeros(n, n), a.clone());
+            assert_eq!(flat(v.as_ref()).is_some(), contiguous, "n = {n}");
+            sum_and_diff(&mut p, &b, &mut v);
+            for j in 0..n {
+                for i in 0..n {
+                    let (x, y) = (a[(i, j)], b[(i, j)]);
+                    assert_eq!(
+                        p[(i, j)].to_bits(),
+                        (x + y).to_bits(),
+                        "n = {n}, ({i}, {j})"
+                    );
+                    assert_eq!(
+                        v[(i, j)].to_bits(),
+                        (x - y).to_bits(),
+                        "n = {n}, ({i}, {j})"
+                    );
+                }
+            }
         }
     }
 }
