@@ -2400,7 +2400,7 @@ mod tests {
     /// lincomb_block and sum_and_diff give the same bits on contiguous blocks (one pass over
     /// the block) as on strided ones (column by column), for every term count and for kept
     /// old contents, and the values an entry-by-entry loop gives; the diagonal term lands on
-    /// the diagonal of the block's columns j0...
+    /// the entries (j, j) of the block's columns j and nowhere else.
     #[test]
     fn block_passes_match_the_column_passes() {
         let (n, j0, w) = (16usize, 5usize, 7usize);
