@@ -259,13 +259,14 @@ fn exp_a_times_exp_minus_a_is_identity() {
 }
 
 /// At the sizes where the Padé step's LU runs by panels (n > 96 in f64 on AVX-512, with faer's
-/// solve above 384, see `kernels/src/lu.rs`), away from the 50-digit references (n ≤ 24):
-/// A = H·D·H with H a Householder reflector (orthogonal and its own inverse) has
+/// solve above 640 and at 512, see `kernels/src/lu.rs`), away from the 50-digit references
+/// (n ≤ 24): A = H·D·H with H a Householder reflector (orthogonal and its own inverse) has
 /// exp(A) = H·exp(D)·H, computed here to a few units of u. expm of the dense A within 1e-13
 /// (relative, Frobenius), with and without squarings. Measured 7.2e-16–3.4e-14 over the six
 /// cases up to 384; with faer's LU in the Padé step (before 2026-12-04) 5.8e-16–3.4e-14, case
 /// by case within a factor 1.5; n = 400 and 512 8.5e-16 and 7.6e-14 (faer's LU and solve:
-/// 8.4e-16 and 7.4e-14).
+/// 8.4e-16 and 7.4e-14). With the tiles' solve by blocks on AVX-512 (2026-12-05, the Xeon):
+/// 5.8e-16–3.6e-14 up to 384, n = 400 9.0e-16, 512 7.6e-14, 600 (‖D‖ ≤ 5) 9.0e-15.
 #[test]
 fn exp_of_a_reflected_diagonal_at_the_panel_lu_sizes() {
     for (n, norm) in [
@@ -277,6 +278,7 @@ fn exp_of_a_reflected_diagonal_at_the_panel_lu_sizes() {
         (384, 2.0),
         (400, 1.0),
         (512, 50.0),
+        (600, 5.0),
     ] {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(n as u64);
         let v: Vec<f64> = (0..n).map(|_| rng.random::<f64>() - 0.5).collect();

@@ -5,7 +5,7 @@
 //! allows (`cortical_kernels::isa`); where they do not run, each test that needs them says it
 //! skipped (CI runs this file once on the CPU's widest set and once with `CORTICAL_TILES=none`).
 use cortical_kernels::faer::{Mat, MatRef};
-use cortical_kernels::lu::{LuKernel, LuScalar, LuSolver, PANEL_COLS};
+use cortical_kernels::lu::{LuKernel, LuScalar, LuSolver, PANEL_COLS, SOLVE_ALIASED_STRIDE_BYTES};
 use cortical_kernels::team;
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -127,7 +127,7 @@ fn tiles_solve_in_f32() {
     if !tiles_or_skip("tiles_solve_in_f32") {
         return;
     }
-    // By panels from 193 on, solved by faer's triangular solves from 513 on (AVX2: 481).
+    // By panels from 193 on, solved by faer's triangular solves from 961 on (AVX2: 481).
     let lim = <f32 as LuScalar>::tiles_solve_max_n();
     let sizes = [1, 5, 15, 16, 17, 31, 33, 64, 95, 96, 97, 130, 192, 200, 257];
     for n in sizes.into_iter().chain([lim + 1, 600]) {
@@ -242,7 +242,8 @@ fn tiles_split_solve_is_bit_identical_to_one_thread() {
 
 /// Views that are not column-major (a transpose, reversed columns) go to faer for the
 /// factorisation; factors or right-hand sides handed to the solve in such a layout are read
-/// through a column-major copy: same solutions.
+/// through a column-major copy: same solutions. Factors whose columns lie 4 KiB apart go to
+/// faer's solve: the same solution to rounding.
 #[test]
 fn tiles_solver_accepts_strided_views() {
     if !tiles_or_skip("tiles_solver_accepts_strided_views") {
@@ -292,6 +293,23 @@ fn tiles_solver_accepts_strided_views() {
     assert!(
         pt.transpose() == x,
         "strided right-hand side: not the same bits"
+    );
+
+    // Factors in the top rows of a 512-row buffer: the tiles factor (the view is column-major),
+    // and, the columns lying 4 KiB apart (`SOLVE_ALIASED_STRIDE_BYTES`), faer's triangular
+    // solves read them with the tiles' row swaps: the same solution to rounding.
+    let rows = SOLVE_ALIASED_STRIDE_BYTES / std::mem::size_of::<f64>();
+    let mut tall = Mat::<f64>::from_fn(rows, n, |i, j| if i < n { q[(i, j)] } else { f64::NAN });
+    s.factor(tall.as_mut().subrows_mut(0, n))
+        .expect("shapes agree");
+    let mut xa = p.clone();
+    s.solve(tall.as_ref().subrows(0, n), xa.as_mut())
+        .expect("shapes agree");
+    let res = scaled_residual(q.as_ref(), xa.as_ref(), p.as_ref());
+    let diff = norm_max((&xa - &x).as_ref()) / norm_max(x.as_ref());
+    assert!(
+        res <= 2e-15 && diff <= 1e-12,
+        "factors 4 KiB apart: scaled residual {res:e}, differs by {diff:e}"
     );
 }
 
@@ -359,8 +377,8 @@ fn new_picks_the_tiles_wherever_the_cpu_has_them() {
     }
     check::<f64>();
     check::<f32>();
-    assert_eq!(<f64 as LuScalar>::TILES_SOLVE_MAX_N, 384);
-    assert_eq!(<f32 as LuScalar>::TILES_SOLVE_MAX_N, 512);
+    assert_eq!(<f64 as LuScalar>::TILES_SOLVE_MAX_N, 640);
+    assert_eq!(<f32 as LuScalar>::TILES_SOLVE_MAX_N, 960);
     assert_eq!(<f64 as LuScalar>::TILES_SOLVE_MAX_N_AVX2, 240);
     assert_eq!(<f32 as LuScalar>::TILES_SOLVE_MAX_N_AVX2, 480);
     assert_eq!(<f64 as LuScalar>::UNBLOCKED_MAX_N, 96);
@@ -406,7 +424,7 @@ fn tiles_factor_with_faers_solve_above_the_tiles_solve_limit() {
 
 /// The blocked factorisation (n > 96 in f64: panels of `PANEL_COLS`, right-looking updates on
 /// the team, the next panel factored while the others update) at sizes around the panel edges
-/// and up to 512 (faer's solve above 384): L·U is a row permutation of Q to rounding (each row
+/// and up to 512 (faer's solve above 640 on AVX-512, and at 512, whose columns are 4 KiB apart): L·U is a row permutation of Q to rounding (each row
 /// of L·U matches a distinct row of Q within a few units of u·n·‖Q‖), |L| ≤ 1 (partial
 /// pivoting), the solve's residual is backward stable, and a team of 2 or 3 threads gives the
 /// bits of one (each column's updates do not depend on how the columns are split, nor on which

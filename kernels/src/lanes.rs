@@ -24,11 +24,6 @@ pub trait Isa: Copy + Send + Sync + 'static {
     /// Columns per tile of the packed f32 product: a whole 48-column panel on AVX-512 (three
     /// vectors: 24 accumulators), 16 on AVX2 (two vectors: 12).
     const PACKED_COLS: usize;
-    /// Whether the LU's solve runs by blocks of one GEMM tile's rows with the products between
-    /// blocks on the GEMM tiles (AVX2, where the solve's own tiles, 8 columns, are bound by
-    /// loads: 9 per 8 FMAs), or tile by tile (AVX-512, 17 loads per 16 FMAs; by blocks not
-    /// measured there).
-    const SOLVE_BY_BLOCKS: bool;
 }
 
 /// AVX-512F.
@@ -43,7 +38,6 @@ impl Isa for Avx512 {
     const LU_COLS_16: bool = true;
     const PACKED_ROWS: usize = 8;
     const PACKED_COLS: usize = 48;
-    const SOLVE_BY_BLOCKS: bool = false;
 }
 
 impl Isa for Avx2 {
@@ -51,7 +45,6 @@ impl Isa for Avx2 {
     const LU_COLS_16: bool = false;
     const PACKED_ROWS: usize = 6;
     const PACKED_COLS: usize = 16;
-    const SOLVE_BY_BLOCKS: bool = true;
 }
 
 /// One register of `Self` on the instruction set `I` and the lane operations the tiles need.

@@ -5,8 +5,9 @@
 //! Two kernels ([`LuKernel`]), picked by [`LuSolver::new`]:
 //!
 //! - **On a CPU with AVX-512F or AVX2 + FMA: the crate's own LU on register tiles at every n,
-//!   and its solve on the tiles up to [`LuScalar::TILES_SOLVE_MAX_N`] (384 in f64, 512 in f32)**
-//!   (`lu/tiles.rs`), the LU left-looking in one pass up to [`LuScalar::UNBLOCKED_MAX_N`]
+//!   and its solve on the tiles up to [`LuScalar::TILES_SOLVE_MAX_N`] (640 in f64, 960 in f32,
+//!   except where the factors' columns lie a multiple of [`SOLVE_ALIASED_STRIDE_BYTES`] apart,
+//!   f64 n = 512)** (`lu/tiles.rs`), the LU left-looking in one pass up to [`LuScalar::UNBLOCKED_MAX_N`]
 //!   (96 in f64, 192 in f32) and by panels above (next bullets); above the solve's limit,
 //!   faer's triangular solves on the tiles' factors (third bullet). The one-pass LU: at these
 //!   sizes faer's general routines spend most of their time outside arithmetic (its LU ran at 5–10
@@ -64,11 +65,12 @@
 //!   3968–4022 → 3623–3681, 400 7764–7843 → 7337–7374, 512 16080–16226 → 15086–15845, 650
 //!   33396–34480 → 34256–34340.
 //! - **Above [`LuScalar::TILES_SOLVE_MAX_N`], the panels' LU and faer's triangular solves**:
-//!   the tiles' solve sweeps all of L and U once per 2W right-hand sides, which at these
+//!   the tiles' solve sweeps all of L and U once per group of right-hand sides, which at these
 //!   sizes no longer stay in a core's L2, while faer's solve is blocked; faer's LU, on the other
-//!   hand, lost to the panels at every size measured (a scratch program, `LuSolver` on a team
-//!   of two, best of 20 calls, Gaussian systems, 2026-12-04 13:35 UTC; factor faer → tiles,
-//!   solve with n right-hand sides tiles / faer): f64 n = 384 818 → 670 µs, solve 1081 / 904;
+//!   hand, lost to the panels at every size measured. The limits on AVX-512 are those of the
+//!   solve by blocks (2026-12-05; below). Before, tile by tile (a scratch program, `LuSolver`
+//!   on a team of two, best of 20 calls, Gaussian systems, 2026-12-04 13:35 UTC; factor faer →
+//!   tiles, solve with n right-hand sides tiles / faer): f64 n = 384 818 → 670 µs, solve 1081 / 904;
 //!   448 1212 → 955, 2270 / 1396; 512 1956 → 1406, 4983 / 2334; 650 3425 → 2556, 9945 /
 //!   4077; 800 5750 → 4474, 18331 / 6836; f32 n = 512 1226 → 861, 1630 / 1318; 650 2046 →
 //!   1602, 3046 / 2225. The tiles' row swaps go to faer as one permutation. Inside expm
@@ -77,7 +79,24 @@
 //!   5.77–5.95 → 5.34–5.52 ms, 512 12.10–12.26 → 11.02–11.55, 650 23.3–23.8 → 22.3–22.9;
 //!   ‖A‖₁ = 50 n = 512 21.9–23.6 → 21.1–22.9; f32 non-negative ‖A‖₁ = 5 n = 650 13.98–14.62 →
 //!   12.80–13.58 ms. Moving the solve's limit itself (f64 320 against 384, f32 448 against
-//!   512) changed expm at n = 352–512 by less than the noise (13:39 UTC).
+//!   512) changed expm at n = 352–512 by less than the noise (13:39 UTC), and the limits were
+//!   384 and 512.
+//!
+//!   By blocks of one GEMM tile's rows (as on AVX2, next bullet; 2026-12-05, the Xeon), the tiles'
+//!   solve matched or beat its tile-by-tile form at every size and beat faer's up to f64 n = 624
+//!   (level at 640–650) and f32 n = 960 (a scratch program, `LuSolver` with n right-hand sides on
+//!   the same Gaussian system, best of 1.5 s of calls). One thread, two alternating rounds (06:09
+//!   UTC), tile by tile → by blocks: f64 n = 32 1.5 → 1.5 µs, 64 9.3–9.5 → 8.6, 96 26.2–28.8 →
+//!   23.4–25.2, 128 58.4–65.1 → 53.4–53.8, 192 185–207 → 178, 256 427–476 → 379–380; f32 n = 32 1.0
+//!   → 1.1, 64 5.5–5.7 → 5.7 (one block either way: only the groups of right-hand sides differ), 96
+//!   15.6–16.5 → 15.0, 128 34 → 31.3, 192 103–104 → 91–92, 256 230 → 207. A team of two
+//!   (05:56–06:01 UTC), tile by tile / by blocks / faer: f64 n = 256 241 / 213 / 297 µs, 384 783 /
+//!   675 / 821, 448 1696 / 1112 / 1398, 464 — / 1267 / 1384, 480 — / 1395 / 1528, 504 — / 1696 /
+//!   1745, 576 — / 2499 / 2555, 600 — / 3157 / 3216, 624 — / 3206 / 3553, 640 — / 3513 / 3478, 650
+//!   — / 3770 / 3747, 768 — / 7668 / 7004, 1000 — / 15872 / 13261 — hence 640 in f64; f32 n = 128
+//!   27.4 / 24.8 / 34.5, 256 157 / 129 / 197, 512 1041 / 863 / 1269, 650 2791 / 1921 / 2181, 800
+//!   6056 / 3684 / 3961, 960 — / 6055 / 6592 — hence 960. At f64 n = 512 the columns of the factors
+//!   are 4 KiB apart and the tiles lost (2455 / 2074 µs): see [`SOLVE_ALIASED_STRIDE_BYTES`].
 //! - **On AVX2 + FMA (no AVX-512) the same kernels on 4-double (8-float) vectors**, tiles of
 //!   at most 8 columns; the solve by blocks of one GEMM tile's rows (8 in f64, 16 in f32) with
 //!   the products between blocks on the GEMM tiles (`lu/tiles.rs`), handed to faer above
@@ -160,8 +179,10 @@ pub const PANEL_COLS: usize = 32;
 
 /// Element types [`LuSolver`] factors: `f32` and `f64`.
 pub trait LuScalar: RealField + Copy + Send + Sync + 'static + sealed::Sealed {
-    /// Largest n whose solve [`LuKernel::Tiles`] runs on the tiles on AVX-512; above it, faer's
-    /// triangular solves read the tiles' factors: 384 in f64, 512 in f32 (see the module docs).
+    /// Largest n whose solve [`LuKernel::Tiles`] runs on the tiles on AVX-512; above it (and
+    /// where the factors' columns lie a multiple of [`SOLVE_ALIASED_STRIDE_BYTES`] apart),
+    /// faer's triangular solves read the tiles' factors: 640 in f64, 960 in f32 (see the module
+    /// docs).
     const TILES_SOLVE_MAX_N: usize;
     /// The same limit on AVX2 + FMA: 240 in f64, 480 in f32. There the tiles' solve runs by
     /// blocks of one GEMM tile's rows, the products between blocks on the GEMM tiles, because
@@ -303,8 +324,8 @@ macro_rules! lu_scalar {
         }
     };
 }
-lu_scalar!(f64, 384, 240, 96);
-lu_scalar!(f32, 512, 480, 192);
+lu_scalar!(f64, 640, 240, 96);
+lu_scalar!(f32, 960, 480, 192);
 
 /// Scratch of the blocked tile factorisation for an n×n matrix: the panel swaps' composite
 /// permutation (n) and its cycles (at most n moved rows and n / 2 cycles).
@@ -318,7 +339,7 @@ pub struct LuSolver<T> {
     n: usize,
     kernel: LuKernel,
     /// faer's row permutation and its inverse ([`LuKernel::Faer`], and the tiles' swaps as
-    /// one permutation for faer's solve above [`LuScalar::tiles_solve_max_n`]).
+    /// one permutation where faer's solve reads the tiles' factors: `tiles_solve_suits`).
     perm: Vec<usize>,
     perm_inv: Vec<usize>,
     /// LAPACK-style pivots, 1 / U's diagonal and the blocked factorisation's scratch
@@ -436,10 +457,6 @@ impl<T: LuScalar> LuSolver<T> {
         match self.factored_by {
             LuKernel::Tiles => {
                 T::tiles_factor(q, &mut self.piv, &mut self.rdiag, &mut self.panel_scratch);
-                if n > T::tiles_solve_max_n() {
-                    // faer's solve takes the row swaps as one permutation and its inverse.
-                    pivots_to_permutation(&self.piv, &mut self.perm, &mut self.perm_inv);
-                }
             }
             LuKernel::Faer => {
                 factor::lu_in_place(
@@ -476,7 +493,11 @@ impl<T: LuScalar> LuSolver<T> {
             });
         }
         let solve_by = match self.factored_by {
-            LuKernel::Tiles if n > T::tiles_solve_max_n() => LuKernel::Faer,
+            LuKernel::Tiles if !tiles_solve_suits::<T>(n, lu.col_stride()) => {
+                // faer's solve takes the tiles' row swaps as one permutation and its inverse.
+                pivots_to_permutation(&self.piv, &mut self.perm, &mut self.perm_inv);
+                LuKernel::Faer
+            }
             k => k,
         };
         match solve_by {
@@ -513,6 +534,23 @@ impl<T: LuScalar> LuSolver<T> {
         }
         Ok(())
     }
+}
+
+/// Column strides (in bytes) at multiples of which the tiles' solve hands over to faer's: each
+/// step of its tiles reads the next column of L or U, and columns 4 KiB apart fall in the same
+/// set of the L1 and L2 caches, so the panel a block re-reads for every tile of right-hand
+/// sides no longer stays in cache. On the AVX-512 Xeon (a scratch program, `LuSolver` on a
+/// team of two, best of 1.5 s of calls, 2026-12-05 05:57–06:01 UTC), tiles / faer: f64 n = 504
+/// 1696 / 1745 µs, 512 2455 / 2074, 520 1849 / 1964, 1024 29082 / 15792; f32 n = 960 6055 /
+/// 6592, 1024 13358 / 9338.
+pub const SOLVE_ALIASED_STRIDE_BYTES: usize = 4096;
+
+/// Whether the tiles solve an n×n system whose factors' columns are `col_stride` entries apart:
+/// n within this CPU's limit ([`LuScalar::tiles_solve_max_n`]) and the stride not a multiple
+/// of [`SOLVE_ALIASED_STRIDE_BYTES`].
+fn tiles_solve_suits<T: LuScalar>(n: usize, col_stride: isize) -> bool {
+    let bytes = col_stride.unsigned_abs() * std::mem::size_of::<T>();
+    n <= T::tiles_solve_max_n() && (bytes == 0 || !bytes.is_multiple_of(SOLVE_ALIASED_STRIDE_BYTES))
 }
 
 /// The row permutation `perm` (row i of P·A is row `perm[i]` of A) and its inverse that the

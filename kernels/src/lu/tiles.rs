@@ -7,8 +7,8 @@
 //! Both are left-looking and work on tiles of one vector of rows (`W` = 8 rows in f64, 16 in
 //! f32 on AVX-512; 4 and 8 on AVX2) by up to 16 columns held in registers (8 on AVX2, whose 16
 //! registers would not hold 16 accumulators; the LU's panels are `W` columns wide, the solve's
-//! groups of right-hand sides 2W, in tiles of 16 and 8 columns: on AVX-512, 16 accumulators
-//! keep the FMA units busier than 8, solve n = 64 9.45 → 8.85 µs):
+//! groups of right-hand sides 48 columns, in tiles of 16 and 8 columns: on AVX-512, 16
+//! accumulators keep the FMA units busier than 8, solve n = 64 9.45 → 8.85 µs tile by tile):
 //!
 //! - [`lower_tile`]: `X[R, C] −= L[R, K]·X[K, C]`, then optionally the unit-lower triangle
 //!   `L[R, R]⁻¹` applied in registers (a lane broadcast per step, no store/reload between the
@@ -18,12 +18,15 @@
 //!   back substitution in registers, each step multiplying by the pivot's reciprocal (as
 //!   OpenBLAS's and BLIS's trsm kernels do; one rounding more than a division per entry).
 //!
-//! On AVX2 the solve runs by blocks of one GEMM tile's rows instead ([`sweeps`]): a
-//! block's product with the rows solved before it on the GEMM tiles, then its own triangle by
-//! the tiles above, in groups of 48 right-hand sides. Tile by tile it was bound by loads there
-//! (a vector and 8 broadcasts per 8 FMAs) and lost to faer's solve from f64 n = 48; by blocks it
-//! beats it up to the limits in `LuScalar::TILES_SOLVE_MAX_N_AVX2`'s doc (f64 n = 64 25.1 →
-//! 18.6 µs against faer's).
+//! The solve runs by blocks of one GEMM tile's rows ([`sweeps`]; 32 rows in f64 on AVX-512, 8
+//! on AVX2): a block's product with the rows solved before it on the GEMM tiles, then its own
+//! triangle by the tiles above, in groups of 48 right-hand sides. Tile by tile (each tile's
+//! products with all the rows before it in its own registers) it was bound by loads: on AVX2 a
+//! vector and 8 broadcasts per 8 FMAs, and it lost to faer's solve from f64 n = 48 (by blocks
+//! f64 n = 64 25.1 → 18.6 µs against faer's; `LuScalar::TILES_SOLVE_MAX_N_AVX2`'s doc); on
+//! AVX-512 a vector and 16 broadcasts per 16 FMAs, and by blocks measured as fast or faster at
+//! every size (`LuScalar::TILES_SOLVE_MAX_N`'s doc; one thread, f64 n = 64 9.3–9.5 → 8.6 µs,
+//! f32 n = 128 34 → 31.3).
 //!
 //! In [`LuTiles::factor`] each entry is updated in the order of classic Gaussian elimination (k = 0, 1,
 //! …, as the right-looking algorithm would), and a column of right-hand sides goes through the
@@ -535,15 +538,15 @@ unsafe fn solve_on<T: Lane<I>, I: LuTiles>(
 ) {
     debug_assert!(piv.len() == n && rdiag.len() == n);
     let w = T::W;
-    // Column groups: the group's right-hand sides stay in cache through both sweeps. By blocks,
-    // 48 columns (8 GEMM tiles, 6 of the solve's 8-column tiles) measured as well as 96 and
-    // better than 24 (f64 n = 64, least of 5 rounds: 18.6, 18.1, 19.0 µs; 8 columns 22.4 in
-    // a single earlier round).
-    let (group, block) = if I::SOLVE_BY_BLOCKS {
-        (48, I::GEMM_ROW_VECTORS * w)
-    } else {
-        (2 * w, n.max(1))
-    };
+    // Column groups: the group's right-hand sides stay in cache through both sweeps. 48
+    // columns (8 GEMM tiles; 6 of the solve's 8-column tiles on AVX2, 3 of its 16-column tiles
+    // on AVX-512) measured as well as 96 and better than 24 on AVX2 (f64 n = 64, least of 5
+    // rounds: 18.6, 18.1, 19.0 µs; 8 columns 22.4 in a single earlier round), and within the
+    // noise of 24 and 96 on AVX-512 (f64 n = 64, 256, 448; f32 n = 64 against 32 and 64). The
+    // blocks are one GEMM tile's rows: on AVX-512 two or eight vectors of rows instead of four
+    // measured slower at f64 n = 64–256 (n = 256 417 and 437 against 378 µs), eight faster
+    // only from n = 448.
+    let (group, block) = (48, I::GEMM_ROW_VECTORS * w);
     let mut c0 = 0;
     while c0 < m {
         let nc = group.min(m - c0);
