@@ -542,7 +542,9 @@ impl<T: LuScalar> LuSolver<T> {
 /// sides no longer stays in cache. On the AVX-512 Xeon (a scratch program, `LuSolver` on a
 /// team of two, best of 1.5 s of calls, 2026-12-05 05:57–06:01 UTC), tiles / faer: f64 n = 504
 /// 1696 / 1745 µs, 512 2455 / 2074, 520 1849 / 1964, 1024 29082 / 15792; f32 n = 960 6055 /
-/// 6592, 1024 13358 / 9338.
+/// 6592, 1024 13358 / 9338. The rule holds on AVX2 too, where the limits already stop below
+/// such sizes (only factors inside a taller matrix reach it) and where the power-of-two sizes
+/// lost as well ([`LuScalar::TILES_SOLVE_MAX_N_AVX2`]).
 pub const SOLVE_ALIASED_STRIDE_BYTES: usize = 4096;
 
 /// Whether the tiles solve an n×n system whose factors' columns are `col_stride` entries apart:

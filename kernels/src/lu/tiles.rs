@@ -542,7 +542,8 @@ unsafe fn solve_on<T: Lane<I>, I: LuTiles>(
     // columns (8 GEMM tiles; 6 of the solve's 8-column tiles on AVX2, 3 of its 16-column tiles
     // on AVX-512) measured as well as 96 and better than 24 on AVX2 (f64 n = 64, least of 5
     // rounds: 18.6, 18.1, 19.0 µs; 8 columns 22.4 in a single earlier round), and within the
-    // noise of 24 and 96 on AVX-512 (f64 n = 64, 256, 448; f32 n = 64 against 32 and 64). The
+    // noise of 24 and 96 on AVX-512 (f64 n = 64, 256, 448, one thread, 2026-12-05: n = 256
+    // 378–422 µs with 48 in two runs, 378 with 24, 382 with 96; f32 n = 64 against 32 and 64). The
     // blocks are one GEMM tile's rows: on AVX-512 two or eight vectors of rows instead of four
     // measured slower at f64 n = 64–256 (n = 256 417 and 437 against 378 µs), eight faster
     // only from n = 448.
