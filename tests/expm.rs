@@ -693,24 +693,33 @@ fn transposed_views_and_parallel_passes_give_the_owned_result() {
     }
 }
 
-/// The Padé step's LU solve splits its right-hand sides into one block of columns per rayon
-/// thread (from `SPLIT_SOLVE_MIN_N` on). With faer's kernel every column must come out bit for
-/// bit as from one sequential faer solve of all columns, whatever the number of blocks (uneven
-/// ones included), and the solution must solve the system (the tile kernel's twin is in
-/// `tests/lu.rs`).
+/// The Padé step's LU solve splits its right-hand sides into one block of columns per thread
+/// (on a team from `SPLIT_SOLVE_MIN_N` on, by rayon's fork/join from
+/// `SPLIT_SOLVE_MIN_N_FORK_JOIN`), of at least 48 columns. With faer's kernel every column must
+/// come out bit for bit as from one sequential faer solve of all columns, whatever the number of
+/// blocks (uneven ones included), and the solution must solve the system (the tile kernel's twin
+/// is in `tests/lu.rs`).
 #[test]
 fn lu_solver_blocks_match_one_sequential_solve() {
     use cortical_kernels::faer::dyn_stack::{MemBuffer, MemStack};
     use cortical_kernels::faer::linalg::lu::partial_pivoting::{factor, solve};
     use cortical_kernels::faer::perm::PermRef;
     use cortical_kernels::faer::Par;
-    use cortical_kernels::lu::{LuKernel, LuSolver, SPLIT_SOLVE_MIN_N};
+    use cortical_kernels::lu::{
+        LuKernel, LuSolver, SPLIT_SOLVE_MIN_N, SPLIT_SOLVE_MIN_N_FORK_JOIN,
+    };
+    use cortical_kernels::team;
 
-    for (n, threads) in [
-        (SPLIT_SOLVE_MIN_N, 2),
-        (301, 3),
-        (301, 1),
-        (SPLIT_SOLVE_MIN_N - 1, 2),
+    for (n, threads, on_team) in [
+        (SPLIT_SOLVE_MIN_N, 2, true),
+        (SPLIT_SOLVE_MIN_N + 1, 2, true),
+        (SPLIT_SOLVE_MIN_N_FORK_JOIN, 2, false),
+        (SPLIT_SOLVE_MIN_N_FORK_JOIN - 1, 2, true),
+        (SPLIT_SOLVE_MIN_N_FORK_JOIN - 1, 2, false),
+        (301, 3, false),
+        (301, 3, true),
+        (301, 1, false),
+        (SPLIT_SOLVE_MIN_N - 1, 2, true),
     ] {
         // A well-conditioned system like V − U, and a right-hand side like U + V.
         let mut q = gaussian(n, 1.0, 77 + n as u64);
@@ -749,7 +758,7 @@ fn lu_solver_blocks_match_one_sequential_solve() {
             .num_threads(threads)
             .build()
             .expect("thread pool");
-        let (lu, x) = pool.install(|| {
+        let solve = || {
             let mut solver =
                 LuSolver::<f64>::with_kernel(n, LuKernel::Faer).expect("faer always runs");
             let mut lu = q.clone();
@@ -757,15 +766,105 @@ fn lu_solver_blocks_match_one_sequential_solve() {
             solver.factor(lu.as_mut()).expect("n×n");
             solver.solve(lu.as_ref(), x.as_mut()).expect("n×n");
             (lu, x)
+        };
+        let (lu, x) = pool.install(|| {
+            if on_team {
+                team::with_team(threads, solve)
+            } else {
+                solve()
+            }
         });
-        assert!(lu == q_ref, "n = {n}, {threads} threads: factors differ");
-        assert!(x == x_ref, "n = {n}, {threads} threads: solution differs");
+        assert!(
+            lu == q_ref,
+            "n = {n}, {threads} threads (team: {on_team}): factors differ"
+        );
+        assert!(
+            x == x_ref,
+            "n = {n}, {threads} threads (team: {on_team}): solution differs"
+        );
         let residual = &q * &x - &p;
         assert!(
             fro(residual.as_ref()) <= 1e-13 * fro(p.as_ref()),
             "n = {n}: residual {:e}",
             fro(residual.as_ref())
         );
+    }
+}
+
+/// Fewer right-hand sides than the system's size, with faer's kernel, on two and three threads
+/// (rayon's fork/join and a team): split into fewer, wider blocks than the threads, or solved in
+/// one block; no block runs out of faer's scratch (before 2026-12-05, 100 right-hand sides of
+/// an n = 128 system on two threads panicked there), and every column comes out bit for bit as
+/// from one sequential faer solve of the same columns.
+#[test]
+fn lu_solver_with_few_right_hand_sides_on_faers_kernel() {
+    use cortical_kernels::faer::dyn_stack::{MemBuffer, MemStack};
+    use cortical_kernels::faer::linalg::lu::partial_pivoting::{factor, solve};
+    use cortical_kernels::faer::perm::PermRef;
+    use cortical_kernels::faer::Par;
+    use cortical_kernels::lu::{LuKernel, LuSolver};
+    use cortical_kernels::team;
+
+    for n in [128, 200, 256] {
+        let mut q = gaussian(n, 1.0, 91 + n as u64);
+        for i in 0..n {
+            q[(i, i)] += 4.0;
+        }
+        for m in [1, 47, 48, 95, 96, 100, 127, n - 1] {
+            let p = Mat::<f64>::from_fn(n, m, |i, j| ((i * 5 + j * 11) % 19) as f64 / 19.0 - 0.5);
+            let mut q_ref = q.clone();
+            let mut x_ref = p.clone();
+            let (mut perm, mut perm_inv) = (vec![0usize; n], vec![0usize; n]);
+            let mut stack = MemBuffer::new(
+                factor::lu_in_place_scratch::<usize, f64>(n, n, Par::Seq, Default::default())
+                    .or(solve::solve_in_place_scratch::<usize, f64>(n, m, Par::Seq)),
+            );
+            factor::lu_in_place(
+                q_ref.as_mut(),
+                &mut perm,
+                &mut perm_inv,
+                Par::Seq,
+                MemStack::new(&mut stack),
+                Default::default(),
+            );
+            let pr = PermRef::new_checked(&perm, &perm_inv, n);
+            solve::solve_in_place(
+                q_ref.as_ref(),
+                q_ref.as_ref(),
+                pr,
+                x_ref.as_mut(),
+                Par::Seq,
+                MemStack::new(&mut stack),
+            );
+            for threads in [2, 3] {
+                for on_team in [false, true] {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .expect("thread pool");
+                    let x = pool.install(|| {
+                        let solve = || {
+                            let mut solver = LuSolver::<f64>::with_kernel(n, LuKernel::Faer)
+                                .expect("faer always runs");
+                            let mut lu = q.clone();
+                            let mut x = p.clone();
+                            solver.factor(lu.as_mut()).expect("n×n");
+                            solver.solve(lu.as_ref(), x.as_mut()).expect("n×m");
+                            x
+                        };
+                        if on_team {
+                            team::with_team(threads, solve)
+                        } else {
+                            solve()
+                        }
+                    });
+                    assert!(
+                        x == x_ref,
+                        "n = {n}, m = {m}, {threads} threads (team: {on_team}): solution differs"
+                    );
+                }
+            }
+        }
     }
 }
 

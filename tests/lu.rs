@@ -5,7 +5,10 @@
 //! allows (`cortical_kernels::isa`); where they do not run, each test that needs them says it
 //! skipped (CI runs this file once on the CPU's widest set and once with `CORTICAL_TILES=none`).
 use cortical_kernels::faer::{Mat, MatRef};
-use cortical_kernels::lu::{LuKernel, LuScalar, LuSolver, PANEL_COLS, SOLVE_ALIASED_STRIDE_BYTES};
+use cortical_kernels::lu::{
+    LuKernel, LuScalar, LuSolver, PANEL_COLS, SOLVE_ALIASED_STRIDE_BYTES, SPLIT_SOLVE_MIN_N,
+    SPLIT_SOLVE_MIN_N_FORK_JOIN,
+};
 use cortical_kernels::team;
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -208,32 +211,50 @@ fn tiles_pivot_where_elimination_needs_it() {
     }
 }
 
-/// The solve splits its right-hand sides over the threads from n = 128 (`SPLIT_SOLVE_MIN_N`):
-/// each column goes through the same operations whichever block it is in, so 1, 2 and 3
-/// threads give the same bits.
+/// The solve splits its right-hand sides over a team from n = 96 (`SPLIT_SOLVE_MIN_N`) and by
+/// rayon's fork/join from 128 (`SPLIT_SOLVE_MIN_N_FORK_JOIN`): each column goes through the same
+/// operations whichever block it is in, so 1, 2 and 3 threads give the same bits, on a team or
+/// not.
 #[test]
 fn tiles_split_solve_is_bit_identical_to_one_thread() {
     if !tiles_or_skip("tiles_split_solve_is_bit_identical_to_one_thread") {
         return;
     }
-    for n in [128, 131, 200] {
+    assert_eq!(SPLIT_SOLVE_MIN_N, 96);
+    assert_eq!(SPLIT_SOLVE_MIN_N_FORK_JOIN, 128);
+    for n in [96, 100, 127, 128, 131, 200] {
         let mut q = normal(n, n, 31 + n as u64);
         for i in 0..n {
             q[(i, i)] += 4.0 * (n as f64).sqrt();
         }
         let p = normal(n, n, 32);
-        let run = |threads: usize| {
+        let run = |threads: usize, on_team: bool| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .expect("thread pool")
-                .install(|| solve_with(LuKernel::Tiles, &q, &p))
+                .install(|| {
+                    if on_team {
+                        team::with_team(threads, || solve_with(LuKernel::Tiles, &q, &p))
+                    } else {
+                        solve_with(LuKernel::Tiles, &q, &p)
+                    }
+                })
         };
-        let (lu1, x1) = run(1);
+        let (lu1, x1) = run(1, false);
         for threads in [2, 3] {
-            let (lu, x) = run(threads);
-            assert!(lu == lu1, "n = {n}, {threads} threads: factors differ");
-            assert!(x == x1, "n = {n}, {threads} threads: solution differs");
+            for on_team in [false, true] {
+                let (lu, x) = run(threads, on_team);
+                let how = if on_team { "team" } else { "fork/join" };
+                assert!(
+                    lu == lu1,
+                    "n = {n}, {threads} threads ({how}): factors differ"
+                );
+                assert!(
+                    x == x1,
+                    "n = {n}, {threads} threads ({how}): solution differs"
+                );
+            }
         }
         let res = scaled_residual(q.as_ref(), x1.as_ref(), p.as_ref());
         assert!(res <= 2e-15, "n = {n}: scaled residual {res:e}");

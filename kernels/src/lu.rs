@@ -121,9 +121,10 @@
 //!   per thread, each solved sequentially on its own core: the columns are independent, so
 //!   nothing is shared but the factors. Against faer's parallel solve: n = 128 132 µs vs
 //!   199 µs, 256 0.70–0.83 ms vs 1.14 ms, 312 1.42–1.53 vs 2.16 ms, 512 4.0–4.9 vs 6.0 ms; at
-//!   n = 96 it gains nothing over one core (62–76 µs vs 64 µs), hence [`SPLIT_SOLVE_MIN_N`].
-//!   Inside a kernel call that holds a team of threads ([`crate::team`], as expm does) the
-//!   blocks go to the team; otherwise to rayon.
+//!   n = 96 it gains nothing over one core (62–76 µs vs 64 µs), hence
+//!   [`SPLIT_SOLVE_MIN_N_FORK_JOIN`] (128). Inside a kernel call that holds a team of threads
+//!   ([`crate::team`], as expm does) the blocks go to the team, from [`SPLIT_SOLVE_MIN_N`]
+//!   (96); otherwise to rayon.
 //!
 //! With either kernel every column goes through the same sequence of operations whichever block
 //! it is in, so the result is bit-identical to one sequential solve of all columns
@@ -149,11 +150,25 @@ use crate::team::{self, MAX_PARTS};
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod tiles;
 
-/// Size from which [`LuSolver::solve`] splits the right-hand sides over the rayon threads.
-pub const SPLIT_SOLVE_MIN_N: usize = 128;
+/// Size from which [`LuSolver::solve`] splits the right-hand sides over the calling kernel's
+/// team ([`crate::team`]; expm holds one from `expm::PAR_MIN_N`, also 96). On the AVX-512 Xeon
+/// (two builds alternating, best of 1 s of calls, 2026-12-05 07:05 UTC), splitting from 96
+/// instead of 128 (and in blocks of 48 columns instead of 64): f64 expm, ‖A‖₁ = 1, n = 96
+/// 112.8–123.0 → 109.1–120.3 µs, 104 163.7–182.7 → 157.2–169.9, 120 234.6–244.6 → 215.8–219.4;
+/// the Fréchet derivative n = 96 334.7–349.6 → 330.5–342.9, 120 650–689 → 596–642; f32 expm
+/// (non-negative, ‖A‖₁ = 5) n = 96 103.6–109.5 → 100.1–103.5.
+pub const SPLIT_SOLVE_MIN_N: usize = 96;
 
-/// Fewest right-hand sides per block of a split solve.
-const MIN_BLOCK_COLS: usize = 64;
+/// Size from which [`LuSolver::solve`] splits the right-hand sides outside a team, by rayon's
+/// fork/join, whose wake-up of a sleeping worker costs more than the split gains below it:
+/// back-to-back solves of one system (a scratch program, median of 1 s of calls, 07:07 UTC)
+/// split from 96 took 49.7–51.3 µs at n = 96 and 64.4–64.8 at 112 against 28.5–28.9 and
+/// 46.9–47.1 unsplit.
+pub const SPLIT_SOLVE_MIN_N_FORK_JOIN: usize = 128;
+
+/// Fewest right-hand sides per block of a split solve (48: n = 96–127 split in two; faer's
+/// solve gives the bits of one sequential solve on such blocks, `tests/expm.rs`).
+const MIN_BLOCK_COLS: usize = 48;
 
 /// Which code factors and solves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -357,8 +372,9 @@ pub struct LuSolver<T> {
 
 impl<T: LuScalar> LuSolver<T> {
     /// Scratch for n×n systems, with [`LuKernel::Tiles`] where the CPU has it, faer
-    /// otherwise. The solve will use `min(rayon threads, n / 64)` blocks from
-    /// n = [`SPLIT_SOLVE_MIN_N`] on (the thread count read here, once).
+    /// otherwise. The solve will use up to `min(rayon threads, n / 48)` blocks from
+    /// n = [`SPLIT_SOLVE_MIN_N`] on (the thread count read here, once): on the calling
+    /// kernel's team from there, by rayon's fork/join from [`SPLIT_SOLVE_MIN_N_FORK_JOIN`].
     pub fn new(n: usize) -> Self {
         let kernel = if T::tiles_available() {
             LuKernel::Tiles
@@ -390,13 +406,18 @@ impl<T: LuScalar> LuSolver<T> {
         } else {
             1
         };
-        let cols = n.div_ceil(blocks);
+        // faer's scratch per block: the first serves the LU and a solve of all n columns in one
+        // block (fewer than the split's minimum, or n below it); the others the widest block
+        // `for_column_blocks` makes, ⌈n / blocks⌉ columns, or fewer than 2·MIN_BLOCK_COLS when
+        // a narrower right-hand side is split into fewer blocks.
+        let cols = n.div_ceil(blocks).max(2 * MIN_BLOCK_COLS).min(n);
         let solve_req = solve::solve_in_place_scratch::<usize, T>(n, cols, Par::Seq);
+        let whole_req = solve::solve_in_place_scratch::<usize, T>(n, n, Par::Seq);
         let lu_req = factor::lu_in_place_scratch::<usize, T>(n, n, Par::Seq, Default::default());
         let stacks = (0..blocks)
             .map(|b| {
                 MemBuffer::new(if b == 0 {
-                    lu_req.or(solve_req)
+                    lu_req.or(whole_req)
                 } else {
                     solve_req
                 })
@@ -492,6 +513,17 @@ impl<T: LuScalar> LuSolver<T> {
                 got: format!("{}×{}", rhs.nrows(), rhs.ncols()),
             });
         }
+        // Outside a team, split only where fork/join's wake-up pays.
+        let split_min = if team::team_size() > 1 {
+            SPLIT_SOLVE_MIN_N
+        } else {
+            SPLIT_SOLVE_MIN_N_FORK_JOIN
+        };
+        let stacks = if n >= split_min {
+            &mut self.stacks[..]
+        } else {
+            &mut self.stacks[..1]
+        };
         let solve_by = match self.factored_by {
             LuKernel::Tiles if !tiles_solve_suits::<T>(n, lu.col_stride()) => {
                 // faer's solve takes the tiles' row swaps as one permutation and its inverse.
@@ -511,7 +543,7 @@ impl<T: LuScalar> LuSolver<T> {
                     owned.as_ref()
                 };
                 let (piv, rdiag) = (&self.piv[..], &self.rdiag[..]);
-                for_column_blocks(rhs, &mut self.stacks, |x, _| {
+                for_column_blocks(rhs, stacks, |x, _| {
                     if !column_major(x.as_ref()) {
                         // Not column-major (strided rows, reversed columns): solve a copy.
                         let mut c = x.to_owned();
@@ -527,7 +559,7 @@ impl<T: LuScalar> LuSolver<T> {
                 let perm = PermRef::new_checked(&self.perm, &self.perm_inv, n);
                 // L and U share the factored matrix: the unit-lower solve reads only the strict
                 // lower triangle and the upper solve only the upper one.
-                for_column_blocks(rhs, &mut self.stacks, |x, stack| {
+                for_column_blocks(rhs, stacks, |x, stack| {
                     solve::solve_in_place(lu, lu, perm, x, Par::Seq, MemStack::new(stack))
                 });
             }
@@ -573,7 +605,11 @@ fn pivots_to_permutation(piv: &[usize], perm: &mut [usize], perm_inv: &mut [usiz
 /// fewer than [`MIN_BLOCK_COLS`] columns (so a narrow `rhs` is one block), in parallel: on the
 /// team of the calling kernel when there is one ([`crate::team`]), otherwise by rayon
 /// fork/join; on all of `rhs` when there is one block. Every block ends with at most
-/// ⌈n / blocks⌉ columns, what faer's scratch was sized for. The floor on the width keeps the
+/// ⌈n / stacks⌉ columns, or fewer than 2·[`MIN_BLOCK_COLS`] where `rhs` is too narrow for a
+/// block per buffer, and one block (all of `rhs`) gets the first buffer: what
+/// [`LuSolver::new`] sized faer's scratch for (before 2026-12-05 it sized every buffer for
+/// ⌈n / stacks⌉ columns, and faer's solve of 100 right-hand sides of an n = 128 system on two
+/// threads ran out of scratch and panicked). The floor on the width keeps the
 /// bits of one sequential solve: faer's triangular solve takes other kernels for a few
 /// right-hand sides (4 columns of an n = 512 system split 1 + 1 + 2 over a team of three
 /// changed bits of the solution).
