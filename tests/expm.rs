@@ -25,6 +25,8 @@
 //! (n ≥ 16, `frechet_reference: "scipy"`), the comparison is against another double-precision
 //! computation, so the bound is 1e-13 for moderate κ_L and the "as good as scipy" clause is
 //! void (scipy's error against itself is 0).
+mod common;
+
 use cortical_kernels::expm::{
     expm, expm_frechet, expm_frechet_adjoint, expm_frechet_adjoint_into, expm_frechet_into,
     expm_into, release_cached_workspaces, try_expm, try_expm_frechet, ExpmWorkspace,
@@ -693,6 +695,63 @@ fn transposed_views_and_parallel_passes_give_the_owned_result() {
     }
 }
 
+/// faer's sequential LU of `q` and one sequential solve of all the columns of `p`: the factors
+/// and the solution.
+fn faer_sequential_solve(q: &Mat<f64>, p: &Mat<f64>) -> (Mat<f64>, Mat<f64>) {
+    use cortical_kernels::faer::dyn_stack::{MemBuffer, MemStack};
+    use cortical_kernels::faer::linalg::lu::partial_pivoting::{factor, solve};
+    use cortical_kernels::faer::perm::PermRef;
+    use cortical_kernels::faer::Par;
+    let (n, m) = (q.nrows(), p.ncols());
+    let mut lu = q.clone();
+    let mut x = p.clone();
+    let (mut perm, mut perm_inv) = (vec![0usize; n], vec![0usize; n]);
+    let mut stack = MemBuffer::new(
+        factor::lu_in_place_scratch::<usize, f64>(n, n, Par::Seq, Default::default())
+            .or(solve::solve_in_place_scratch::<usize, f64>(n, m, Par::Seq)),
+    );
+    factor::lu_in_place(
+        lu.as_mut(),
+        &mut perm,
+        &mut perm_inv,
+        Par::Seq,
+        MemStack::new(&mut stack),
+        Default::default(),
+    );
+    let pr = PermRef::new_checked(&perm, &perm_inv, n);
+    solve::solve_in_place(
+        lu.as_ref(),
+        lu.as_ref(),
+        pr,
+        x.as_mut(),
+        Par::Seq,
+        MemStack::new(&mut stack),
+    );
+    (lu, x)
+}
+
+/// `LuSolver` with faer's kernel on `q` and `p` in a pool of `threads` threads, inside a team
+/// of them when `on_team` (as expm runs it), else by rayon's fork/join: the factors and the
+/// solution.
+fn lu_solver_faer_on(
+    threads: usize,
+    on_team: bool,
+    q: &Mat<f64>,
+    p: &Mat<f64>,
+) -> (Mat<f64>, Mat<f64>) {
+    use cortical_kernels::lu::{LuKernel, LuSolver};
+    let solve = || {
+        let mut solver =
+            LuSolver::<f64>::with_kernel(q.nrows(), LuKernel::Faer).expect("faer always runs");
+        let mut lu = q.clone();
+        let mut x = p.clone();
+        solver.factor(lu.as_mut()).expect("n×n");
+        solver.solve(lu.as_ref(), x.as_mut()).expect("n×m, m ≤ n");
+        (lu, x)
+    };
+    common::in_pool(threads, on_team, solve)
+}
+
 /// The Padé step's LU solve splits its right-hand sides into one block of columns per thread
 /// (on a team from `SPLIT_SOLVE_MIN_N` on, by rayon's fork/join from
 /// `SPLIT_SOLVE_MIN_N_FORK_JOIN`), of at least 48 columns. With faer's kernel every column must
@@ -701,14 +760,7 @@ fn transposed_views_and_parallel_passes_give_the_owned_result() {
 /// is in `tests/lu.rs`).
 #[test]
 fn lu_solver_blocks_match_one_sequential_solve() {
-    use cortical_kernels::faer::dyn_stack::{MemBuffer, MemStack};
-    use cortical_kernels::faer::linalg::lu::partial_pivoting::{factor, solve};
-    use cortical_kernels::faer::perm::PermRef;
-    use cortical_kernels::faer::Par;
-    use cortical_kernels::lu::{
-        LuKernel, LuSolver, SPLIT_SOLVE_MIN_N, SPLIT_SOLVE_MIN_N_FORK_JOIN,
-    };
-    use cortical_kernels::team;
+    use cortical_kernels::lu::{SPLIT_SOLVE_MIN_N, SPLIT_SOLVE_MIN_N_FORK_JOIN};
 
     for (n, threads, on_team) in [
         (SPLIT_SOLVE_MIN_N, 2, true),
@@ -727,53 +779,8 @@ fn lu_solver_blocks_match_one_sequential_solve() {
             q[(i, i)] += 4.0;
         }
         let p = gaussian(n, 1.0, 78);
-
-        // faer's sequential LU and one sequential solve of all n columns.
-        let mut q_ref = q.clone();
-        let mut x_ref = p.clone();
-        let (mut perm, mut perm_inv) = (vec![0usize; n], vec![0usize; n]);
-        let mut stack = MemBuffer::new(
-            factor::lu_in_place_scratch::<usize, f64>(n, n, Par::Seq, Default::default())
-                .or(solve::solve_in_place_scratch::<usize, f64>(n, n, Par::Seq)),
-        );
-        factor::lu_in_place(
-            q_ref.as_mut(),
-            &mut perm,
-            &mut perm_inv,
-            Par::Seq,
-            MemStack::new(&mut stack),
-            Default::default(),
-        );
-        let pr = PermRef::new_checked(&perm, &perm_inv, n);
-        solve::solve_in_place(
-            q_ref.as_ref(),
-            q_ref.as_ref(),
-            pr,
-            x_ref.as_mut(),
-            Par::Seq,
-            MemStack::new(&mut stack),
-        );
-
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("thread pool");
-        let solve = || {
-            let mut solver =
-                LuSolver::<f64>::with_kernel(n, LuKernel::Faer).expect("faer always runs");
-            let mut lu = q.clone();
-            let mut x = p.clone();
-            solver.factor(lu.as_mut()).expect("n×n");
-            solver.solve(lu.as_ref(), x.as_mut()).expect("n×n");
-            (lu, x)
-        };
-        let (lu, x) = pool.install(|| {
-            if on_team {
-                team::with_team(threads, solve)
-            } else {
-                solve()
-            }
-        });
+        let (q_ref, x_ref) = faer_sequential_solve(&q, &p);
+        let (lu, x) = lu_solver_faer_on(threads, on_team, &q, &p);
         assert!(
             lu == q_ref,
             "n = {n}, {threads} threads (team: {on_team}): factors differ"
@@ -798,13 +805,6 @@ fn lu_solver_blocks_match_one_sequential_solve() {
 /// from one sequential faer solve of the same columns.
 #[test]
 fn lu_solver_with_few_right_hand_sides_on_faers_kernel() {
-    use cortical_kernels::faer::dyn_stack::{MemBuffer, MemStack};
-    use cortical_kernels::faer::linalg::lu::partial_pivoting::{factor, solve};
-    use cortical_kernels::faer::perm::PermRef;
-    use cortical_kernels::faer::Par;
-    use cortical_kernels::lu::{LuKernel, LuSolver};
-    use cortical_kernels::team;
-
     for n in [128, 200, 256] {
         let mut q = gaussian(n, 1.0, 91 + n as u64);
         for i in 0..n {
@@ -812,52 +812,10 @@ fn lu_solver_with_few_right_hand_sides_on_faers_kernel() {
         }
         for m in [1, 47, 48, 95, 96, 100, 127, n - 1] {
             let p = Mat::<f64>::from_fn(n, m, |i, j| ((i * 5 + j * 11) % 19) as f64 / 19.0 - 0.5);
-            let mut q_ref = q.clone();
-            let mut x_ref = p.clone();
-            let (mut perm, mut perm_inv) = (vec![0usize; n], vec![0usize; n]);
-            let mut stack = MemBuffer::new(
-                factor::lu_in_place_scratch::<usize, f64>(n, n, Par::Seq, Default::default())
-                    .or(solve::solve_in_place_scratch::<usize, f64>(n, m, Par::Seq)),
-            );
-            factor::lu_in_place(
-                q_ref.as_mut(),
-                &mut perm,
-                &mut perm_inv,
-                Par::Seq,
-                MemStack::new(&mut stack),
-                Default::default(),
-            );
-            let pr = PermRef::new_checked(&perm, &perm_inv, n);
-            solve::solve_in_place(
-                q_ref.as_ref(),
-                q_ref.as_ref(),
-                pr,
-                x_ref.as_mut(),
-                Par::Seq,
-                MemStack::new(&mut stack),
-            );
+            let (_, x_ref) = faer_sequential_solve(&q, &p);
             for threads in [2, 3] {
                 for on_team in [false, true] {
-                    let pool = rayon::ThreadPoolBuilder::new()
-                        .num_threads(threads)
-                        .build()
-                        .expect("thread pool");
-                    let x = pool.install(|| {
-                        let solve = || {
-                            let mut solver = LuSolver::<f64>::with_kernel(n, LuKernel::Faer)
-                                .expect("faer always runs");
-                            let mut lu = q.clone();
-                            let mut x = p.clone();
-                            solver.factor(lu.as_mut()).expect("n×n");
-                            solver.solve(lu.as_ref(), x.as_mut()).expect("n×m");
-                            x
-                        };
-                        if on_team {
-                            team::with_team(threads, solve)
-                        } else {
-                            solve()
-                        }
-                    });
+                    let (_, x) = lu_solver_faer_on(threads, on_team, &q, &p);
                     assert!(
                         x == x_ref,
                         "n = {n}, m = {m}, {threads} threads (team: {on_team}): solution differs"

@@ -4,6 +4,8 @@
 //! The tiles run on a CPU with AVX-512F or AVX2 + FMA, at most on the set `CORTICAL_TILES`
 //! allows (`cortical_kernels::isa`); where they do not run, each test that needs them says it
 //! skipped (CI runs this file once on the CPU's widest set and once with `CORTICAL_TILES=none`).
+mod common;
+
 use cortical_kernels::faer::{Mat, MatRef};
 use cortical_kernels::lu::{
     LuKernel, LuScalar, LuSolver, PANEL_COLS, SOLVE_ALIASED_STRIDE_BYTES, SPLIT_SOLVE_MIN_N,
@@ -229,17 +231,7 @@ fn tiles_split_solve_is_bit_identical_to_one_thread() {
         }
         let p = normal(n, n, 32);
         let run = |threads: usize, on_team: bool| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("thread pool")
-                .install(|| {
-                    if on_team {
-                        team::with_team(threads, || solve_with(LuKernel::Tiles, &q, &p))
-                    } else {
-                        solve_with(LuKernel::Tiles, &q, &p)
-                    }
-                })
+            common::in_pool(threads, on_team, || solve_with(LuKernel::Tiles, &q, &p))
         };
         let (lu1, x1) = run(1, false);
         for threads in [2, 3] {

@@ -62,3 +62,19 @@ pub fn f64s(v: &Value) -> Vec<f64> {
         .map(|x| x.as_f64().unwrap())
         .collect()
 }
+
+/// `f()` in a rayon pool of `threads` threads: inside a kernel team of them when `on_team` (as
+/// expm runs its sections), otherwise plain (the kernels then split by rayon's fork/join).
+pub fn in_pool<R: Send>(threads: usize, on_team: bool, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool")
+        .install(|| {
+            if on_team {
+                cortical_kernels::team::with_team(threads, f)
+            } else {
+                f()
+            }
+        })
+}
