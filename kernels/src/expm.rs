@@ -911,11 +911,10 @@ fn flat<'a, T>(m: MatRef<'a, T>) -> Option<&'a [T]> {
 
 /// [`flat`] for a mutable view.
 fn flat_mut<'a, T>(m: MatMut<'a, T>) -> Option<&'a mut [T]> {
-    if m.row_stride() != 1 || m.col_stride() != m.nrows() as isize || m.ncols() == 0 {
-        return None;
-    }
-    // SAFETY: as in `flat`, and `m` is a unique borrow of those entries for 'a.
-    Some(unsafe { std::slice::from_raw_parts_mut(m.as_ptr_mut(), m.nrows() * m.ncols()) })
+    let len = flat(m.as_ref())?.len();
+    // SAFETY: `flat` found the `len` entries of `m` one contiguous run from its first entry,
+    // and `m` is a unique borrow of them for 'a.
+    Some(unsafe { std::slice::from_raw_parts_mut(m.as_ptr_mut(), len) })
 }
 
 /// Columns j0.. of [`lincomb`] into the block `dm`: one pass over the block as a single slice
