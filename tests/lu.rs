@@ -11,7 +11,6 @@ use cortical_kernels::lu::{
     LuKernel, LuScalar, LuSolver, PANEL_COLS, SOLVE_ALIASED_STRIDE_BYTES, SPLIT_SOLVE_MIN_N,
     SPLIT_SOLVE_MIN_N_FORK_JOIN,
 };
-use cortical_kernels::team;
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -421,13 +420,8 @@ fn tiles_factor_with_faers_solve_above_the_tiles_solve_limit() {
             );
             if m == n {
                 for threads in [2, 3] {
-                    let (_, x_t) = rayon::ThreadPoolBuilder::new()
-                        .num_threads(threads)
-                        .build()
-                        .expect("thread pool")
-                        .install(|| {
-                            team::with_team(threads, || solve_with(LuKernel::Tiles, &q, &p))
-                        });
+                    let (_, x_t) =
+                        common::in_pool(threads, true, || solve_with(LuKernel::Tiles, &q, &p));
                     assert!(x_t == x, "n = {n}, team of {threads}: solution differs");
                 }
             }
@@ -493,11 +487,8 @@ fn blocked_tiles_factor_is_a_row_permutation_of_q() {
         let res = scaled_residual(q.as_ref(), x.as_ref(), p.as_ref());
         assert!(res <= 2e-15, "n = {n}: scaled residual {res:e}");
         for threads in [2, 3] {
-            let (lu_t, x_t) = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("thread pool")
-                .install(|| team::with_team(threads, || solve_with(LuKernel::Tiles, &q, &p)));
+            let (lu_t, x_t) =
+                common::in_pool(threads, true, || solve_with(LuKernel::Tiles, &q, &p));
             assert!(lu_t == lu, "n = {n}, team of {threads}: factors differ");
             assert!(x_t == x, "n = {n}, team of {threads}: solution differs");
         }
