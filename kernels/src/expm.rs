@@ -859,39 +859,28 @@ fn scale_in_place<T: ExpmScalar>(m: &mut Mat<T>, c: T) {
     );
 }
 
-/// dst ← keep·dst + Σ c_t·M_t + diag·I, fused into one pass per column (keep = 0 means the
-/// old contents are ignored, so dst may hold garbage).
-fn lincomb<T: ExpmScalar>(dst: &mut Mat<T>, keep: T, terms: &[(T, &Mat<T>)], diag: T) {
-    let zero = T::from_f64(0.0);
-    let keep_old = keep != zero;
-    let block = |j0: usize, dm: MatMut<'_, T>| {
-        simd(
-            #[inline(always)]
-            || lincomb_block(dm, j0, (keep_old, keep), terms, diag),
-        )
-    };
-    par_cols(dst.as_mut(), &block, &|(), ()| ());
-}
+/// One output of [`lincomb2`]: the destination, its coefficient for each of the shared terms
+/// (in their order), and its diagonal term.
+type LincombOut<'a, T> = (&'a mut Mat<T>, &'a [T], T);
 
-/// One output of [`lincomb2`]: the destination, its terms c_t·M_t and its diagonal term.
-type LincombOut<'a, T> = (&'a mut Mat<T>, &'a [(T, &'a Mat<T>)], T);
-
-/// [`lincomb`] twice in one pass, with keep = 0: `dst_a` ← Σ terms_a + diag_a·I and `dst_b`
-/// ← Σ terms_b + diag_b·I, each block of both written while the terms' columns (the same
-/// matrices, as the Padé step's odd and even parts are) are in cache. The same bits as two
-/// [`lincomb`]s.
+/// `dst_a` ← Σ_t ca_t·M_t + diag_a·I and `dst_b` ← Σ_t cb_t·M_t + diag_b·I over the same one
+/// to four matrices M_t (the Padé step's odd and even parts are sums of the same powers), in
+/// one pass that reads each M_t once for both outputs. Every entry is
+/// ((c_0 x_0 + c_1 x_1) + c_2 x_2) + c_3 x_3, products and sums rounded one by one in that
+/// order (no FMA), then + diag on the diagonal: the same bits at any SIMD width, in any block.
 fn lincomb2<T: ExpmScalar>(
-    (dst_a, terms_a, diag_a): LincombOut<'_, T>,
-    (dst_b, terms_b, diag_b): LincombOut<'_, T>,
+    mats: &[&Mat<T>],
+    (dst_a, ca, diag_a): LincombOut<'_, T>,
+    (dst_b, cb, diag_b): LincombOut<'_, T>,
 ) {
-    let zero = T::from_f64(0.0);
+    assert!(
+        (1..=4).contains(&mats.len()) && ca.len() == mats.len() && cb.len() == mats.len(),
+        "lincomb2: one to four terms, one coefficient per term for each output"
+    );
     let block = |j0: usize, (am, bm): (MatMut<'_, T>, MatMut<'_, T>)| {
         simd(
             #[inline(always)]
-            || {
-                lincomb_block(am, j0, (false, zero), terms_a, diag_a);
-                lincomb_block(bm, j0, (false, zero), terms_b, diag_b);
-            },
+            || lincomb2_block((am, ca, diag_a), (bm, cb, diag_b), j0, mats),
         )
     };
     par_cols((dst_a.as_mut(), dst_b.as_mut()), &block, &|(), ()| ());
@@ -917,90 +906,98 @@ fn flat_mut<'a, T>(m: MatMut<'a, T>) -> Option<&'a mut [T]> {
     Some(unsafe { std::slice::from_raw_parts_mut(m.as_ptr_mut(), len) })
 }
 
-/// Columns j0.. of [`lincomb`] into the block `dm`: one pass over the block as a single slice
-/// where it and the terms' blocks are contiguous, else column by column. Every entry gets the
-/// same operations in the same order either way. At n = 32 the per-column loop's set-up (the
-/// vectoriser's overlap checks between the slices, the column views) was about half of the
-/// pass (`perf annotate`, Xeon, 2026-12-05).
+/// Columns j0.. of [`lincomb2`] into the blocks `am` and `bm`: one pass over each block as a
+/// single slice where the blocks and the terms' blocks are contiguous, else column by column.
+/// Every entry gets the same operations in the same order either way. At n = 32 the per-column
+/// loop's set-up (the vectoriser's overlap checks between the slices, the column views) was
+/// about half of the pass (`perf annotate`, Xeon, 2026-12-05).
 #[inline(always)]
-fn lincomb_block<T: ExpmScalar>(
-    mut dm: MatMut<'_, T>,
+fn lincomb2_block<T: ExpmScalar>(
+    (mut am, ca, diag_a): (MatMut<'_, T>, &[T], T),
+    (mut bm, cb, diag_b): (MatMut<'_, T>, &[T], T),
     j0: usize,
-    keep: (bool, T),
-    terms: &[(T, &Mat<T>)],
-    diag: T,
+    mats: &[&Mat<T>],
 ) {
-    let (n, w) = (dm.nrows(), dm.ncols());
-    fn term_block<T>(m: &Mat<T>, j0: usize, w: usize) -> Option<&[T]> {
-        flat(m.as_ref().subcols(j0, w))
-    }
-    if terms.iter().all(|(_, m)| term_block(m, j0, w).is_some()) {
-        if let Some(d) = flat_mut(dm.as_mut()) {
-            lincomb_run(d, keep, terms, |m| {
-                term_block(m, j0, w).expect("checked above")
+    let (n, w) = (am.nrows(), am.ncols());
+    let k = mats.len().min(4);
+    let mut src: [&[T]; 4] = [&[]; 4];
+    let flat_terms =
+        mats.iter()
+            .zip(&mut src)
+            .all(|(m, s)| match flat(m.as_ref().subcols(j0, w)) {
+                Some(f) => {
+                    *s = f;
+                    true
+                }
+                None => false,
             });
+    if flat_terms {
+        if let (Some(da), Some(db)) = (flat_mut(am.as_mut()), flat_mut(bm.as_mut())) {
+            lincomb2_run(da, db, &src[..k], ca, cb);
             for jj in 0..w {
-                d[jj * n + j0 + jj] += diag;
+                da[jj * n + j0 + jj] += diag_a;
+                db[jj * n + j0 + jj] += diag_b;
             }
             return;
         }
     }
     for jj in 0..w {
         let j = j0 + jj;
-        let d = col_mut(&mut dm, jj);
-        lincomb_run(d, keep, terms, |m| m.col_as_slice(j));
-        d[j] += diag;
+        for (m, s) in mats.iter().zip(&mut src) {
+            *s = m.col_as_slice(j);
+        }
+        let da = col_mut(&mut am, jj);
+        let db = col_mut(&mut bm, jj);
+        lincomb2_run(da, db, &src[..k], ca, cb);
+        da[j] += diag_a;
+        db[j] += diag_b;
     }
 }
 
-/// d ← keep·d + Σ c_t·src(M_t) element by element (`(keep_old, keep)` as in [`lincomb`]), where
-/// `src` gives the stretch of each term that lines up with `d`.
+/// da ← Σ_t ca_t·x_t and db ← Σ_t cb_t·x_t element by element, for one to four stretches x_t
+/// that line up with `da` and `db`, summed left to right.
 #[inline(always)]
-fn lincomb_run<'m, T: ExpmScalar>(
-    d: &mut [T],
-    (keep_old, keep): (bool, T),
-    terms: &[(T, &'m Mat<T>)],
-    src: impl Fn(&'m Mat<T>) -> &'m [T],
-) {
-    let zero = T::from_f64(0.0);
-    match (keep_old, terms) {
-        (false, [(c0, m0)]) => {
-            for (d, &x0) in d.iter_mut().zip(src(m0)) {
-                *d = *c0 * x0;
+fn lincomb2_run<T: ExpmScalar>(da: &mut [T], db: &mut [T], src: &[&[T]], ca: &[T], cb: &[T]) {
+    let len = da.len();
+    let db = &mut db[..len];
+    match (src, ca, cb) {
+        (&[x0], &[a0], &[b0]) => {
+            let x0 = &x0[..len];
+            for i in 0..len {
+                da[i] = a0 * x0[i];
+                db[i] = b0 * x0[i];
             }
         }
-        (false, [(c0, m0), (c1, m1)]) => {
-            let s = src(m0).iter().zip(src(m1));
-            for (d, (&x0, &x1)) in d.iter_mut().zip(s) {
-                *d = *c0 * x0 + *c1 * x1;
+        (&[x0, x1], &[a0, a1], &[b0, b1]) => {
+            let (x0, x1) = (&x0[..len], &x1[..len]);
+            for i in 0..len {
+                let (y0, y1) = (x0[i], x1[i]);
+                da[i] = a0 * y0 + a1 * y1;
+                db[i] = b0 * y0 + b1 * y1;
             }
         }
-        (false, [(c0, m0), (c1, m1), (c2, m2)]) => {
-            let s = src(m0).iter().zip(src(m1)).zip(src(m2));
-            for (d, ((&x0, &x1), &x2)) in d.iter_mut().zip(s) {
-                *d = *c0 * x0 + *c1 * x1 + *c2 * x2;
+        (&[x0, x1, x2], &[a0, a1, a2], &[b0, b1, b2]) => {
+            let (x0, x1, x2) = (&x0[..len], &x1[..len], &x2[..len]);
+            for i in 0..len {
+                let (y0, y1, y2) = (x0[i], x1[i], x2[i]);
+                da[i] = a0 * y0 + a1 * y1 + a2 * y2;
+                db[i] = b0 * y0 + b1 * y1 + b2 * y2;
             }
         }
-        _ => {
-            if !keep_old {
-                d.fill(zero);
-            }
-            if keep_old && keep != T::from_f64(1.0) {
-                for x in d.iter_mut() {
-                    *x *= keep;
-                }
-            }
-            for &(c, m) in terms {
-                for (d, &x) in d.iter_mut().zip(src(m)) {
-                    *d += c * x;
-                }
+        (&[x0, x1, x2, x3], &[a0, a1, a2, a3], &[b0, b1, b2, b3]) => {
+            let (x0, x1, x2, x3) = (&x0[..len], &x1[..len], &x2[..len], &x3[..len]);
+            for i in 0..len {
+                let (y0, y1, y2, y3) = (x0[i], x1[i], x2[i], x3[i]);
+                da[i] = a0 * y0 + a1 * y1 + a2 * y2 + a3 * y3;
+                db[i] = b0 * y0 + b1 * y1 + b2 * y2 + b3 * y3;
             }
         }
+        _ => unreachable!("lincomb2 checks its term count"),
     }
 }
 
 /// Fused P = U + V into `p` and Q = V − U in place of `v`, by whole blocks where they are
-/// contiguous (see [`lincomb_block`]).
+/// contiguous (see [`lincomb2_block`]).
 fn sum_and_diff<T: ExpmScalar>(p: &mut Mat<T>, u: &Mat<T>, v: &mut Mat<T>) {
     let block = |j0: usize, (mut pm, mut vm): (MatMut<'_, T>, MatMut<'_, T>)| {
         simd(
@@ -1176,14 +1173,11 @@ fn abs_power_log2<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, kmax: usize, growth:
                 || abs_dot_columns(a, w, j0, w2),
             )
         };
-        let vmax = par_cols(&mut ws.abs_w2[..n], &block, &f64::max);
+        let step = par_cols(&mut ws.abs_w2[..n], &block, &PassStep::join);
+        let vmax = step.most;
         // The step's least and greatest growth w2_j / w_j (w > 0 needed; its scale cancels).
         let (least, most) = if growth {
-            let (w2, w) = (&ws.abs_w2[..], &ws.abs_w[..]);
-            simd(
-                #[inline(always)]
-                || ratio_range(w2, w),
-            )
+            step.growth_range()
         } else {
             (f64::NAN, f64::NAN)
         };
@@ -1201,43 +1195,69 @@ fn abs_power_log2<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, kmax: usize, growth:
     ws.abs_log2[kmax]
 }
 
-/// (min_j, max_j) of num_j / den_j (in f64) for non-negative `num` when every den_j > 0, else
-/// NaNs; eight lanes of divisions and compares at a time, which the compiler vectorises.
-#[inline(always)]
-fn ratio_range<T: ExpmScalar>(num: &[T], den: &[T]) -> (f64, f64) {
-    let (mut lo, mut hi, mut dmin) = ([f64::INFINITY; 8], [0.0f64; 8], [f64::INFINITY; 8]);
-    let (nc, dc) = (num.chunks_exact(8), den.chunks_exact(8));
-    let (nr, dr) = (nc.remainder(), dc.remainder());
-    for (nk, dk) in nc.zip(dc) {
-        for l in 0..8 {
-            let (v, d) = (nk[l].to_f64(), dk[l].to_f64());
-            lo[l] = lo[l].min(v / d);
-            hi[l] = hi[l].max(v / d);
-            dmin[l] = dmin[l].min(d);
+/// What one step w2 = w·|A| of [`abs_power_log2`] found over a block of columns: the largest
+/// w2_j, and the least and greatest growth w2_j / w_j and least w_j (in f64), for the
+/// Collatz–Wielandt bounds of [`ell_scan`].
+#[derive(Clone, Copy)]
+struct PassStep {
+    most: f64,
+    least_growth: f64,
+    most_growth: f64,
+    least_w: f64,
+}
+
+impl PassStep {
+    const EMPTY: PassStep = PassStep {
+        most: 0.0,
+        least_growth: f64::INFINITY,
+        most_growth: 0.0,
+        least_w: f64::INFINITY,
+    };
+
+    /// Takes column j's w2_j (`v`) and w_j (`d`). A NaN ratio (0/0) changes nothing, as
+    /// `f64::min`/`max` would ignore it; a zero w_j shows in `least_w`.
+    #[inline(always)]
+    fn take(&mut self, v: f64, d: f64) {
+        raise_to(&mut self.most, v);
+        let r = v / d;
+        if r < self.least_growth {
+            self.least_growth = r;
+        }
+        raise_to(&mut self.most_growth, r);
+        if d < self.least_w {
+            self.least_w = d;
         }
     }
-    for (&v, &d) in nr.iter().zip(dr) {
-        let (v, d) = (v.to_f64(), d.to_f64());
-        lo[0] = lo[0].min(v / d);
-        hi[0] = hi[0].max(v / d);
-        dmin[0] = dmin[0].min(d);
+
+    /// Two blocks' steps as one (the same for any split: minima and maxima).
+    fn join(a: PassStep, b: PassStep) -> PassStep {
+        PassStep {
+            most: a.most.max(b.most),
+            least_growth: a.least_growth.min(b.least_growth),
+            most_growth: a.most_growth.max(b.most_growth),
+            least_w: a.least_w.min(b.least_w),
+        }
     }
-    let least = lo.iter().fold(f64::INFINITY, |a, &b| a.min(b));
-    let most = hi.iter().fold(0.0f64, |a, &b| a.max(b));
-    if dmin.iter().all(|&d| d > 0.0) {
-        (least, most)
-    } else {
-        (f64::NAN, f64::NAN)
+
+    /// (min_j, max_j) of w2_j / w_j when every w_j > 0, else NaNs.
+    fn growth_range(&self) -> (f64, f64) {
+        if self.least_w > 0.0 {
+            (self.least_growth, self.most_growth)
+        } else {
+            (f64::NAN, f64::NAN)
+        }
     }
 }
 
-/// `w2[jj]` = Σ_i w_i |a_{i, j0+jj}| for the columns of `w2`; returns the largest (in f64).
-/// One contiguous dot product per column with eight independent accumulators, which the
-/// compiler vectorises; each lane does the same multiplies and adds in the same order at any
-/// SIMD width, so the result does not depend on the CPU.
+/// `w2[jj]` = Σ_i w_i |a_{i, j0+jj}| for the columns of `w2`, each taken into the returned
+/// [`PassStep`] with its w_{j0+jj}. One contiguous dot product per column with eight
+/// independent accumulators, which the compiler vectorises; each lane does the same multiplies
+/// and adds in the same order at any SIMD width, so the result does not depend on the CPU.
+/// The growth is taken column by column here: a pass of its own over w2 and w afterwards was
+/// about a third of the step at n = 32 (`perf annotate`, Xeon, 2026-12-05).
 #[inline(always)]
-fn abs_dot_columns<T: ExpmScalar>(a: &Mat<T>, w: &[T], j0: usize, w2: &mut [T]) -> f64 {
-    let mut vmax = 0.0f64;
+fn abs_dot_columns<T: ExpmScalar>(a: &Mat<T>, w: &[T], j0: usize, w2: &mut [T]) -> PassStep {
+    let mut step = PassStep::EMPTY;
     for (jj, out) in w2.iter_mut().enumerate() {
         let col = a.col_as_slice(j0 + jj);
         let mut acc = [T::from_f64(0.0); 8];
@@ -1256,9 +1276,9 @@ fn abs_dot_columns<T: ExpmScalar>(a: &Mat<T>, w: &[T], j0: usize, w2: &mut [T]) 
             s += a;
         }
         *out = s;
-        raise_to(&mut vmax, s.to_f64());
+        step.take(s.to_f64(), w[j0 + jj].to_f64());
     }
-    vmax
+    step
 }
 
 /// The linear operators whose 1-norms Algorithm 6.1 needs: M^p and P·Q.
@@ -1693,85 +1713,53 @@ fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
     match m {
         3 => {
             lincomb2(
-                (t3, &[(bb(3, 2), a2)], bb(1, 0)),
-                (v, &[(bb(2, 2), a2)], bb(0, 0)),
+                &[a2],
+                (t3, &[bb(3, 2)], bb(1, 0)),
+                (v, &[bb(2, 2)], bb(0, 0)),
             );
             gemm(&mut plan, u, Accum::Replace, a, t3, c(1));
         }
         5 => {
             lincomb2(
-                (t3, &[(bb(5, 4), a4), (bb(3, 2), a2)], bb(1, 0)),
-                (v, &[(bb(4, 4), a4), (bb(2, 2), a2)], bb(0, 0)),
+                &[a4, a2],
+                (t3, &[bb(5, 4), bb(3, 2)], bb(1, 0)),
+                (v, &[bb(4, 4), bb(2, 2)], bb(0, 0)),
             );
             gemm(&mut plan, u, Accum::Replace, a, t3, c(1));
         }
         7 => {
             lincomb2(
-                (
-                    t3,
-                    &[(bb(7, 6), a6), (bb(5, 4), a4), (bb(3, 2), a2)],
-                    bb(1, 0),
-                ),
-                (
-                    v,
-                    &[(bb(6, 6), a6), (bb(4, 4), a4), (bb(2, 2), a2)],
-                    bb(0, 0),
-                ),
+                &[a6, a4, a2],
+                (t3, &[bb(7, 6), bb(5, 4), bb(3, 2)], bb(1, 0)),
+                (v, &[bb(6, 6), bb(4, 4), bb(2, 2)], bb(0, 0)),
             );
             gemm(&mut plan, u, Accum::Replace, a, t3, c(1));
         }
         9 => {
             // A8 = A4² in t1.
             gemm(&mut plan, t1, Accum::Replace, a4, a4, one);
-            let a8 = &*t1;
             lincomb2(
-                (
-                    t3,
-                    &[
-                        (bb(9, 8), a8),
-                        (bb(7, 6), a6),
-                        (bb(5, 4), a4),
-                        (bb(3, 2), a2),
-                    ],
-                    bb(1, 0),
-                ),
-                (
-                    v,
-                    &[
-                        (bb(8, 8), a8),
-                        (bb(6, 6), a6),
-                        (bb(4, 4), a4),
-                        (bb(2, 2), a2),
-                    ],
-                    bb(0, 0),
-                ),
+                &[t1, a6, a4, a2],
+                (t3, &[bb(9, 8), bb(7, 6), bb(5, 4), bb(3, 2)], bb(1, 0)),
+                (v, &[bb(8, 8), bb(6, 6), bb(4, 4), bb(2, 2)], bb(0, 0)),
             );
             gemm(&mut plan, u, Accum::Replace, a, t3, c(1));
         }
         13 => {
             // The paper's (3.2): U = A[A6(b13 A6 + b11 A4 + b9 A2) + b7 A6 + b5 A4 + b3 A2 + b1 I],
             // V = A6(b12 A6 + b10 A4 + b8 A2) + b6 A6 + b4 A4 + b2 A2 + b0 I: 3 products here.
+            let powers = [&*a6, &*a4, &*a2];
             lincomb2(
-                (v, &[(bb(13, 6), a6), (bb(11, 4), a4), (bb(9, 2), a2)], zero),
-                (
-                    t1,
-                    &[(bb(7, 6), a6), (bb(5, 4), a4), (bb(3, 2), a2)],
-                    bb(1, 0),
-                ),
+                &powers,
+                (v, &[bb(13, 6), bb(11, 4), bb(9, 2)], zero),
+                (t1, &[bb(7, 6), bb(5, 4), bb(3, 2)], bb(1, 0)),
             );
             gemm(&mut plan, t1, Accum::Add, a6, v, c(6));
             gemm(&mut plan, u, Accum::Replace, a, t1, c(1));
             lincomb2(
-                (
-                    t1,
-                    &[(bb(12, 6), a6), (bb(10, 4), a4), (bb(8, 2), a2)],
-                    zero,
-                ),
-                (
-                    v,
-                    &[(bb(6, 6), a6), (bb(4, 4), a4), (bb(2, 2), a2)],
-                    bb(0, 0),
-                ),
+                &powers,
+                (t1, &[bb(12, 6), bb(10, 4), bb(8, 2)], zero),
+                (v, &[bb(6, 6), bb(4, 4), bb(2, 2)], bb(0, 0)),
             );
             gemm(&mut plan, v, Accum::Add, a6, t1, c(6));
         }
@@ -1924,73 +1912,54 @@ fn frechet_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
                 gemm(p, t4, Accum::Replace, a4, m4, one);
                 gemm(p, t4, Accum::Add, m4, a4, one);
             }
-            let (a8, m8) = (&*t3, &*t4);
+            // The sums' terms, highest power first: (m − 1)/2 of A8, A6, A4, A2 (and of the
+            // M's) with the odd coefficients b9, b7, b5, b3 and the even ones b8, b6, b4, b2.
+            let k = (m - 1) / 2;
+            let b_or_0 = |j: usize| if j <= m { bb(j) } else { zero };
+            let odd = [b_or_0(9), b_or_0(7), b_or_0(5), bb(3)];
+            let even = [b_or_0(8), b_or_0(6), b_or_0(4), bb(2)];
+            let (odd, even) = (&odd[4 - k..], &even[4 - k..]);
             // t1 = Σ_{k odd} b_k A_{k-1}, U = A·t1; V = Σ_{k even} b_k A_k.
-            let odd_a: &[(T, &Mat<T>)] = match m {
-                3 => &[(bb(3), a2)],
-                5 => &[(bb(5), a4), (bb(3), a2)],
-                7 => &[(bb(7), a6), (bb(5), a4), (bb(3), a2)],
-                _ => &[(bb(9), a8), (bb(7), a6), (bb(5), a4), (bb(3), a2)],
-            };
-            let even_a: &[(T, &Mat<T>)] = match m {
-                3 => &[(bb(2), a2)],
-                5 => &[(bb(4), a4), (bb(2), a2)],
-                7 => &[(bb(6), a6), (bb(4), a4), (bb(2), a2)],
-                _ => &[(bb(8), a8), (bb(6), a6), (bb(4), a4), (bb(2), a2)],
-            };
-            lincomb2((t1, odd_a, bb(1)), (v, even_a, bb(0)));
+            lincomb2(
+                &[&*t3, a6, a4, a2][4 - k..],
+                (t1, odd, bb(1)),
+                (v, even, bb(0)),
+            );
             gemm(p, u, Accum::Replace, a, t1, one);
-            // t2 = Σ_{k odd ≥ 3} b_k M_{k-1}; Lv = Σ_{k even ≥ 2} b_k M_k in t4 (for m = 9 in
-            // place over M8, which t2 reads first).
-            let even_m: &[(T, &Mat<T>)] = match m {
-                3 => &[(bb(2), m2)],
-                5 => &[(bb(4), m4), (bb(2), m2)],
-                _ => &[(bb(6), m6), (bb(4), m4), (bb(2), m2)],
-            };
+            // t2 = Σ_{k odd ≥ 3} b_k M_{k-1}, Lv = Σ_{k even ≥ 2} b_k M_k; Lu = A·t2 + E·t1.
             if m == 9 {
-                let odd_m = [(bb(9), m8), (bb(7), &*m6), (bb(5), &*m4), (bb(3), &*m2)];
-                lincomb(t2, zero, &odd_m, zero);
-                lincomb(t4, bb(8), even_m, zero);
+                // Lv into t3 (A8 is dead now) while M8 in t4 is read; Lu into t4 after it,
+                // then the two swapped to where the other degrees leave them.
+                lincomb2(&[&*t4, m6, m4, m2], (t2, odd, zero), (t3, even, zero));
+                gemm(p, t4, Accum::Replace, a, t2, one);
+                gemm(p, t4, Accum::Add, e, t1, one);
+                std::mem::swap(t3, t4);
             } else {
-                let odd_m: &[(T, &Mat<T>)] = match m {
-                    3 => &[(bb(3), m2)],
-                    5 => &[(bb(5), m4), (bb(3), m2)],
-                    _ => &[(bb(7), m6), (bb(5), m4), (bb(3), m2)],
-                };
-                lincomb2((t2, odd_m, zero), (t4, even_m, zero));
+                lincomb2(&[&*m6, m4, m2][3 - k..], (t2, odd, zero), (t4, even, zero));
+                gemm(p, t3, Accum::Replace, a, t2, one);
+                gemm(p, t3, Accum::Add, e, t1, one);
             }
-            // Lu = A·t2 + E·t1 (into t3: A8 is dead now).
-            gemm(p, t3, Accum::Replace, a, t2, one);
-            gemm(p, t3, Accum::Add, e, t1, one);
         }
         13 => {
+            let powers = [&*a6, &*a4, &*a2];
+            let derivatives = [&*m6, &*m4, &*m2];
             // W1 = b13 A6 + b11 A4 + b9 A2 (t1); W = A6·W1 + W2 (t2); U = A·W.
-            lincomb2(
-                (t1, &[(bb(13), a6), (bb(11), a4), (bb(9), a2)], zero),
-                (t2, &[(bb(7), a6), (bb(5), a4), (bb(3), a2)], bb(1)),
-            );
+            let (w1, w2) = ([bb(13), bb(11), bb(9)], [bb(7), bb(5), bb(3)]);
+            lincomb2(&powers, (t1, &w1, zero), (t2, &w2, bb(1)));
             gemm(p, t2, Accum::Add, a6, t1, one);
             gemm(p, u, Accum::Replace, a, t2, one);
             // Lw = A6·Lw1 + M6·W1 + Lw2 (t4), Lu = A·Lw + E·W (t3).
-            lincomb2(
-                (t3, &[(bb(13), m6), (bb(11), m4), (bb(9), m2)], zero),
-                (t4, &[(bb(7), m6), (bb(5), m4), (bb(3), m2)], zero),
-            );
+            lincomb2(&derivatives, (t3, &w1, zero), (t4, &w2, zero));
             gemm(p, t4, Accum::Add, a6, t3, one);
             gemm(p, t4, Accum::Add, m6, t1, one);
             gemm(p, t3, Accum::Replace, a, t4, one);
             gemm(p, t3, Accum::Add, e, t2, one);
             // Z1 (t1), V = A6·Z1 + Z2 (v).
-            lincomb2(
-                (t1, &[(bb(12), a6), (bb(10), a4), (bb(8), a2)], zero),
-                (v, &[(bb(6), a6), (bb(4), a4), (bb(2), a2)], bb(0)),
-            );
+            let (z1, z2) = ([bb(12), bb(10), bb(8)], [bb(6), bb(4), bb(2)]);
+            lincomb2(&powers, (t1, &z1, zero), (v, &z2, bb(0)));
             gemm(p, v, Accum::Add, a6, t1, one);
             // Lv = A6·Lz1 + M6·Z1 + Lz2 (t4), Lz1 in t2.
-            lincomb2(
-                (t2, &[(bb(12), m6), (bb(10), m4), (bb(8), m2)], zero),
-                (t4, &[(bb(6), m6), (bb(4), m4), (bb(2), m2)], zero),
-            );
+            lincomb2(&derivatives, (t2, &z1, zero), (t4, &z2, zero));
             gemm(p, t4, Accum::Add, a6, t2, one);
             gemm(p, t4, Accum::Add, m6, t1, one);
         }
@@ -2216,47 +2185,73 @@ mod tests {
         }
     }
 
-    /// ratio_range as abs_power_log2 calls it (inlined into pulp's dispatch) finds the extremes
-    /// wherever they are: in a lane, in the tail; f32 too; NaN when a denominator is 0.
+    /// abs_dot_columns as abs_power_log2 calls it (inlined into pulp's dispatch): w·|A| to the
+    /// rounding of a dot product, and the step's largest entry and least and greatest growth
+    /// w2_j / w_j exactly those of the w2 it wrote, wherever the extremes are (a lane, the
+    /// tail, either block of a split); f32 too; NaN growth when a w_j is 0.
     #[test]
-    fn ratio_range_finds_the_extremes() {
+    fn abs_dot_columns_takes_every_columns_growth() {
+        fn pass<T: ExpmScalar>(a: &Mat<T>, w: &[T], split: usize) -> (Vec<T>, PassStep) {
+            let n = w.len();
+            let mut w2 = vec![T::from_f64(0.0); n];
+            let (left, right) = w2.split_at_mut(split);
+            let f = |j0: usize, out: &mut [T]| {
+                simd(
+                    #[inline(always)]
+                    || abs_dot_columns(a, w, j0, out),
+                )
+            };
+            let step = PassStep::join(f(0, left), f(split, right));
+            (w2, step)
+        }
         for n in [1usize, 7, 8, 9, 16, 23] {
             for at in 0..n {
-                let num: Vec<f64> = (0..n).map(|i| 1.0 + (i * 7 % 5) as f64 * 0.01).collect();
-                let den: Vec<f64> = (0..n).map(|i| 1.0 + (i * 3 % 4) as f64 * 1e-3).collect();
-                let (mut hi, mut lo) = (num.clone(), num.clone());
-                hi[at] = 3.0;
-                lo[at] = 0.25;
-                let exact = |v: &[f64]| {
-                    let r: Vec<f64> = v.iter().zip(&den).map(|(a, b)| a / b).collect();
-                    let min = r.iter().copied().fold(f64::INFINITY, f64::min);
-                    (min, r.iter().copied().fold(0.0, f64::max))
-                };
-                for v in [&hi, &lo] {
-                    let got = simd(
-                        #[inline(always)]
-                        || ratio_range(&v[..], &den[..]),
+                let mut a = Mat::from_fn(n, n, |i, j| ((i * 7 + j * 3) % 5) as f64 * 0.01 - 0.02);
+                let w: Vec<f64> = (0..n).map(|i| 1.0 + (i * 3 % 4) as f64 * 1e-3).collect();
+                for big in [true, false] {
+                    for i in 0..n {
+                        a[(i, at)] = if big { -3.0 } else { 1e-3 };
+                    }
+                    let split = n / 2;
+                    let (w2, step) = pass(&a, &w, split);
+                    for j in 0..n {
+                        let exact: f64 = (0..n).map(|i| w[i] * a[(i, j)].abs()).sum();
+                        assert!(
+                            (w2[j] - exact).abs() <= 1e-15 * exact,
+                            "n = {n}, column {j}"
+                        );
+                    }
+                    let r: Vec<f64> = w2.iter().zip(&w).map(|(v, d)| v / d).collect();
+                    let least = r.iter().copied().fold(f64::INFINITY, f64::min);
+                    let most = r.iter().copied().fold(0.0, f64::max);
+                    let top = w2.iter().copied().fold(0.0, f64::max);
+                    assert_eq!(
+                        step.growth_range(),
+                        (least, most),
+                        "n = {n}, at {at}, {big}"
                     );
-                    assert_eq!(got, exact(v), "n = {n}, extreme at {at}");
-                    let (v32, d32): (Vec<f32>, Vec<f32>) = v
-                        .iter()
-                        .zip(&den)
-                        .map(|(&a, &b)| (a as f32, b as f32))
-                        .unzip();
-                    let got32 = simd(
-                        #[inline(always)]
-                        || ratio_range(&v32[..], &d32[..]),
+                    assert_eq!(step.most, top, "n = {n}, at {at}");
+                    let at_extreme = if big { most } else { least };
+                    assert_eq!(
+                        r[at], at_extreme,
+                        "n = {n}, at {at}: the extreme is column {at}"
                     );
-                    let e = exact(v);
-                    assert!(
-                        (got32.0 / e.0 - 1.0).abs() < 1e-6 && (got32.1 / e.1 - 1.0).abs() < 1e-6,
-                        "f32, n = {n}, extreme at {at}: {got32:?} vs {e:?}"
-                    );
+
+                    let a32 = Mat::from_fn(n, n, |i, j| a[(i, j)] as f32);
+                    let w32: Vec<f32> = w.iter().map(|&x| x as f32).collect();
+                    let (w2_32, step32) = pass(&a32, &w32, split);
+                    let (lo, hi) = step32.growth_range();
+                    let r32 = |j: usize| w2_32[j] as f64 / w32[j] as f64;
+                    assert_eq!(lo, (0..n).map(r32).fold(f64::INFINITY, f64::min));
+                    assert_eq!(hi, (0..n).map(r32).fold(0.0, f64::max));
+                    assert!((lo / least - 1.0).abs() < 1e-6 && (hi / most - 1.0).abs() < 1e-6);
+
+                    let mut zero = w.clone();
+                    zero[at] = 0.0;
+                    let (_, step0) = pass(&a, &zero, split);
+                    let got = step0.growth_range();
+                    assert!(got.0.is_nan() && got.1.is_nan(), "n = {n}, zero at {at}");
                 }
-                let mut zero = den.clone();
-                zero[at] = 0.0;
-                let got = ratio_range(&hi[..], &zero[..]);
-                assert!(got.0.is_nan() && got.1.is_nan(), "n = {n}, zero at {at}");
             }
         }
     }
@@ -2396,62 +2391,63 @@ mod tests {
         }
     }
 
-    /// lincomb_block and sum_and_diff give the same bits on contiguous blocks (one pass over
-    /// the block) as on strided ones (column by column), for every term count and for kept
-    /// old contents, and the values an entry-by-entry loop gives; the diagonal term lands on
-    /// the entries (j, j) of the block's columns j and nowhere else.
+    /// lincomb2_block and sum_and_diff give the same bits on contiguous blocks (one pass over
+    /// the block) as on strided ones (column by column), for every term count, and the values
+    /// an entry-by-entry loop gives (products and sums rounded one by one, left to right); the
+    /// diagonal terms land on the entries (j, j) of the block's columns j and nowhere else.
     #[test]
     fn block_passes_match_the_column_passes() {
         let (n, j0, w) = (16usize, 5usize, 7usize);
         let m = |s: usize| Mat::from_fn(n, n, |i, j| ((i * 7 + j * 3 + s) % 11) as f64 / 3.0 - 1.4);
         let (m0, m1, m2, m3) = (m(1), m(2), m(3), m(4));
-        let all: [(f64, &Mat<f64>); 4] = [(0.3, &m0), (-1.7, &m1), (2.5e-3, &m2), (7.0, &m3)];
+        let mats = [&m0, &m1, &m2, &m3];
+        let (ca, cb) = ([0.3, -1.7, 2.5e-3, 7.0], [-0.9, 1.0 / 3.0, 11.0, -2.0e-4]);
+        let (diag_a, diag_b) = (0.625, -1.5);
         let old = m(5);
         for k in 1..=4 {
-            let terms = &all[..k];
-            for keep in [(false, 0.0), (true, 1.0), (true, -0.75)] {
-                // The contiguous block: columns j0..j0+w of an n×n matrix.
-                let mut dense = old.clone();
-                assert!(flat(dense.as_ref()).is_some());
-                lincomb_block(dense.as_mut().subcols_mut(j0, w), j0, keep, terms, 0.625);
-                // The same block inside a taller matrix: column stride n + 3, so by columns.
-                let mut tall = Mat::from_fn(n + 3, n, |i, j| if i < n { old[(i, j)] } else { 9.0 });
-                let view = tall.as_mut().submatrix_mut(0, j0, n, w);
-                assert!(flat(view.as_ref()).is_none());
-                lincomb_block(view, j0, keep, terms, 0.625);
-                for j in 0..n {
-                    for i in 0..n {
-                        let mut want = old[(i, j)];
-                        if (j0..j0 + w).contains(&j) {
-                            let mut x = if keep.0 { old[(i, j)] } else { 0.0 };
-                            if keep.0 && keep.1 != 1.0 {
-                                x *= keep.1;
-                            }
-                            if keep.0 || k > 3 {
-                                for (c, t) in terms {
-                                    x += c * t[(i, j)];
-                                }
-                            } else {
-                                x = terms
-                                    .iter()
-                                    .skip(1)
-                                    .fold(terms[0].0 * terms[0].1[(i, j)], |x, (c, t)| {
-                                        x + c * t[(i, j)]
-                                    });
-                            }
-                            want = x + if i == j { 0.625 } else { 0.0 };
+            let (terms, ca, cb) = (&mats[..k], &ca[..k], &cb[..k]);
+            // The contiguous blocks: columns j0..j0+w of n×n matrices.
+            let (mut da, mut db) = (old.clone(), old.clone());
+            assert!(flat(da.as_ref()).is_some());
+            lincomb2_block(
+                (da.as_mut().subcols_mut(j0, w), ca, diag_a),
+                (db.as_mut().subcols_mut(j0, w), cb, diag_b),
+                j0,
+                terms,
+            );
+            // The same blocks inside taller matrices: column stride n + 3, so by columns.
+            let tall = || Mat::from_fn(n + 3, n, |i, j| if i < n { old[(i, j)] } else { 9.0 });
+            let (mut ta, mut tb) = (tall(), tall());
+            let va = ta.as_mut().submatrix_mut(0, j0, n, w);
+            assert!(flat(va.as_ref()).is_none());
+            lincomb2_block(
+                (va, ca, diag_a),
+                (tb.as_mut().submatrix_mut(0, j0, n, w), cb, diag_b),
+                j0,
+                terms,
+            );
+            for j in 0..n {
+                for i in 0..n {
+                    let want = |c: &[f64], diag: f64| {
+                        if !(j0..j0 + w).contains(&j) {
+                            return old[(i, j)];
                         }
-                        let (got, strided) = (dense[(i, j)], tall[(i, j)]);
-                        assert_eq!(
-                            got.to_bits(),
-                            want.to_bits(),
-                            "k = {k}, keep {keep:?}, ({i}, {j})"
-                        );
-                        assert_eq!(
-                            strided.to_bits(),
-                            want.to_bits(),
-                            "strided, k = {k}, ({i}, {j})"
-                        );
+                        let x = (1..k)
+                            .fold(c[0] * terms[0][(i, j)], |x, t| x + c[t] * terms[t][(i, j)]);
+                        if i == j {
+                            x + diag
+                        } else {
+                            x
+                        }
+                    };
+                    let (wa, wb) = (want(ca, diag_a), want(cb, diag_b));
+                    for (got, want, what) in [
+                        (da[(i, j)], wa, "a"),
+                        (db[(i, j)], wb, "b"),
+                        (ta[(i, j)], wa, "a, strided"),
+                        (tb[(i, j)], wb, "b, strided"),
+                    ] {
+                        assert_eq!(got.to_bits(), want.to_bits(), "{what}, k = {k}, ({i}, {j})");
                     }
                 }
             }
