@@ -695,6 +695,89 @@ fn transposed_views_and_parallel_passes_give_the_owned_result() {
     }
 }
 
+/// The last step of expm and of the Fréchet derivative writes the caller's output in place
+/// when that is column-major, else it goes through the workspace and is copied. Either way the
+/// outputs must be bit for bit the owned ones, and nothing outside the views may change:
+/// column-major blocks of taller matrices (one with columns 4 KiB apart, as the LU's solve
+/// treats apart), transposed views, with and without squarings, and a triangular A (whose
+/// diagonal the last step rewrites).
+#[test]
+fn outputs_in_views_give_the_owned_result() {
+    const FILL: f64 = -7.25;
+    // (rows of the buffer, row offset, column offset), or None for a transposed view.
+    let layouts: [Option<(usize, usize, usize)>; 4] =
+        [Some((0, 0, 0)), Some((5, 2, 1)), Some((512, 3, 2)), None];
+    for (n, norm, triangular) in [
+        (9, 0.3, false),
+        (45, 1.0, false),
+        (45, 50.0, false),
+        (33, 1.0, true),
+        (33, 20.0, true),
+        (PAR_MIN_N + 3, 50.0, false),
+    ] {
+        let mut a = gaussian(n, norm, 90 + n as u64);
+        if triangular {
+            // Upper triangular; from the second, ±12 added on the diagonal (ρ(A) ≈ 12) makes the
+            // plan square (degree 13, 2 squarings), so the last squaring's fix-up is checked.
+            let d = if norm > 1.0 { 12.0 } else { 0.0 };
+            a = Mat::from_fn(n, n, |i, j| match i.cmp(&j) {
+                std::cmp::Ordering::Less => a[(i, j)],
+                std::cmp::Ordering::Equal => a[(i, j)] + d * if i % 2 == 0 { 1.0 } else { -1.0 },
+                std::cmp::Ordering::Greater => 0.0,
+            });
+        }
+        let e = gaussian(n, 1.0, 91);
+        let want_x = expm(a.as_ref());
+        let (want_fx, want_fl) = expm_frechet(a.as_ref(), e.as_ref());
+        let mut ws = ExpmWorkspace::<f64>::new(n);
+        for layout in layouts {
+            // A buffer of FILL, and the n×n view the outputs go into.
+            let buffer = || match layout {
+                Some((extra, _, _)) => Mat::from_fn(n + extra.max(6), n + 3, |_, _| FILL),
+                None => Mat::from_fn(n, n, |_, _| FILL),
+            };
+            fn view(
+                m: &mut Mat<f64>,
+                layout: Option<(usize, usize, usize)>,
+                n: usize,
+            ) -> cortical_kernels::faer::MatMut<'_, f64> {
+                match layout {
+                    Some((_, r, c)) => m.as_mut().submatrix_mut(r, c, n, n),
+                    None => m.as_mut().transpose_mut(),
+                }
+            }
+            let check = |what: &str, buf: &Mat<f64>, want: &Mat<f64>| {
+                for j in 0..buf.ncols() {
+                    for i in 0..buf.nrows() {
+                        let (ii, jj, inside) = match layout {
+                            Some((_, r, c)) => (
+                                i.wrapping_sub(r),
+                                j.wrapping_sub(c),
+                                (r..r + n).contains(&i) && (c..c + n).contains(&j),
+                            ),
+                            None => (j, i, true),
+                        };
+                        let want = if inside { want[(ii, jj)] } else { FILL };
+                        assert_eq!(
+                            buf[(i, j)].to_bits(),
+                            want.to_bits(),
+                            "{what}, n = {n}, ‖A‖₁ = {norm}, layout {layout:?}, ({i}, {j})"
+                        );
+                    }
+                }
+            };
+            let mut x = buffer();
+            expm_into(a.as_ref(), view(&mut x, layout, n), &mut ws).expect("shapes match");
+            check("expm_into", &x, &want_x);
+            let (mut fx, mut fl) = (buffer(), buffer());
+            let (vx, vl) = (view(&mut fx, layout, n), view(&mut fl, layout, n));
+            expm_frechet_into(a.as_ref(), e.as_ref(), vx, vl, &mut ws).expect("shapes match");
+            check("expm_frechet_into: exp", &fx, &want_fx);
+            check("expm_frechet_into: L", &fl, &want_fl);
+        }
+    }
+}
+
 /// faer's sequential LU of `q` and one sequential solve of all the columns of `p`: the factors
 /// and the solution.
 fn faer_sequential_solve(q: &Mat<f64>, p: &Mat<f64>) -> (Mat<f64>, Mat<f64>) {

@@ -491,8 +491,7 @@ pub fn expm_into<T: ExpmScalar>(
             set_identity(out);
             return;
         }
-        expm_core(ws, info);
-        copy_out(out, &ws.t2);
+        expm_core(ws, info, out);
     });
     Ok(())
 }
@@ -585,11 +584,8 @@ pub fn expm_frechet_into<T: ExpmScalar>(
             }
             return;
         }
-        frechet_core(ws, info);
-        copy_out(exp_out, &ws.t1);
-        if e_info.finite {
-            copy_out(l_out, &ws.t2);
-        } else {
+        frechet_core(ws, info, exp_out.as_mut(), l_out.as_mut());
+        if !e_info.finite {
             l_out.fill(T::from_f64(f64::NAN));
         }
     });
@@ -998,7 +994,7 @@ fn lincomb2_run<T: ExpmScalar>(da: &mut [T], db: &mut [T], src: &[&[T]], ca: &[T
 
 /// Fused P = U + V into `p` and Q = V − U in place of `v`, by whole blocks where they are
 /// contiguous (see [`lincomb2_block`]).
-fn sum_and_diff<T: ExpmScalar>(p: &mut Mat<T>, u: &Mat<T>, v: &mut Mat<T>) {
+fn sum_and_diff<T: ExpmScalar>(p: MatMut<'_, T>, u: &Mat<T>, v: &mut Mat<T>) {
     let block = |j0: usize, (mut pm, mut vm): (MatMut<'_, T>, MatMut<'_, T>)| {
         simd(
             #[inline(always)]
@@ -1018,7 +1014,7 @@ fn sum_and_diff<T: ExpmScalar>(p: &mut Mat<T>, u: &Mat<T>, v: &mut Mat<T>) {
             },
         )
     };
-    par_cols((p.as_mut(), v.as_mut()), &block, &|(), ()| ());
+    par_cols((p, v.as_mut()), &block, &|(), ()| ());
 }
 
 /// p ← v + u, v ← v − u element by element.
@@ -1112,8 +1108,20 @@ fn gemm<T: ExpmScalar>(
     rhs: &Mat<T>,
     alpha: T,
 ) {
+    gemm_into(plan, dst.as_mut(), accum, lhs.as_ref(), rhs.as_ref(), alpha);
+}
+
+/// [`gemm`] on views: for the steps that write the caller's output in place.
+fn gemm_into<T: ExpmScalar>(
+    plan: &mut ExpmPlan,
+    dst: MatMut<'_, T>,
+    accum: Accum,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    alpha: T,
+) {
     plan.products += 1;
-    crate::gemm::matmul_tiles(dst.as_mut(), accum, lhs.as_ref(), rhs.as_ref(), alpha);
+    crate::gemm::matmul_tiles(dst, accum, lhs, rhs, alpha);
 }
 
 /// dst ← lhs·rhs as [`gemm`] computes it, returning ‖dst‖₁ as [`norm1`] computes it: each
@@ -1563,7 +1571,7 @@ fn d_at_most<T: ExpmScalar>(
     bound.powf(1.0 / k as f64) <= theta || d_power(ws, nonneg, k, theta) <= theta
 }
 
-fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
+fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo, mut out: MatMut<'_, T>) {
     let one = T::from_f64(1.0);
     let mut plan = ExpmPlan::default();
     let mut norm = info.norm1;
@@ -1765,30 +1773,58 @@ fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
         }
         _ => unreachable!(),
     }
-    // (V − U) R = U + V, one LU.
-    sum_and_diff(t2, u, v);
-    // V − U and the right-hand sides are the workspace's own n×n matrices.
-    ws.lu.factor(v.as_mut()).expect("V − U is n×n");
-    ws.lu
-        .solve(v.as_ref(), t2.as_mut())
-        .expect("n×n right-hand side");
-    plan.lu = true;
-    // Line 18: R ← R^{2^s} (ping-pong between t2 and t3; the result ends in t2). For
-    // triangular A, Code Fragment 2.1 of the paper: after the Padé step and after every
-    // squaring, the diagonal and first off-diagonal of X ≈ exp(2^{-j}A) are replaced by their
-    // exact values, which removes the error the squarings would accumulate there (this is
-    // what keeps e.g. a Jordan block with a large off-diagonal accurate).
+    // Line 18's R ← R^{2^s} ping-pongs between t2 and t3. The last result goes straight into
+    // the caller's `out` when that is column-major (the passes, the solve and the tiles write
+    // it in place, with the same bits as into the workspace), else it is copied there.
     let total = s + s0;
+    let direct = crate::gemm::column_major(out.as_ref());
     let tri = info.upper || info.lower;
-    if tri {
-        fix_triangular(t2, a, info.upper, -(s as i32));
-    }
-    for k in 0..total {
-        gemm(&mut plan, t3, Accum::Replace, t2, t2, one);
-        std::mem::swap(t2, t3);
+    {
+        // (V − U) R = U + V, one LU; R into `out` when no squaring follows.
+        let mut r = if direct && total == 0 {
+            out.as_mut()
+        } else {
+            t2.as_mut()
+        };
+        sum_and_diff(r.as_mut(), u, v);
+        // V − U and the right-hand side are n×n (the workspace's, or the checked `out`).
+        ws.lu.factor(v.as_mut()).expect("V − U is n×n");
+        ws.lu
+            .solve(v.as_ref(), r.as_mut())
+            .expect("n×n right-hand side");
+        // For triangular A, Code Fragment 2.1 of the paper: after the Padé step and after
+        // every squaring, the diagonal and first off-diagonal of X ≈ exp(2^{-j}A) are replaced
+        // by their exact values, which removes the error the squarings would accumulate there
+        // (this is what keeps e.g. a Jordan block with a large off-diagonal accurate).
         if tri {
-            fix_triangular(t2, a, info.upper, k as i32 + 1 - s as i32);
+            fix_triangular(r, a, info.upper, -(s as i32));
         }
+    }
+    plan.lu = true;
+    for k in 0..total {
+        let e = k as i32 + 1 - s as i32;
+        if direct && k + 1 == total {
+            gemm_into(
+                &mut plan,
+                out.as_mut(),
+                Accum::Replace,
+                t2.as_ref(),
+                t2.as_ref(),
+                one,
+            );
+            if tri {
+                fix_triangular(out.as_mut(), a, info.upper, e);
+            }
+        } else {
+            gemm(&mut plan, t3, Accum::Replace, t2, t2, one);
+            std::mem::swap(t2, t3);
+            if tri {
+                fix_triangular(t2.as_mut(), a, info.upper, e);
+            }
+        }
+    }
+    if !direct {
+        copy_out(out, t2);
     }
     plan.degree = m;
     plan.squarings = total;
@@ -1801,7 +1837,7 @@ fn expm_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
 /// t·exp((λ1+λ2)/2)·sinh((λ2−λ1)/2)/((λ2−λ1)/2) (Higham 2008, "Functions of Matrices",
 /// eq. (10.42), the form that avoids cancellation when λ1 ≈ λ2). Al-Mohy & Higham (2009a)
 /// Code Fragment 2.1.
-fn fix_triangular<T: ExpmScalar>(x: &mut Mat<T>, a: &Mat<T>, upper: bool, e: i32) {
+fn fix_triangular<T: ExpmScalar>(mut x: MatMut<'_, T>, a: &Mat<T>, upper: bool, e: i32) {
     let n = x.nrows();
     let sc = (e as f64).exp2();
     for i in 0..n {
@@ -1845,7 +1881,12 @@ fn halvings_to(norm: f64, target: f64, n: usize) -> u32 {
     }
 }
 
-fn frechet_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
+fn frechet_core<T: ExpmScalar>(
+    ws: &mut ExpmWorkspace<T>,
+    info: LoadInfo,
+    mut exp_out: MatMut<'_, T>,
+    mut l_out: MatMut<'_, T>,
+) {
     let one = T::from_f64(1.0);
     let zero = T::from_f64(0.0);
     let mut plan = ExpmPlan::default();
@@ -1965,27 +2006,73 @@ fn frechet_core<T: ExpmScalar>(ws: &mut ExpmWorkspace<T>, info: LoadInfo) {
         }
         _ => unreachable!(),
     }
-    // R = (V − U)⁻¹(U + V) in t1; L = (V − U)⁻¹(Lu + Lv + (Lu − Lv)R) in t2.
-    sum_and_diff(t1, u, v);
-    // t2 = Lu + Lv, t3 = Lu − Lv (Lu is in t3, Lv in t4).
-    sum_and_diff(t2, t4, t3);
-    // V − U and the right-hand sides are the workspace's own n×n matrices.
-    ws.lu.factor(v.as_mut()).expect("V − U is n×n");
-    ws.lu
-        .solve(v.as_ref(), t1.as_mut())
-        .expect("n×n right-hand side");
-    gemm(p, t2, Accum::Add, t3, t1, one);
-    ws.lu
-        .solve(v.as_ref(), t2.as_mut())
-        .expect("n×n right-hand side");
+    // R = (V − U)⁻¹(U + V) in t1, L = (V − U)⁻¹(Lu + Lv + (Lu − Lv)R) in t2; the squarings
+    // ping-pong them with t4 and t3. Each last result goes straight into the caller's output
+    // when that is column-major (the same bits as in the workspace), else it is copied there.
+    let (r_direct, l_direct) = (
+        crate::gemm::column_major(exp_out.as_ref()),
+        crate::gemm::column_major(l_out.as_ref()),
+    );
+    {
+        let mut r = if r_direct && s == 0 {
+            exp_out.as_mut()
+        } else {
+            t1.as_mut()
+        };
+        let mut l = if l_direct && s == 0 {
+            l_out.as_mut()
+        } else {
+            t2.as_mut()
+        };
+        sum_and_diff(r.as_mut(), u, v);
+        // l = Lu + Lv, t3 = Lu − Lv (Lu is in t3, Lv in t4).
+        sum_and_diff(l.as_mut(), t4, t3);
+        // V − U and the right-hand sides are n×n (the workspace's, or the checked outputs).
+        ws.lu.factor(v.as_mut()).expect("V − U is n×n");
+        ws.lu
+            .solve(v.as_ref(), r.as_mut())
+            .expect("n×n right-hand side");
+        gemm_into(p, l.as_mut(), Accum::Add, t3.as_ref(), r.as_ref(), one);
+        ws.lu.solve(v.as_ref(), l).expect("n×n right-hand side");
+    }
     p.lu = true;
     // Squaring phase: L ← R·L + L·R, R ← R² (R in t1, L in t2).
-    for _ in 0..s {
-        gemm(p, t3, Accum::Replace, t1, t2, one);
-        gemm(p, t3, Accum::Add, t2, t1, one);
-        gemm(p, t4, Accum::Replace, t1, t1, one);
-        std::mem::swap(t1, t4);
-        std::mem::swap(t2, t3);
+    for k in 0..s {
+        let last = k + 1 == s;
+        if l_direct && last {
+            gemm_into(
+                p,
+                l_out.as_mut(),
+                Accum::Replace,
+                t1.as_ref(),
+                t2.as_ref(),
+                one,
+            );
+            gemm_into(p, l_out.as_mut(), Accum::Add, t2.as_ref(), t1.as_ref(), one);
+        } else {
+            gemm(p, t3, Accum::Replace, t1, t2, one);
+            gemm(p, t3, Accum::Add, t2, t1, one);
+            std::mem::swap(t2, t3);
+        }
+        if r_direct && last {
+            gemm_into(
+                p,
+                exp_out.as_mut(),
+                Accum::Replace,
+                t1.as_ref(),
+                t1.as_ref(),
+                one,
+            );
+        } else {
+            gemm(p, t4, Accum::Replace, t1, t1, one);
+            std::mem::swap(t1, t4);
+        }
+    }
+    if !r_direct {
+        copy_out(exp_out, t1);
+    }
+    if !l_direct {
+        copy_out(l_out, t2);
     }
     plan.degree = m;
     plan.squarings = s;
@@ -2459,7 +2546,7 @@ mod tests {
             let b = Mat::from_fn(n, n, |i, j| ((i + 3 * j) % 13) as f64 / 5.0 - 1.1);
             let (mut p, mut v) = (Mat::<f64>::zeros(n, n), a.clone());
             assert_eq!(flat(v.as_ref()).is_some(), contiguous, "n = {n}");
-            sum_and_diff(&mut p, &b, &mut v);
+            sum_and_diff(p.as_mut(), &b, &mut v);
             for j in 0..n {
                 for i in 0..n {
                     let (x, y) = (a[(i, j)], b[(i, j)]);
