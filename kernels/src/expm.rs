@@ -698,14 +698,37 @@ fn col_mut<'a, T>(m: &'a mut MatMut<'_, T>, j: usize) -> &'a mut [T] {
         .as_slice_mut()
 }
 
-/// Runs `f` compiled for the widest SIMD pulp is built for that the CPU has (AVX2+FMA by
-/// default, AVX-512 with the crate's `avx512` feature). The crate itself is compiled for the
-/// baseline x86-64 (SSE2), so a plain loop only gets the wider registers this way — and only
-/// if `f` is an `#[inline(always)]` closure and everything its loop calls is inlined too.
-/// Element-wise IEEE operations give the same bits at every width (no contraction to FMA).
+/// Runs `f` compiled for the widest SIMD the CPU has: AVX-512F where the register tiles run
+/// AVX-512 ([`crate::isa::tiles_isa`], so `CORTICAL_TILES=avx2` narrows these loops too), else
+/// what pulp is built for (AVX2+FMA by default, AVX-512 with the crate's `avx512` feature). The
+/// crate itself is compiled for the baseline x86-64 (SSE2), so a plain loop only gets the wider
+/// registers this way — and only if `f` is an `#[inline(always)]` closure and everything its
+/// loop calls is inlined too. Element-wise IEEE operations give the same bits at every width
+/// (no contraction to FMA).
 #[inline(always)]
 fn simd<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if crate::isa::tiles_isa() == Some(crate::isa::TileIsa::Avx512) {
+        // SAFETY: the tiles run AVX-512 only where the CPU has AVX-512F (detected at run time).
+        return unsafe { on_avx512(f) };
+    }
     pulp::Arch::new().dispatch(f)
+}
+
+/// `f` inlined into a function compiled for AVX-512F: [`simd`]'s wide path. Against pulp's
+/// AVX2 loops, two builds alternating (scratch program, medians of 20-call blocks over 1 s,
+/// Xeon, 2026-12-05 09:09 UTC): the Fréchet derivative f64 n = 64 ‖A‖₁ = 1 130–137 → 124–131
+/// µs, ‖A‖₁ = 50 207–219 → 201–218; f32 (non-negative, ‖A‖₁ = 5) n = 64 71–75 → 67–71;
+/// expm n = 32 ‖A‖₁ = 1 7.6–8.3 → 7.2–7.9; expm n = 128 254–264 → 243–258; at n = 128 the
+/// Fréchet derivative, whose passes split over the team, 657–679 → 656–698 (eight rounds,
+/// about 1% slower on average: within its noise, but not a gain).
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn on_avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
 }
 
 /// Σ|x_i| in f64 with eight lane accumulators (lane l sums x_l, x_{l+8}, …, in that order; the
@@ -2493,16 +2516,23 @@ mod tests {
         let old = m(5);
         for k in 1..=4 {
             let (terms, ca, cb) = (&mats[..k], &ca[..k], &cb[..k]);
-            // The contiguous blocks: columns j0..j0+w of n×n matrices.
+            // The contiguous blocks: columns j0..j0+w of n×n matrices, through `simd` as
+            // lincomb2 runs them (the widest SIMD the CPU has).
             let (mut da, mut db) = (old.clone(), old.clone());
             assert!(flat(da.as_ref()).is_some());
-            lincomb2_block(
-                (da.as_mut().subcols_mut(j0, w), ca, diag_a),
-                (db.as_mut().subcols_mut(j0, w), cb, diag_b),
-                j0,
-                terms,
+            simd(
+                #[inline(always)]
+                || {
+                    lincomb2_block(
+                        (da.as_mut().subcols_mut(j0, w), ca, diag_a),
+                        (db.as_mut().subcols_mut(j0, w), cb, diag_b),
+                        j0,
+                        terms,
+                    )
+                },
             );
-            // The same blocks inside taller matrices: column stride n + 3, so by columns.
+            // The same blocks inside taller matrices: column stride n + 3, so by columns (and
+            // compiled for the baseline x86-64 here).
             let tall = || Mat::from_fn(n + 3, n, |i, j| if i < n { old[(i, j)] } else { 9.0 });
             let (mut ta, mut tb) = (tall(), tall());
             let va = ta.as_mut().submatrix_mut(0, j0, n, w);
