@@ -717,10 +717,10 @@ fn simd<R>(f: impl FnOnce() -> R) -> R {
 
 /// `f` inlined into a function compiled for AVX-512F: [`simd`]'s wide path. Against pulp's
 /// AVX2 loops, two builds alternating (scratch program, medians of 20-call blocks over 1 s,
-/// Xeon, 2026-12-05 09:09 UTC): the Fréchet derivative f64 n = 64 ‖A‖₁ = 1 130–137 → 124–131
+/// Xeon, 2026-12-05 09:09 UTC): the Fréchet derivative f64 n = 64 ‖A‖₁ = 1 130–138 → 124–131
 /// µs, ‖A‖₁ = 50 207–219 → 201–218; f32 (non-negative, ‖A‖₁ = 5) n = 64 71–75 → 67–71;
 /// expm n = 32 ‖A‖₁ = 1 7.6–8.3 → 7.2–7.9; expm n = 128 254–264 → 243–258; at n = 128 the
-/// Fréchet derivative, whose passes split over the team, 657–679 → 656–698 (eight rounds,
+/// Fréchet derivative, whose passes split over the team, 658–679 → 656–698 (eight rounds,
 /// about 1% slower on average: within its noise, but not a gain).
 ///
 /// # Safety
