@@ -695,30 +695,145 @@ fn transposed_views_and_parallel_passes_give_the_owned_result() {
     }
 }
 
+/// Where [`check_views`] puts an n×n output inside a buffer filled with NaN.
+#[derive(Clone, Copy, Debug)]
+enum Layout {
+    /// The whole of an n×n buffer (contiguous where n is a multiple of faer's padding, 8 in
+    /// f64 and 16 in f32: the passes' one-slice path writes it).
+    Whole,
+    /// The block at (row, column) of a buffer with `extra` more rows and 3 more columns:
+    /// column-major, columns further apart than n (the passes' column-by-column path).
+    Block {
+        extra: usize,
+        row: usize,
+        col: usize,
+    },
+    /// The transpose of an n×n buffer: not column-major, so written in the workspace and copied.
+    Transposed,
+}
+
+impl Layout {
+    fn buffer<T: Copy>(self, n: usize, fill: T) -> Mat<T> {
+        match self {
+            Layout::Whole | Layout::Transposed => Mat::from_fn(n, n, |_, _| fill),
+            Layout::Block { extra, .. } => Mat::from_fn(n + extra, n + 3, |_, _| fill),
+        }
+    }
+
+    fn view<T>(self, m: &mut Mat<T>, n: usize) -> cortical_kernels::faer::MatMut<'_, T> {
+        match self {
+            Layout::Whole => m.as_mut(),
+            Layout::Block { row, col, .. } => m.as_mut().submatrix_mut(row, col, n, n),
+            Layout::Transposed => m.as_mut().transpose_mut(),
+        }
+    }
+
+    /// The entry of the n×n output at buffer position (i, j), if (i, j) is inside the view.
+    fn inside(self, i: usize, j: usize, n: usize) -> Option<(usize, usize)> {
+        match self {
+            Layout::Whole => Some((i, j)),
+            Layout::Block { row, col, .. } => ((row..row + n).contains(&i)
+                && (col..col + n).contains(&j))
+            .then(|| (i - row, j - col)),
+            Layout::Transposed => Some((j, i)),
+        }
+    }
+}
+
+/// Runs `expm_into` and `expm_frechet_into` with outputs in the given layouts (the exponential's
+/// and L's may differ, as `expm_frechet_adjoint_into` makes them: a transposed exp_out and a
+/// column-major L) inside NaN-filled buffers, and asserts that every output entry has the bits
+/// of the owned result and every entry outside the views is still NaN. Returns the plans of
+/// the two calls, (degree, squarings) each.
+fn check_views<T: cortical_kernels::expm::ExpmScalar + Copy + std::fmt::Debug>(
+    a: &Mat<T>,
+    e: &Mat<T>,
+    layouts: &[(Layout, Layout)],
+    bits: impl Fn(T) -> u64,
+    nan: T,
+) -> ((usize, u32), (usize, u32)) {
+    let n = a.nrows();
+    let want_x = expm(a.as_ref());
+    let (want_fx, want_fl) = expm_frechet(a.as_ref(), e.as_ref());
+    let mut ws = ExpmWorkspace::<T>::new(n);
+    let check = |what: &str, layout: Layout, buf: &Mat<T>, want: &Mat<T>| {
+        for j in 0..buf.ncols() {
+            for i in 0..buf.nrows() {
+                let want = layout
+                    .inside(i, j, n)
+                    .map_or(nan, |(ii, jj)| want[(ii, jj)]);
+                assert_eq!(
+                    bits(buf[(i, j)]),
+                    bits(want),
+                    "{what}, n = {n}, {layout:?}, buffer entry ({i}, {j})"
+                );
+            }
+        }
+    };
+    let mut plans = ((0, 0), (0, 0));
+    for &(x_layout, l_layout) in layouts {
+        let mut x = x_layout.buffer(n, nan);
+        expm_into(a.as_ref(), x_layout.view(&mut x, n), &mut ws).expect("shapes match");
+        check("expm_into", x_layout, &x, &want_x);
+        let p = ws.last_plan();
+        plans.0 = (p.degree, p.squarings);
+        let (mut fx, mut fl) = (x_layout.buffer(n, nan), l_layout.buffer(n, nan));
+        let (vx, vl) = (x_layout.view(&mut fx, n), l_layout.view(&mut fl, n));
+        expm_frechet_into(a.as_ref(), e.as_ref(), vx, vl, &mut ws).expect("shapes match");
+        check("expm_frechet_into: exp", x_layout, &fx, &want_fx);
+        check("expm_frechet_into: L", l_layout, &fl, &want_fl);
+        let p = ws.last_plan();
+        plans.1 = (p.degree, p.squarings);
+    }
+    plans
+}
+
 /// The last step of expm and of the Fréchet derivative writes the caller's output in place
 /// when that is column-major, else it goes through the workspace and is copied. Either way the
-/// outputs must be bit for bit the owned ones, and nothing outside the views may change:
-/// column-major blocks of taller matrices (one with columns 4 KiB apart, as the LU's solve
-/// treats apart), transposed views, with and without squarings, and a triangular A (whose
-/// diagonal the last step rewrites).
+/// outputs must be bit for bit the owned ones and nothing outside the views may change: whole
+/// contiguous buffers, blocks of taller matrices, transposed views and mixes of them, at every
+/// Fréchet degree (3–13, with and without squarings), expm with and without squarings, a
+/// triangular A with squarings (whose diagonal the last step rewrites), a size on a team, f32,
+/// and a non-finite E (L all NaN, the exponential still written).
 #[test]
 fn outputs_in_views_give_the_owned_result() {
-    const FILL: f64 = -7.25;
-    // (rows of the buffer, row offset, column offset), or None for a transposed view.
-    let layouts: [Option<(usize, usize, usize)>; 4] =
-        [Some((0, 0, 0)), Some((5, 2, 1)), Some((512, 3, 2)), None];
-    for (n, norm, triangular) in [
-        (9, 0.3, false),
-        (45, 1.0, false),
-        (45, 50.0, false),
-        (33, 1.0, true),
-        (33, 20.0, true),
-        (PAR_MIN_N + 3, 50.0, false),
-    ] {
+    use Layout::*;
+    let block = Block {
+        extra: 5,
+        row: 2,
+        col: 1,
+    };
+    let layouts = [
+        (Whole, Whole),
+        (block, Transposed),
+        (Transposed, Whole),
+        (Whole, block),
+        (
+            Block {
+                extra: 9,
+                row: 0,
+                col: 3,
+            },
+            block,
+        ),
+    ];
+    // (n, ‖A‖₁, triangular, expm's plan, the Fréchet derivative's plan): (degree, squarings).
+    let cases = [
+        (32, 0.005, false, (3, 0), (3, 0)),
+        (32, 0.1, false, (5, 0), (5, 0)),
+        (45, 0.5, false, (7, 0), (7, 0)),
+        (64, 1.0, false, (7, 0), (9, 0)),
+        (40, 4.0, false, (13, 0), (13, 0)),
+        (64, 50.0, false, (13, 3), (13, 4)),
+        (33, 1.0, true, (5, 0), (9, 0)),
+        (33, 20.0, true, (13, 2), (13, 3)),
+        (PAR_MIN_N + 3, 50.0, false, (13, 3), (13, 4)),
+    ];
+    for (n, norm, triangular, expm_plan, frechet_plan) in cases {
         let mut a = gaussian(n, norm, 90 + n as u64);
         if triangular {
-            // Upper triangular; from the second, ±12 added on the diagonal (ρ(A) ≈ 12) makes the
-            // plan square (degree 13, 2 squarings), so the last squaring's fix-up is checked.
+            // Upper triangular; with ‖A‖₁ = 20, ±12 added on the diagonal (ρ(A) ≈ 12) makes
+            // expm square, so the last squaring's fix-up is checked.
             let d = if norm > 1.0 { 12.0 } else { 0.0 };
             a = Mat::from_fn(n, n, |i, j| match i.cmp(&j) {
                 std::cmp::Ordering::Less => a[(i, j)],
@@ -727,53 +842,51 @@ fn outputs_in_views_give_the_owned_result() {
             });
         }
         let e = gaussian(n, 1.0, 91);
-        let want_x = expm(a.as_ref());
-        let (want_fx, want_fl) = expm_frechet(a.as_ref(), e.as_ref());
-        let mut ws = ExpmWorkspace::<f64>::new(n);
-        for layout in layouts {
-            // A buffer of FILL, and the n×n view the outputs go into.
-            let buffer = || match layout {
-                Some((extra, _, _)) => Mat::from_fn(n + extra.max(6), n + 3, |_, _| FILL),
-                None => Mat::from_fn(n, n, |_, _| FILL),
-            };
-            fn view(
-                m: &mut Mat<f64>,
-                layout: Option<(usize, usize, usize)>,
-                n: usize,
-            ) -> cortical_kernels::faer::MatMut<'_, f64> {
-                match layout {
-                    Some((_, r, c)) => m.as_mut().submatrix_mut(r, c, n, n),
-                    None => m.as_mut().transpose_mut(),
+        let plans = check_views(&a, &e, &layouts, f64::to_bits, f64::NAN);
+        assert_eq!(
+            plans,
+            (expm_plan, frechet_plan),
+            "n = {n}, ‖A‖₁ = {norm}: the plans this case is meant to cover"
+        );
+    }
+    // f32 (non-negative A, as the regularizer's), n = 32 whole and 20 by columns.
+    for (n, norm) in [(32, 1.0), (20, 5.0)] {
+        let a = gaussian(n, norm, 7);
+        let a32 = Mat::<f32>::from_fn(n, n, |i, j| a[(i, j)].abs() as f32);
+        let e32 = Mat::<f32>::from_fn(n, n, |i, j| a[(j, i)] as f32);
+        check_views(&a32, &e32, &layouts, |x| x.to_bits() as u64, f32::NAN);
+    }
+    // A non-finite E: L is NaN in its view, the exponential that of a finite E (E does not
+    // enter it), nothing else touched.
+    let a = gaussian(32, 1.0, 5);
+    let mut e = gaussian(32, 1.0, 6);
+    let want_x = expm_frechet(a.as_ref(), e.as_ref()).0;
+    e[(3, 4)] = f64::INFINITY;
+    for (x_layout, l_layout) in layouts {
+        let mut ws = ExpmWorkspace::<f64>::new(32);
+        let (mut fx, mut fl) = (x_layout.buffer(32, 0.5), l_layout.buffer(32, 0.5));
+        let (vx, vl) = (x_layout.view(&mut fx, 32), l_layout.view(&mut fl, 32));
+        expm_frechet_into(a.as_ref(), e.as_ref(), vx, vl, &mut ws).expect("shapes match");
+        for j in 0..fx.ncols() {
+            for i in 0..fx.nrows() {
+                let want = x_layout
+                    .inside(i, j, 32)
+                    .map_or(0.5, |(ii, jj)| want_x[(ii, jj)]);
+                assert_eq!(
+                    fx[(i, j)].to_bits(),
+                    want.to_bits(),
+                    "{x_layout:?} ({i}, {j})"
+                );
+            }
+        }
+        for j in 0..fl.ncols() {
+            for i in 0..fl.nrows() {
+                let got = fl[(i, j)];
+                match l_layout.inside(i, j, 32) {
+                    Some(_) => assert!(got.is_nan(), "{l_layout:?} ({i}, {j}): {got}"),
+                    None => assert_eq!(got, 0.5, "{l_layout:?} ({i}, {j})"),
                 }
             }
-            let check = |what: &str, buf: &Mat<f64>, want: &Mat<f64>| {
-                for j in 0..buf.ncols() {
-                    for i in 0..buf.nrows() {
-                        let (ii, jj, inside) = match layout {
-                            Some((_, r, c)) => (
-                                i.wrapping_sub(r),
-                                j.wrapping_sub(c),
-                                (r..r + n).contains(&i) && (c..c + n).contains(&j),
-                            ),
-                            None => (j, i, true),
-                        };
-                        let want = if inside { want[(ii, jj)] } else { FILL };
-                        assert_eq!(
-                            buf[(i, j)].to_bits(),
-                            want.to_bits(),
-                            "{what}, n = {n}, ‖A‖₁ = {norm}, layout {layout:?}, ({i}, {j})"
-                        );
-                    }
-                }
-            };
-            let mut x = buffer();
-            expm_into(a.as_ref(), view(&mut x, layout, n), &mut ws).expect("shapes match");
-            check("expm_into", &x, &want_x);
-            let (mut fx, mut fl) = (buffer(), buffer());
-            let (vx, vl) = (view(&mut fx, layout, n), view(&mut fl, layout, n));
-            expm_frechet_into(a.as_ref(), e.as_ref(), vx, vl, &mut ws).expect("shapes match");
-            check("expm_frechet_into: exp", &fx, &want_fx);
-            check("expm_frechet_into: L", &fl, &want_fl);
         }
     }
 }
