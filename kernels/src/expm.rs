@@ -701,11 +701,10 @@ fn col_mut<'a, T>(m: &'a mut MatMut<'_, T>, j: usize) -> &'a mut [T] {
 /// Runs `f` compiled for the widest SIMD the CPU has: AVX-512F where the register tiles run
 /// AVX-512 ([`crate::isa::tiles_isa`]), else pulp's dispatch (AVX2+FMA by default; with the
 /// crate's `avx512` feature AVX-512 again, so `CORTICAL_TILES=avx2` narrows these loops only
-/// in a build without it, as CI's is). The
-/// crate itself is compiled for the baseline x86-64 (SSE2), so a plain loop only gets the wider
-/// registers this way — and only if `f` is an `#[inline(always)]` closure and everything its
-/// loop calls is inlined too. Element-wise IEEE operations give the same bits at every width
-/// (no contraction to FMA).
+/// in a build without it, as CI's is). The crate itself is compiled for the baseline x86-64
+/// (SSE2), so a plain loop only gets the wider registers this way — and only if `f` is an
+/// `#[inline(always)]` closure and everything its loop calls is inlined too. Element-wise
+/// IEEE operations give the same bits at every width (no contraction to FMA).
 #[inline(always)]
 fn simd<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
